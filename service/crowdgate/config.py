@@ -1,0 +1,135 @@
+"""Typed settings read once from ``CROWDGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import CrowdgateError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = "./crowdgate-data"
+
+
+class ConfigError(CrowdgateError):
+    code = "config-invalid"
+    status = 500
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every runtime setting, with its default and unit.
+
+    ``store``: store URI; ``sqlite:///path/to/crowdgate.db`` (default: a file in ``data_dir``),
+    ``redis://host:port/db`` or ``redis+cluster://host:port``.
+    """
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    store: str = ""
+    secret_key: str = ""
+    #: seconds a challenge may be answered after it is issued
+    challenge_ttl_s: int = 600
+    #: seconds a pass token stays valid for siteverify
+    token_ttl_s: int = 120
+    #: pixels a decoded image may have before it is refused as a decompression bomb
+    max_image_pixels: int = 40_000_000
+    #: bytes an uploaded or imported file may have
+    max_file_bytes: int = 25 * 1024 * 1024
+    #: pixels on the longest side of the stored normalized image
+    max_side_px: int = 512
+    #: pixels on the side of the square grid thumbnail
+    thumb_px: int = 128
+    #: perturbed variants made for each gold item
+    gold_variants: int = 4
+    #: rate limit applied per client on public routes (Flask-Limiter syntax)
+    rate_limit_client: str = "120/minute"
+    #: rate limit applied per sitekey on challenge issuance
+    rate_limit_sitekey: str = "6000/minute"
+    #: rate-limit storage URI; empty means the store's Redis, or process memory for SQLite
+    rate_limit_storage: str = ""
+    #: number of trusted reverse proxies in front of the service (X-Forwarded-For hops)
+    trusted_proxies: int = 0
+    #: allow the published test sitekey and secret
+    test_keys: bool = True
+    #: SQLite ``synchronous`` pragma: NORMAL survives process crashes, FULL also power loss
+    sqlite_synchronous: str = "NORMAL"
+    #: log level name
+    log_level: str = "INFO"
+    _generated_secret: bool = field(default=False, repr=False)
+
+    @property
+    def store_uri(self) -> str:
+        """Return the store URI, defaulting to a SQLite file inside ``data_dir``."""
+        if self.store:
+            return self.store
+        return f"sqlite:///{(self.data_dir / 'crowdgate.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``CROWDGATE_*`` variables, then apply keyword overrides."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name.startswith("_"):
+                continue
+            raw = env.get(f"CROWDGATE_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(str(values["data_dir"]))
+        settings = cls(**values)  # type: ignore[arg-type]
+        if not settings.secret_key:
+            settings = replace(settings, secret_key=_data_dir_secret(settings.data_dir))
+        return settings
+
+
+def _coerce(name: str, type_name: object, raw: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"CROWDGATE_{name.upper()}={raw!r} is not a valid {kind}; fix or unset it."
+        ) from exc
+    return raw
+
+
+def _data_dir_secret(data_dir: Path) -> str:
+    """Load or create a persistent random secret in the data directory (warned as unsafe once)."""
+    path = data_dir / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        log.warning(
+            "CROWDGATE_SECRET_KEY is not set; generated one in %s. Set it explicitly when "
+            "several hosts share a store.",
+            path,
+        )
+        return value
+    except FileExistsError:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read or create {path}: {exc}. Set CROWDGATE_SECRET_KEY or fix the "
+            "data directory's permissions."
+        ) from exc

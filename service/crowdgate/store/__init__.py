@@ -1,0 +1,31 @@
+"""Stores: one interface (:class:`Store`), backends chosen by URI scheme."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..errors import CrowdgateError
+from .base import IMAGE, THUMB, Store, variant_kind
+
+__all__ = ["IMAGE", "THUMB", "Store", "open_store", "variant_kind"]
+
+SCHEMES = ("sqlite", "redis", "rediss", "redis+cluster")
+
+
+def open_store(uri: str, **options: object) -> Store:
+    """Open the backend named by ``uri``'s scheme (``sqlite:///path``, ``redis://...``)."""
+    scheme = urlsplit(uri).scheme
+    if scheme == "sqlite":
+        from .sqlite import SqliteStore
+
+        return SqliteStore(uri, **options)  # type: ignore[arg-type]
+    if scheme in ("redis", "rediss", "redis+cluster"):
+        from .redis import RedisStore
+
+        return RedisStore(uri, **options)  # type: ignore[arg-type]
+    raise CrowdgateError(
+        f"Store URI {uri!r} has an unknown scheme {scheme!r}; use one of "
+        f"{', '.join(s + '://' for s in SCHEMES)}.",
+        code="config-invalid",
+        status=500,
+    )

@@ -1,0 +1,188 @@
+"""The store contract every backend implements (SQLite embedded, Redis production)."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..models import ApiKey, Challenge, Item, Project, Site, TokenRecord, Vote
+
+#: Blob kinds kept per item: the normalized image, the grid thumbnail, gold variants ``v0``...
+IMAGE, THUMB = "image", "thumb"
+
+
+def variant_kind(index: int) -> str:
+    """Return the blob kind of the ``index``-th perturbed gold variant."""
+    return f"v{index}"
+
+
+class Store(abc.ABC):
+    """Persistence for projects, items, sites, keys, challenges, tokens and votes.
+
+    Every method that can race (item insert, challenge take, token redeem, vote record) is one
+    atomic operation in the backend, never a read followed by a write. Driver failures surface
+    as :class:`crowdgate.errors.StoreError`.
+    """
+
+    scheme: str = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise :class:`StoreError` unless the backend answers."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections held by this process."""
+
+    # -- projects --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_project(self, project: Project) -> None:
+        """Insert ``project``; raise :class:`Conflict` if its id exists."""
+
+    @abc.abstractmethod
+    def save_project(self, project: Project) -> None:
+        """Overwrite an existing project's name, labels, prompt and settings."""
+
+    @abc.abstractmethod
+    def get_project(self, project_id: str) -> Project | None:
+        """Return the project or ``None``."""
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[Project]:
+        """Return all projects ordered by id."""
+
+    # -- items -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        """Insert an item with its blobs and feature vector in one step.
+
+        Returns ``False`` (and writes nothing) when an item with the same id already exists in
+        the project, which is how duplicates are merged.
+        """
+
+    @abc.abstractmethod
+    def get_item(self, project_id: str, item_id: str) -> Item | None:
+        """Return one item or ``None``."""
+
+    @abc.abstractmethod
+    def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
+        """Return one stored blob (``image``, ``thumb``, ``v0``...) or ``None``."""
+
+    @abc.abstractmethod
+    def list_items(
+        self, project_id: str, *, state: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[Item]:
+        """Return items in insertion order, optionally only those in ``state``."""
+
+    @abc.abstractmethod
+    def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
+        """Yield every item of a project in insertion order, ``batch`` at a time."""
+
+    @abc.abstractmethod
+    def count_items(self, project_id: str) -> dict[str, int]:
+        """Return item counts by state (every state present, zero if none)."""
+
+    @abc.abstractmethod
+    def gold_labels(self, project_id: str) -> dict[str, int]:
+        """Return the number of gold items per known label (kept as counters, not counted)."""
+
+    @abc.abstractmethod
+    def sample_gold(self, project_id: str, label: str, n: int) -> list[str]:
+        """Return up to ``n`` distinct random gold item ids whose known label is ``label``."""
+
+    @abc.abstractmethod
+    def sample_open(self, project_id: str, n: int) -> list[str]:
+        """Return up to ``n`` random unlabeled item ids, at a cost independent of pool size."""
+
+    @abc.abstractmethod
+    def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
+        """Return stored float32 feature vectors of the given items (missing ones omitted)."""
+
+    @abc.abstractmethod
+    def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
+        """Set fields of an item (state, label, confidence, committee label, ...)."""
+
+    # -- sites and keys --------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_site(self, site: Site) -> None:
+        """Insert a site; raise :class:`Conflict` if its sitekey exists."""
+
+    @abc.abstractmethod
+    def get_site(self, sitekey: str) -> Site | None:
+        """Return a site by its public sitekey."""
+
+    @abc.abstractmethod
+    def get_site_by_secret(self, secret_hash: str) -> Site | None:
+        """Return the site whose secret hashes to ``secret_hash``."""
+
+    @abc.abstractmethod
+    def list_sites(self) -> list[Site]:
+        """Return all sites ordered by creation."""
+
+    @abc.abstractmethod
+    def set_site_secret(self, sitekey: str, secret_hash: str) -> None:
+        """Replace a site's secret hash (the old secret stops working at once)."""
+
+    @abc.abstractmethod
+    def create_apikey(self, key: ApiKey) -> None:
+        """Insert an admin API key record."""
+
+    @abc.abstractmethod
+    def get_apikey_by_hash(self, key_hash: str) -> ApiKey | None:
+        """Return the key record for a hashed bearer token, revoked or not."""
+
+    @abc.abstractmethod
+    def list_apikeys(self) -> list[ApiKey]:
+        """Return all key records ordered by creation."""
+
+    @abc.abstractmethod
+    def revoke_apikey(self, key_id: str) -> bool:
+        """Revoke a key by id; return ``False`` if there is no such key."""
+
+    # -- challenges, tokens, votes ---------------------------------------------------------
+    @abc.abstractmethod
+    def put_challenge(self, challenge: Challenge) -> None:
+        """Store an issued challenge until its ``expires_at``."""
+
+    @abc.abstractmethod
+    def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        """Return an unexpired, unanswered challenge without consuming it."""
+
+    @abc.abstractmethod
+    def take_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        """Atomically remove and return an unexpired challenge; ``None`` if gone or expired."""
+
+    @abc.abstractmethod
+    def record_pass(
+        self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
+    ) -> list[Vote]:
+        """Atomically store the votes of a passed challenge and its response token.
+
+        A vote whose (item, voter) pair already voted is dropped, and so is a vote on an item
+        that is no longer unlabeled or already has ``vote_cap`` votes. Returns the votes kept.
+        """
+
+    @abc.abstractmethod
+    def redeem_token(self, token: str, now: float) -> TokenRecord | None:
+        """Atomically consume a token: the first caller gets the record, later ones ``None``."""
+
+    @abc.abstractmethod
+    def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
+        """Return the votes of a project (or of one item) in the order they were recorded."""
+
+    @abc.abstractmethod
+    def incr_stats(self, project_id: str, **counts: int) -> None:
+        """Add to named per-project counters (challenges issued, passed, failed...)."""
+
+    @abc.abstractmethod
+    def get_stats(self, project_id: str) -> dict[str, int]:
+        """Return the per-project counters."""
+
+
+def token_digest(token: str) -> str:
+    """Return the SHA-256 hex digest under which a response token is stored (never the token)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,436 @@
+"""Redis backend: the production store. Works unchanged on Redis Cluster.
+
+Key schema (every key of one project shares the hash tag ``{p:<project>}``, so each Lua script
+and pipeline touches one slot; admin records share the tag ``{cg}``):
+
+- ``cg:{cg}:projects`` set of project ids
+- ``cg:{cg}:site:<sitekey>`` site JSON; ``cg:{cg}:sitesecret:<hash>`` sitekey;
+  ``cg:{cg}:sites`` zset of sitekeys by creation
+- ``cg:{cg}:apikey:<id>`` key JSON; ``cg:{cg}:apikeyhash:<hash>`` id; ``cg:{cg}:apikeys`` zset
+- ``cg:{p:P}:project`` project JSON
+- ``cg:{p:P}:item:<id>`` hash: ``data`` (item JSON), ``state``, ``votes``
+- ``cg:{p:P}:blob:<id>`` hash of blob kind to bytes; ``cg:{p:P}:feat`` hash of id to float32 bytes
+- ``cg:{p:P}:seq`` insertion counter; ``cg:{p:P}:all`` zset of ids by insertion;
+  ``cg:{p:P}:state:<state>`` and ``cg:{p:P}:gold:<label>`` zsets of ids (same scores)
+- ``cg:{p:P}:voters:<id>`` set of voter keys; ``cg:{p:P}:ivotes:<id>`` list of vote JSON;
+  ``cg:{p:P}:votes`` list of every vote JSON in order
+- ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
+- ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL until expiry
+- ``cg:{p:P}:stats`` hash of counters
+
+Challenge ids and tokens are ``<project>.<random>``, so the project (and so the slot) of a
+challenge or token is known without a lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import redis
+import redis.cluster
+
+from ..errors import Conflict, StoreError
+from ..models import (
+    GOLD,
+    ITEM_STATES,
+    UNLABELED,
+    ApiKey,
+    Challenge,
+    Item,
+    Project,
+    Site,
+    TokenRecord,
+    Vote,
+)
+from .base import Store, token_digest
+
+G = "cg:{cg}:"
+
+# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats
+# ARGV: id, item JSON, state, known label ('' if none), features ('' if none), kind, blob, ...
+PUT_ITEM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'state', ARGV[3], 'votes', 0)
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
+redis.call('ZADD', KEYS[5], seq, ARGV[1])
+redis.call('ZADD', KEYS[6], seq, ARGV[1])
+redis.call('HINCRBY', KEYS[8], 'state:' .. ARGV[3], 1)
+if ARGV[3] == 'gold' and ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[7], seq, ARGV[1])
+  redis.call('HINCRBY', KEYS[8], 'gold:' .. ARGV[4], 1)
+end
+return 1
+"""
+
+# KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats
+# ARGV: id, expected old JSON, new JSON, old state, new state, old gold label, new gold label
+# ('' when the item is not gold before / after). Returns 0 when the item changed meanwhile.
+UPDATE_ITEM = """
+if redis.call('HGET', KEYS[1], 'data') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[3], 'state', ARGV[5])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if ARGV[4] ~= ARGV[5] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], score, ARGV[1])
+  redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[4], -1)
+  redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[5], 1)
+end
+if ARGV[6] ~= ARGV[7] then
+  if ARGV[6] ~= '' then
+    redis.call('ZREM', KEYS[5], ARGV[1])
+    redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[6], -1)
+  end
+  if ARGV[7] ~= '' then
+    redis.call('ZADD', KEYS[6], score, ARGV[1])
+    redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[7], 1)
+  end
+end
+return 1
+"""
+
+# KEYS: stats, token key, vote log, then per vote: item, voters set, item vote list
+# ARGV: token JSON, token TTL in ms, vote cap, then per vote: voter key, vote JSON
+# Returns the 1-based indexes of the votes kept.
+RECORD_PASS = """
+local kept = {}
+local cap = tonumber(ARGV[3])
+local n = (#KEYS - 3) / 3
+for i = 1, n do
+  local item, voters, ivotes = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local voter, vote = ARGV[2 * i + 2], ARGV[2 * i + 3]
+  if redis.call('HGET', item, 'state') == 'unlabeled'
+      and tonumber(redis.call('HGET', item, 'votes')) < cap
+      and redis.call('SADD', voters, voter) == 1 then
+    redis.call('HINCRBY', item, 'votes', 1)
+    redis.call('RPUSH', KEYS[3], vote)
+    redis.call('RPUSH', ivotes, vote)
+    kept[#kept + 1] = i
+  end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if #kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', #kept) end
+return kept
+"""
+
+
+def _p(project_id: str) -> str:
+    return f"cg:{{p:{project_id}}}:"
+
+
+def _route(ref: str) -> str | None:
+    """Return the project of a ``<project>.<random>`` challenge id or token, else ``None``."""
+    project, dot, rest = ref.partition(".")
+    return project if dot and project and rest else None
+
+
+class RedisStore(Store):
+    """Store on Redis or Redis Cluster (``redis+cluster://host:port``)."""
+
+    scheme = "redis"
+
+    def __init__(self, uri: str, **_: object):
+        self.uri = uri
+        try:
+            if uri.startswith("redis+cluster://"):
+                self.r: Any = redis.cluster.RedisCluster.from_url(
+                    "redis://" + uri[len("redis+cluster://") :]
+                )
+            else:
+                self.r = redis.Redis.from_url(uri, health_check_interval=30)
+        except (redis.RedisError, ValueError) as exc:
+            raise StoreError(f"Cannot connect to the Redis store {uri!r}: {exc}.") from exc
+        self._put_item = self.r.register_script(PUT_ITEM)
+        self._update_item = self.r.register_script(UPDATE_ITEM)
+        self._record_pass = self.r.register_script(RECORD_PASS)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreError(f"The Redis store is unavailable: {exc}.") from exc
+
+    def check(self) -> None:
+        self._call(self.r.ping)
+
+    def close(self) -> None:
+        self.r.close()
+
+    # -- projects --------------------------------------------------------------------------
+    def create_project(self, project: Project) -> None:
+        if not self._call(
+            self.r.set, _p(project.id) + "project", json.dumps(project.to_dict()), nx=True
+        ):
+            raise Conflict(
+                f"Project {project.id!r} already exists; choose another id.", code="project-exists"
+            )
+        self._call(self.r.sadd, G + "projects", project.id)
+
+    def save_project(self, project: Project) -> None:
+        self._call(self.r.set, _p(project.id) + "project", json.dumps(project.to_dict()), xx=True)
+
+    def get_project(self, project_id: str) -> Project | None:
+        raw = self._call(self.r.get, _p(project_id) + "project")
+        return Project.from_dict(json.loads(raw)) if raw else None
+
+    def list_projects(self) -> list[Project]:
+        ids = sorted(x.decode() for x in self._call(self.r.smembers, G + "projects"))
+        return [p for p in (self.get_project(i) for i in ids) if p is not None]
+
+    # -- items -----------------------------------------------------------------------------
+    def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        p = _p(item.project)
+        gold_key = p + "gold:" + (item.known_label or "")
+        keys = [
+            p + "item:" + item.id,
+            p + "blob:" + item.id,
+            p + "feat",
+            p + "seq",
+            p + "all",
+            p + "state:" + item.state,
+            gold_key,
+            p + "stats",
+        ]
+        feat = b"" if features is None else np.ascontiguousarray(features, np.float32).tobytes()
+        args: list[Any] = [
+            item.id,
+            json.dumps(item.to_dict()),
+            item.state,
+            item.known_label or "",
+            feat,
+        ]
+        for kind, data in blobs.items():
+            args += [kind, data]
+        return bool(self._call(self._put_item, keys=keys, args=args))
+
+    def _items(self, project_id: str, ids: list[str]) -> list[Item]:
+        p = _p(project_id)
+        pipe = self.r.pipeline(transaction=False)
+        for item_id in ids:
+            pipe.hmget(p + "item:" + item_id, "data", "votes")
+        out = []
+        for data, votes in self._call(pipe.execute):
+            if data is not None:
+                item = Item.from_dict(json.loads(data))
+                item.votes = int(votes or 0)
+                out.append(item)
+        return out
+
+    def get_item(self, project_id: str, item_id: str) -> Item | None:
+        items = self._items(project_id, [item_id])
+        return items[0] if items else None
+
+    def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
+        return self._call(self.r.hget, _p(project_id) + "blob:" + item_id, kind)
+
+    def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(item_ids), 1000):
+            chunk = item_ids[start : start + 1000]
+            vecs = self._call(self.r.hmget, _p(project_id) + "feat", chunk)
+            pairs = zip(chunk, vecs, strict=True)
+            out.update({i: np.frombuffer(v, np.float32) for i, v in pairs if v})
+        return out
+
+    def list_items(
+        self, project_id: str, *, state: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[Item]:
+        key = _p(project_id) + ("all" if state is None else "state:" + state)
+        ids = self._call(self.r.zrange, key, offset, offset + limit - 1)
+        return self._items(project_id, [i.decode() for i in ids])
+
+    def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
+        start = 0
+        while True:
+            ids = self._call(self.r.zrange, _p(project_id) + "all", start, start + batch - 1)
+            if not ids:
+                return
+            yield from self._items(project_id, [i.decode() for i in ids])
+            start += batch
+
+    def count_items(self, project_id: str) -> dict[str, int]:
+        stats = self.get_stats(project_id)
+        return {s: stats.get(f"state:{s}", 0) for s in ITEM_STATES}
+
+    def gold_labels(self, project_id: str) -> dict[str, int]:
+        stats = self.get_stats(project_id)
+        return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
+
+    def sample_gold(self, project_id: str, label: str, n: int) -> list[str]:
+        ids = self._call(self.r.zrandmember, _p(project_id) + "gold:" + label, n)
+        return [i.decode() for i in ids or []]
+
+    def sample_open(self, project_id: str, n: int) -> list[str]:
+        ids = self._call(self.r.zrandmember, _p(project_id) + "state:" + UNLABELED, n)
+        return [i.decode() for i in ids or []]
+
+    def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
+        p = _p(project_id)
+        for _ in range(20):
+            old = self._call(self.r.hget, p + "item:" + item_id, "data")
+            if old is None:
+                return
+            item = Item.from_dict(json.loads(old))
+            before_state, before_gold = item.state, _gold_label(item)
+            for key, value in fields.items():
+                setattr(item, key, value)
+            new = item.to_dict()
+            new["votes"] = 0
+            after_gold = _gold_label(item)
+            keys = [
+                p + "item:" + item_id,
+                p + "all",
+                p + "state:" + before_state,
+                p + "state:" + item.state,
+                p + "gold:" + before_gold,
+                p + "gold:" + after_gold,
+                p + "stats",
+            ]
+            args = [
+                item_id,
+                old,
+                json.dumps(new),
+                before_state,
+                item.state,
+                before_gold,
+                after_gold,
+            ]
+            if self._call(self._update_item, keys=keys, args=args):
+                return
+        raise StoreError(f"Item {item_id} kept changing while being updated; retry.")
+
+    # -- sites and keys --------------------------------------------------------------------
+    def create_site(self, site: Site) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(G + "site:" + site.sitekey, json.dumps(site.to_dict()), nx=True)
+        pipe.set(G + "sitesecret:" + site.secret_hash, site.sitekey)
+        pipe.zadd(G + "sites", {site.sitekey: site.created_at}, nx=True)
+        if not self._call(pipe.execute)[0]:
+            raise Conflict(f"Site {site.sitekey!r} already exists.", code="site-exists")
+
+    def get_site(self, sitekey: str) -> Site | None:
+        raw = self._call(self.r.get, G + "site:" + sitekey)
+        return Site.from_dict(json.loads(raw)) if raw else None
+
+    def get_site_by_secret(self, secret_hash: str) -> Site | None:
+        sitekey = self._call(self.r.get, G + "sitesecret:" + secret_hash)
+        site = self.get_site(sitekey.decode()) if sitekey else None
+        return site if site is not None and site.secret_hash == secret_hash else None
+
+    def list_sites(self) -> list[Site]:
+        keys = self._call(self.r.zrange, G + "sites", 0, -1)
+        return [s for s in (self.get_site(k.decode()) for k in keys) if s is not None]
+
+    def set_site_secret(self, sitekey: str, secret_hash: str) -> None:
+        site = self.get_site(sitekey)
+        if site is None:
+            return
+        old = site.secret_hash
+        site.secret_hash = secret_hash
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(G + "site:" + sitekey, json.dumps(site.to_dict()))
+        pipe.set(G + "sitesecret:" + secret_hash, sitekey)
+        pipe.delete(G + "sitesecret:" + old)
+        self._call(pipe.execute)
+
+    def create_apikey(self, key: ApiKey) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(G + "apikey:" + key.id, json.dumps(key.to_dict()))
+        pipe.set(G + "apikeyhash:" + key.key_hash, key.id)
+        pipe.zadd(G + "apikeys", {key.id: key.created_at})
+        self._call(pipe.execute)
+
+    def _apikey(self, key_id: str) -> ApiKey | None:
+        raw = self._call(self.r.get, G + "apikey:" + key_id)
+        return ApiKey.from_dict(json.loads(raw)) if raw else None
+
+    def get_apikey_by_hash(self, key_hash: str) -> ApiKey | None:
+        key_id = self._call(self.r.get, G + "apikeyhash:" + key_hash)
+        return self._apikey(key_id.decode()) if key_id else None
+
+    def list_apikeys(self) -> list[ApiKey]:
+        ids = self._call(self.r.zrange, G + "apikeys", 0, -1)
+        return [k for k in (self._apikey(i.decode()) for i in ids) if k is not None]
+
+    def revoke_apikey(self, key_id: str) -> bool:
+        key = self._apikey(key_id)
+        if key is None:
+            return False
+        key.revoked = True
+        self._call(self.r.set, G + "apikey:" + key_id, json.dumps(key.to_dict()))
+        return True
+
+    # -- challenges, tokens, votes ---------------------------------------------------------
+    def put_challenge(self, challenge: Challenge) -> None:
+        ttl_ms = max(1, math.ceil((challenge.expires_at - challenge.issued_at) * 1000))
+        self._call(
+            self.r.set,
+            _p(challenge.project) + "ch:" + challenge.id,
+            json.dumps(challenge.to_dict()),
+            px=ttl_ms,
+        )
+
+    def _challenge(self, challenge_id: str, now: float, take: bool) -> Challenge | None:
+        project = _route(challenge_id)
+        if project is None:
+            return None
+        key = _p(project) + "ch:" + challenge_id
+        raw = self._call(self.r.getdel if take else self.r.get, key)
+        if raw is None:
+            return None
+        challenge = Challenge.from_dict(json.loads(raw))
+        return challenge if challenge.expires_at > now else None
+
+    def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        return self._challenge(challenge_id, now, take=False)
+
+    def take_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        return self._challenge(challenge_id, now, take=True)
+
+    def record_pass(
+        self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
+    ) -> list[Vote]:
+        p = _p(project_id)
+        data = token.to_dict()
+        data.pop("token")
+        ttl_ms = max(1, math.ceil((token.expires_at - token.challenge_ts) * 1000))
+        keys = [p + "stats", p + "tok:" + token_digest(token.token), p + "votes"]
+        args: list[Any] = [json.dumps(data), ttl_ms, vote_cap]
+        for vote in votes:
+            keys += [p + "item:" + vote.item, p + "voters:" + vote.item, p + "ivotes:" + vote.item]
+            args += [vote.voter, json.dumps(vote.to_dict())]
+        kept = self._call(self._record_pass, keys=keys, args=args)
+        return [votes[int(i) - 1] for i in kept]
+
+    def redeem_token(self, token: str, now: float) -> TokenRecord | None:
+        project = _route(token)
+        if project is None:
+            return None
+        raw = self._call(self.r.getdel, _p(project) + "tok:" + token_digest(token))
+        if raw is None:
+            return None
+        record = TokenRecord(token=token, **json.loads(raw))
+        return record if record.expires_at > now else None
+
+    def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
+        key = _p(project_id) + ("votes" if item_id is None else "ivotes:" + item_id)
+        return [Vote.from_dict(json.loads(v)) for v in self._call(self.r.lrange, key, 0, -1)]
+
+    def incr_stats(self, project_id: str, **counts: int) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for name, value in counts.items():
+            pipe.hincrby(_p(project_id) + "stats", name, value)
+        self._call(pipe.execute)
+
+    def get_stats(self, project_id: str) -> dict[str, int]:
+        raw = self._call(self.r.hgetall, _p(project_id) + "stats")
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def _gold_label(item: Item) -> str:
+    return item.known_label or "" if item.state == GOLD else ""

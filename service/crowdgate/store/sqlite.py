@@ -1,0 +1,484 @@
+"""SQLite backend: the embedded default. One WAL-mode file, safe for several processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ..errors import Conflict, StoreError
+from ..models import (
+    GOLD,
+    ITEM_STATES,
+    UNLABELED,
+    ApiKey,
+    Challenge,
+    Item,
+    Project,
+    Site,
+    TokenRecord,
+    Vote,
+)
+from .base import Store, token_digest
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, id TEXT NOT NULL,
+  state TEXT NOT NULL, known_label TEXT, votes INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL,
+  UNIQUE (project, id));
+CREATE INDEX IF NOT EXISTS items_state ON items (project, state, seq);
+CREATE INDEX IF NOT EXISTS items_gold ON items (project, state, known_label, seq);
+CREATE TABLE IF NOT EXISTS blobs (
+  project TEXT NOT NULL, item TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (project, item, kind));
+CREATE TABLE IF NOT EXISTS features (
+  project TEXT NOT NULL, item TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (project, item));
+CREATE TABLE IF NOT EXISTS sites (
+  sitekey TEXT PRIMARY KEY, secret_hash TEXT NOT NULL UNIQUE, seq INTEGER, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apikeys (
+  id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, seq INTEGER, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS challenges (
+  id TEXT PRIMARY KEY, expires_at REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS challenges_exp ON challenges (expires_at);
+CREATE TABLE IF NOT EXISTS tokens (
+  digest TEXT PRIMARY KEY, expires_at REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_exp ON tokens (expires_at);
+CREATE TABLE IF NOT EXISTS votes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, item TEXT NOT NULL,
+  voter TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (project, item, voter));
+CREATE TABLE IF NOT EXISTS stats (
+  project TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
+  PRIMARY KEY (project, name));
+"""
+
+#: Expired challenges and tokens are swept by the writer on roughly one call in this many.
+SWEEP_EVERY = 200
+
+
+class SqliteStore(Store):
+    """Store on one SQLite file in WAL mode; each thread and process has its own connection."""
+
+    scheme = "sqlite"
+
+    def __init__(self, uri: str, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
+        path = urlsplit(uri).path
+        if uri.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif uri.startswith("sqlite:///"):
+            path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise StoreError(f"Store URI {uri!r} names no file; use sqlite:///path/to/file.db.")
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._rng = random.SystemRandom()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the folder for {self.path}: {exc}.") from exc
+        try:
+            self._conn().executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot create the schema in {self.path}: {exc}.") from exc
+
+    # -- connection handling ---------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout_ms / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={self.synchronous}")
+                conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+            except sqlite3.Error as exc:
+                raise StoreError(f"Cannot open SQLite store {self.path}: {exc}.") from exc
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """Run a write transaction taken with BEGIN IMMEDIATE, so writers never deadlock."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path} failed: {exc}.") from exc
+
+    def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path} failed: {exc}.") from exc
+
+    def check(self) -> None:
+        self._q("SELECT 1")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- projects --------------------------------------------------------------------------
+    def create_project(self, project: Project) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO projects (id, data) VALUES (?, ?)",
+                (project.id, json.dumps(project.to_dict())),
+            )
+            if cur.rowcount == 0:
+                raise Conflict(
+                    f"Project {project.id!r} already exists; choose another id.",
+                    code="project-exists",
+                )
+
+    def save_project(self, project: Project) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE projects SET data=? WHERE id=?", (json.dumps(project.to_dict()), project.id)
+            )
+
+    def get_project(self, project_id: str) -> Project | None:
+        rows = self._q("SELECT data FROM projects WHERE id=?", (project_id,))
+        return Project.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def list_projects(self) -> list[Project]:
+        return [
+            Project.from_dict(json.loads(r[0]))
+            for r in self._q("SELECT data FROM projects ORDER BY id")
+        ]
+
+    # -- items -----------------------------------------------------------------------------
+    def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    item.project,
+                    item.id,
+                    item.state,
+                    item.known_label,
+                    item.votes,
+                    json.dumps(item.to_dict()),
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
+            db.executemany(
+                "INSERT INTO blobs (project, item, kind, data) VALUES (?, ?, ?, ?)",
+                [(item.project, item.id, kind, data) for kind, data in blobs.items()],
+            )
+            if features is not None:
+                vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
+                db.execute(
+                    "INSERT INTO features (project, item, vec) VALUES (?, ?, ?)",
+                    (item.project, item.id, vec),
+                )
+            counts = {f"state:{item.state}": 1}
+            if item.state == GOLD and item.known_label is not None:
+                counts[f"gold:{item.known_label}"] = 1
+            self._incr(db, item.project, counts)
+        return True
+
+    def get_item(self, project_id: str, item_id: str) -> Item | None:
+        rows = self._q(
+            "SELECT data, votes FROM items WHERE project=? AND id=?", (project_id, item_id)
+        )
+        return self._item(rows[0]) if rows else None
+
+    @staticmethod
+    def _item(row: tuple) -> Item:
+        item = Item.from_dict(json.loads(row[0]))
+        item.votes = row[1]
+        return item
+
+    def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
+        rows = self._q(
+            "SELECT data FROM blobs WHERE project=? AND item=? AND kind=?",
+            (project_id, item_id, kind),
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item, vec in self._q(
+                f"SELECT item, vec FROM features WHERE project=? AND item IN ({marks})",
+                (project_id, *chunk),
+            ):
+                out[item] = np.frombuffer(vec, dtype=np.float32)
+        return out
+
+    def list_items(
+        self, project_id: str, *, state: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[Item]:
+        if state is None:
+            rows = self._q(
+                "SELECT data, votes FROM items WHERE project=? ORDER BY seq LIMIT ? OFFSET ?",
+                (project_id, limit, offset),
+            )
+        else:
+            rows = self._q(
+                "SELECT data, votes FROM items WHERE project=? AND state=? "
+                "ORDER BY seq LIMIT ? OFFSET ?",
+                (project_id, state, limit, offset),
+            )
+        return [self._item(r) for r in rows]
+
+    def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
+        last = -1
+        while True:
+            rows = self._q(
+                "SELECT seq, data, votes FROM items WHERE project=? AND seq>? ORDER BY seq LIMIT ?",
+                (project_id, last, batch),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield self._item(row[1:])
+            last = rows[-1][0]
+
+    def count_items(self, project_id: str) -> dict[str, int]:
+        stats = self.get_stats(project_id)
+        return {s: stats.get(f"state:{s}", 0) for s in ITEM_STATES}
+
+    def gold_labels(self, project_id: str) -> dict[str, int]:
+        stats = self.get_stats(project_id)
+        return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
+
+    def _sample(self, where: str, args: tuple, n: int) -> list[str]:
+        """Pick up to ``n`` random rows matching ``where`` by index seeks at random positions."""
+        bounds = self._q(f"SELECT min(seq), max(seq) FROM items WHERE {where}", args)
+        lo, hi = bounds[0]
+        if lo is None:
+            return []
+        found: list[str] = []
+        for _ in range(n * 3):
+            pos = self._rng.randint(lo, hi)
+            rows = self._q(
+                f"SELECT id FROM items WHERE {where} AND seq>=? ORDER BY seq LIMIT 1", (*args, pos)
+            )
+            if rows and rows[0][0] not in found:
+                found.append(rows[0][0])
+                if len(found) == n:
+                    break
+        return found
+
+    def sample_gold(self, project_id: str, label: str, n: int) -> list[str]:
+        return self._sample("project=? AND state=? AND known_label=?", (project_id, GOLD, label), n)
+
+    def sample_open(self, project_id: str, n: int) -> list[str]:
+        return self._sample("project=? AND state=?", (project_id, UNLABELED), n)
+
+    def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT data, votes FROM items WHERE project=? AND id=?", (project_id, item_id)
+            ).fetchall()
+            if not rows:
+                return
+            item = self._item(rows[0])
+            old_state, old_known = item.state, item.known_label
+            for key, value in fields.items():
+                setattr(item, key, value)
+            db.execute(
+                "UPDATE items SET state=?, known_label=?, data=? WHERE project=? AND id=?",
+                (item.state, item.known_label, json.dumps(item.to_dict()), project_id, item_id),
+            )
+            counts: dict[str, int] = {}
+            if old_state != item.state:
+                counts[f"state:{old_state}"] = -1
+                counts[f"state:{item.state}"] = 1
+            if old_state == GOLD and old_known is not None:
+                counts[f"gold:{old_known}"] = counts.get(f"gold:{old_known}", 0) - 1
+            if item.state == GOLD and item.known_label is not None:
+                counts[f"gold:{item.known_label}"] = counts.get(f"gold:{item.known_label}", 0) + 1
+            self._incr(db, project_id, {k: v for k, v in counts.items() if v})
+
+    # -- sites and keys --------------------------------------------------------------------
+    def create_site(self, site: Site) -> None:
+        with self._tx() as db:
+            try:
+                db.execute(
+                    "INSERT INTO sites (sitekey, secret_hash, seq, data) "
+                    "VALUES (?, ?, (SELECT count(*) FROM sites), ?)",
+                    (site.sitekey, site.secret_hash, json.dumps(site.to_dict())),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(
+                    f"Site {site.sitekey!r} already exists.", code="site-exists"
+                ) from exc
+
+    def get_site(self, sitekey: str) -> Site | None:
+        rows = self._q("SELECT data FROM sites WHERE sitekey=?", (sitekey,))
+        return Site.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def get_site_by_secret(self, secret_hash: str) -> Site | None:
+        rows = self._q("SELECT data FROM sites WHERE secret_hash=?", (secret_hash,))
+        return Site.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def list_sites(self) -> list[Site]:
+        return [
+            Site.from_dict(json.loads(r[0])) for r in self._q("SELECT data FROM sites ORDER BY seq")
+        ]
+
+    def set_site_secret(self, sitekey: str, secret_hash: str) -> None:
+        with self._tx() as db:
+            rows = db.execute("SELECT data FROM sites WHERE sitekey=?", (sitekey,)).fetchall()
+            if not rows:
+                return
+            site = Site.from_dict(json.loads(rows[0][0]))
+            site.secret_hash = secret_hash
+            db.execute(
+                "UPDATE sites SET secret_hash=?, data=? WHERE sitekey=?",
+                (secret_hash, json.dumps(site.to_dict()), sitekey),
+            )
+
+    def create_apikey(self, key: ApiKey) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO apikeys (id, key_hash, seq, data) "
+                "VALUES (?, ?, (SELECT count(*) FROM apikeys), ?)",
+                (key.id, key.key_hash, json.dumps(key.to_dict())),
+            )
+
+    def get_apikey_by_hash(self, key_hash: str) -> ApiKey | None:
+        rows = self._q("SELECT data FROM apikeys WHERE key_hash=?", (key_hash,))
+        return ApiKey.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def list_apikeys(self) -> list[ApiKey]:
+        return [
+            ApiKey.from_dict(json.loads(r[0]))
+            for r in self._q("SELECT data FROM apikeys ORDER BY seq")
+        ]
+
+    def revoke_apikey(self, key_id: str) -> bool:
+        with self._tx() as db:
+            rows = db.execute("SELECT data FROM apikeys WHERE id=?", (key_id,)).fetchall()
+            if not rows:
+                return False
+            key = ApiKey.from_dict(json.loads(rows[0][0]))
+            key.revoked = True
+            db.execute("UPDATE apikeys SET data=? WHERE id=?", (json.dumps(key.to_dict()), key_id))
+        return True
+
+    # -- challenges, tokens, votes ---------------------------------------------------------
+    def put_challenge(self, challenge: Challenge) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
+                (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
+            )
+            if self._rng.randrange(SWEEP_EVERY) == 0:
+                self._sweep(db, challenge.issued_at)
+
+    @staticmethod
+    def _sweep(db: sqlite3.Connection, now: float) -> None:
+        for table in ("challenges", "tokens"):
+            key = "id" if table == "challenges" else "digest"
+            db.execute(
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                "WHERE expires_at < ? LIMIT 1000)",
+                (now,),
+            )
+
+    def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        rows = self._q(
+            "SELECT data FROM challenges WHERE id=? AND expires_at>?", (challenge_id, now)
+        )
+        return Challenge.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def take_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        with self._tx() as db:
+            rows = db.execute(
+                "DELETE FROM challenges WHERE id=? RETURNING expires_at, data", (challenge_id,)
+            ).fetchall()
+        if not rows or rows[0][0] <= now:
+            return None
+        return Challenge.from_dict(json.loads(rows[0][1]))
+
+    def record_pass(
+        self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
+    ) -> list[Vote]:
+        kept: list[Vote] = []
+        data = token.to_dict()
+        data.pop("token")
+        with self._tx() as db:
+            for vote in votes:
+                cur = db.execute(
+                    "UPDATE items SET votes=votes+1 WHERE project=? AND id=? AND state=? "
+                    "AND votes<? AND NOT EXISTS (SELECT 1 FROM votes WHERE project=? AND item=? "
+                    "AND voter=?)",
+                    (project_id, vote.item, UNLABELED, vote_cap, project_id, vote.item, vote.voter),
+                )
+                if cur.rowcount:
+                    db.execute(
+                        "INSERT INTO votes (project, item, voter, data) VALUES (?,?,?,?)",
+                        (project_id, vote.item, vote.voter, json.dumps(vote.to_dict())),
+                    )
+                    kept.append(vote)
+            db.execute(
+                "INSERT INTO tokens (digest, expires_at, data) VALUES (?, ?, ?)",
+                (token_digest(token.token), token.expires_at, json.dumps(data)),
+            )
+            if kept:
+                self._incr(db, project_id, {"votes": len(kept)})
+        return kept
+
+    def redeem_token(self, token: str, now: float) -> TokenRecord | None:
+        with self._tx() as db:
+            rows = db.execute(
+                "DELETE FROM tokens WHERE digest=? RETURNING expires_at, data",
+                (token_digest(token),),
+            ).fetchall()
+        if not rows or rows[0][0] <= now:
+            return None
+        return TokenRecord(token=token, **json.loads(rows[0][1]))
+
+    def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
+        if item_id is None:
+            rows = self._q("SELECT data FROM votes WHERE project=? ORDER BY seq", (project_id,))
+        else:
+            rows = self._q(
+                "SELECT data FROM votes WHERE project=? AND item=? ORDER BY seq",
+                (project_id, item_id),
+            )
+        return [Vote.from_dict(json.loads(r[0])) for r in rows]
+
+    @staticmethod
+    def _incr(db: sqlite3.Connection, project_id: str, counts: dict[str, int]) -> None:
+        db.executemany(
+            "INSERT INTO stats (project, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (project, name) DO UPDATE SET value = value + excluded.value",
+            [(project_id, name, value) for name, value in counts.items()],
+        )
+
+    def incr_stats(self, project_id: str, **counts: int) -> None:
+        with self._tx() as db:
+            self._incr(db, project_id, counts)
+
+    def get_stats(self, project_id: str) -> dict[str, int]:
+        return dict(self._q("SELECT name, value FROM stats WHERE project=?", (project_id,)))

@@ -1,0 +1,47 @@
+"""Shared fixtures: a fresh store per test on every backend, an app and an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crowdgate.clock import FrozenClock
+from crowdgate.store import Store, open_store
+from redis_server import RedisProcess
+
+BACKENDS = ["sqlite", "redis"]
+
+
+@pytest.fixture(scope="session")
+def redis_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    proc = RedisProcess(tmp_path_factory.mktemp("redis"))
+    yield proc
+    proc.stop()
+
+
+def store_uri(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return a URI of an empty store of ``backend`` for one test."""
+    if backend == "redis":
+        proc: RedisProcess = request.getfixturevalue("redis_proc")
+        proc.flush()
+        return proc.url
+    return f"sqlite:///{tmp_path / 'crowdgate.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_store(store_uri(backend, request, tmp_path))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()

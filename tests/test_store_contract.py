@@ -1,0 +1,255 @@
+"""The store contract: every backend (SQLite file, real redis-server) behaves the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crowdgate.errors import Conflict
+from crowdgate.models import (
+    GOLD,
+    SETTLED,
+    UNLABELED,
+    ApiKey,
+    Challenge,
+    Item,
+    Project,
+    Site,
+    Slot,
+    TokenRecord,
+    Vote,
+)
+from crowdgate.store import Store
+
+NOW = 1_800_000_000.0
+
+
+def make_project(store: Store, pid: str = "digits") -> Project:
+    project = Project(id=pid, name="Digits", labels=["0", "1", "2"], created_at=NOW)
+    store.create_project(project)
+    return project
+
+
+def add_item(store: Store, n: int, *, label: str | None = None, pid: str = "digits") -> Item:
+    item = Item(
+        project=pid,
+        id=f"{n:064x}",
+        filename=f"img{n}.png",
+        state=GOLD if label else UNLABELED,
+        known_label=label,
+        label=label,
+        created_at=NOW,
+    )
+    store.put_item(
+        item, {"image": b"I%d" % n, "thumb": b"T%d" % n}, np.arange(4, dtype=np.float32) + n
+    )
+    return item
+
+
+def make_vote(item: Item, voter: str, answer: bool = True) -> Vote:
+    return Vote(
+        project=item.project,
+        item=item.id,
+        label="1",
+        answer=answer,
+        voter=voter,
+        network="net",
+        challenge="digits.c",
+        gold_score=1.0,
+        ts=NOW,
+    )
+
+
+def make_token(token: str = "digits.tok", ttl: float = 120) -> TokenRecord:
+    return TokenRecord(
+        token=token,
+        sitekey="sk",
+        hostname="example.com",
+        project="digits",
+        challenge_ts=NOW,
+        expires_at=NOW + ttl,
+    )
+
+
+def test_check_answers_on_a_live_store(store: Store) -> None:
+    store.check()
+
+
+def test_project_round_trips_and_duplicate_id_conflicts(store: Store) -> None:
+    project = make_project(store)
+    assert store.get_project("digits") == project
+    with pytest.raises(Conflict):
+        make_project(store)
+    project.labels.append("3")
+    store.save_project(project)
+    assert store.get_project("digits").labels == ["0", "1", "2", "3"]
+    assert [p.id for p in store.list_projects()] == ["digits"]
+    assert store.get_project("missing") is None
+
+
+def test_put_item_merges_duplicates_and_keeps_blobs_and_features(store: Store) -> None:
+    make_project(store)
+    item = add_item(store, 1)
+    again = Item(project="digits", id=item.id, filename="other.png")
+    assert store.put_item(again, {"image": b"x"}, None) is False
+    got = store.get_item("digits", item.id)
+    assert got.filename == "img1.png"
+    assert store.get_blob("digits", item.id, "image") == b"I1"
+    assert store.get_blob("digits", item.id, "thumb") == b"T1"
+    assert store.get_blob("digits", item.id, "v0") is None
+    feats = store.get_features("digits", [item.id, "f" * 64])
+    assert list(feats) == [item.id]
+    np.testing.assert_array_equal(feats[item.id], np.arange(4, dtype=np.float32) + 1)
+    assert store.count_items("digits") == {"unlabeled": 1, "settled": 0, "gold": 0}
+
+
+def test_items_list_in_insertion_order_and_filter_by_state(store: Store) -> None:
+    make_project(store)
+    items = [add_item(store, n, label="1" if n % 2 else None) for n in range(7)]
+    assert [i.id for i in store.list_items("digits")] == [i.id for i in items]
+    assert [i.id for i in store.list_items("digits", offset=2, limit=3)] == [
+        i.id for i in items[2:5]
+    ]
+    assert [i.id for i in store.list_items("digits", state=GOLD)] == [
+        i.id for i in items if i.state == GOLD
+    ]
+    assert [i.id for i in store.iter_items("digits", batch=2)] == [i.id for i in items]
+    assert store.count_items("digits") == {"unlabeled": 4, "settled": 0, "gold": 3}
+    assert store.gold_labels("digits") == {"1": 3}
+
+
+def test_sampling_returns_distinct_members_of_the_right_pool(store: Store) -> None:
+    make_project(store)
+    gold1 = {add_item(store, n, label="1").id for n in range(5)}
+    gold2 = {add_item(store, n, label="2").id for n in range(5, 8)}
+    open_ids = {add_item(store, n).id for n in range(8, 20)}
+    picked = store.sample_gold("digits", "1", 3)
+    assert len(picked) == len(set(picked)) >= 1 and set(picked) <= gold1
+    assert set(store.sample_gold("digits", "2", 10)) <= gold2
+    assert store.sample_gold("digits", "0", 3) == []
+    sample = store.sample_open("digits", 6)
+    assert len(sample) == len(set(sample)) >= 3 and set(sample) <= open_ids
+    seen = set()
+    for _ in range(30):
+        seen.update(store.sample_open("digits", 6))
+    assert len(seen) > 6, "sampling must not always return the same items"
+
+
+def test_update_item_moves_state_and_keeps_counters_true(store: Store) -> None:
+    make_project(store)
+    item = add_item(store, 1)
+    store.update_item("digits", item.id, state=SETTLED, label="2", confidence=0.97)
+    got = store.get_item("digits", item.id)
+    assert (got.state, got.label, got.confidence) == (SETTLED, "2", 0.97)
+    assert store.count_items("digits") == {"unlabeled": 0, "settled": 1, "gold": 0}
+    assert store.sample_open("digits", 3) == []
+    store.update_item("digits", item.id, state=GOLD, known_label="2")
+    assert store.gold_labels("digits") == {"2": 1}
+    assert store.sample_gold("digits", "2", 3) == [item.id]
+    assert [i.id for i in store.list_items("digits", state=GOLD)] == [item.id]
+
+
+def test_sites_find_by_sitekey_and_secret_hash_and_rotate(store: Store) -> None:
+    site = Site(
+        sitekey="sk1",
+        name="Shop",
+        secret_hash="h1",
+        hostnames=["shop.example"],
+        project="digits",
+        created_at=NOW,
+    )
+    store.create_site(site)
+    with pytest.raises(Conflict):
+        store.create_site(site)
+    assert store.get_site("sk1") == site
+    assert store.get_site_by_secret("h1") == site
+    store.set_site_secret("sk1", "h2")
+    assert store.get_site_by_secret("h1") is None
+    assert store.get_site_by_secret("h2").sitekey == "sk1"
+    assert [s.sitekey for s in store.list_sites()] == ["sk1"]
+
+
+def test_apikeys_are_found_by_hash_and_revoked_by_id(store: Store) -> None:
+    key = ApiKey(id="k1", name="ci", key_hash="hh", created_at=NOW)
+    store.create_apikey(key)
+    assert store.get_apikey_by_hash("hh") == key
+    assert store.revoke_apikey("k1") is True
+    assert store.get_apikey_by_hash("hh").revoked is True
+    assert store.revoke_apikey("nope") is False
+    assert [k.id for k in store.list_apikeys()] == ["k1"]
+
+
+def make_challenge(cid: str = "digits.abc", ttl: float = 600) -> Challenge:
+    return Challenge(
+        id=cid,
+        sitekey="sk",
+        project="digits",
+        label="1",
+        hostname="h",
+        voter="v",
+        network="n",
+        slots=[Slot(item="a" * 64, gold=True, truth=True)],
+        issued_at=NOW,
+        expires_at=NOW + ttl,
+    )
+
+
+def test_challenge_is_taken_once(store: Store) -> None:
+    challenge = make_challenge()
+    store.put_challenge(challenge)
+    assert store.get_challenge(challenge.id, NOW) == challenge
+    assert store.take_challenge(challenge.id, NOW + 1) == challenge
+    assert store.take_challenge(challenge.id, NOW + 1) is None
+    assert store.get_challenge(challenge.id, NOW + 1) is None
+    assert store.take_challenge("nonsense", NOW) is None
+
+
+def test_expired_challenge_cannot_be_taken(store: Store) -> None:
+    store.put_challenge(make_challenge(ttl=10))
+    assert store.get_challenge("digits.abc", NOW + 11) is None
+    assert store.take_challenge("digits.abc", NOW + 11) is None
+
+
+def test_record_pass_keeps_one_vote_per_voter_and_respects_cap_and_state(store: Store) -> None:
+    make_project(store)
+    a, b, c = (add_item(store, n) for n in range(3))
+    store.update_item("digits", c.id, state=SETTLED, label="1")
+    kept = store.record_pass(
+        "digits",
+        [make_vote(a, "v1"), make_vote(b, "v1"), make_vote(c, "v1")],
+        make_token("digits.t1"),
+        vote_cap=2,
+    )
+    assert [v.item for v in kept] == [a.id, b.id]
+    kept = store.record_pass(
+        "digits", [make_vote(a, "v1"), make_vote(a, "v2")], make_token("digits.t2"), vote_cap=2
+    )
+    assert [v.voter for v in kept] == ["v2"]
+    kept = store.record_pass("digits", [make_vote(a, "v3")], make_token("digits.t3"), vote_cap=2)
+    assert kept == []
+    assert store.get_item("digits", a.id).votes == 2
+    assert [v.voter for v in store.list_votes("digits", a.id)] == ["v1", "v2"]
+    assert len(store.list_votes("digits")) == 3
+    assert store.get_stats("digits")["votes"] == 3
+
+
+def test_token_redeems_once(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.once"), vote_cap=3)
+    record = store.redeem_token("digits.once", NOW + 1)
+    assert record is not None and record.hostname == "example.com" and record.sitekey == "sk"
+    assert store.redeem_token("digits.once", NOW + 1) is None
+    assert store.redeem_token("digits.never", NOW + 1) is None
+    assert store.redeem_token("garbage", NOW + 1) is None
+
+
+def test_expired_token_is_refused(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.late", ttl=120), vote_cap=3)
+    assert store.redeem_token("digits.late", NOW + 121) is None
+
+
+def test_stats_add_up(store: Store) -> None:
+    store.incr_stats("digits", issued=2, passed=1)
+    store.incr_stats("digits", issued=1)
+    assert store.get_stats("digits") == {"issued": 3, "passed": 1}
