@@ -203,6 +203,8 @@ def _open(data: bytes, fmt: str, max_pixels: int) -> Image.Image:
             "unreadable",
             f"The file starts like a {fmt} image but its header cannot be read; re-export it.",
         ) from exc
+    except (OSError, SyntaxError, EOFError, ValueError) as exc:
+        raise _decode_failure(exc, data, fmt) from exc
     if im.format not in ALLOWED_FORMATS and im.format != "MPO":
         raise ImportRejected(
             "format-not-allowed",
@@ -233,15 +235,19 @@ def _load(im: Image.Image, data: bytes, fmt: str) -> None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _bomb(str(exc)) from exc
     except (OSError, SyntaxError, EOFError, ValueError) as exc:
-        if "truncated" in str(exc) or _declares_more_than(data, fmt):
-            raise ImportRejected(
-                "truncated",
-                f"The {fmt} file ends before its image data does (is the upload complete?); "
-                "upload the whole file.",
-            ) from exc
-        raise ImportRejected(
-            "unreadable", f"The {fmt} file is corrupt and cannot be decoded ({exc}); re-export it."
-        ) from exc
+        raise _decode_failure(exc, data, fmt) from exc
+
+
+def _decode_failure(exc: Exception, data: bytes, fmt: str) -> ImportRejected:
+    if "truncated" in str(exc) or _declares_more_than(data, fmt):
+        return ImportRejected(
+            "truncated",
+            f"The {fmt} file ends before its image data does (is the upload complete?); "
+            "upload the whole file.",
+        )
+    return ImportRejected(
+        "unreadable", f"The {fmt} file is corrupt and cannot be decoded ({exc}); re-export it."
+    )
 
 
 def _declares_more_than(data: bytes, fmt: str) -> bool:
