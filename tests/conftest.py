@@ -45,3 +45,34 @@ def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Itera
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
+
+
+@pytest.fixture
+def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path):
+    from crowdgate.config import Settings
+
+    return Settings(
+        data_dir=tmp_path,
+        store=store_uri(backend, request, tmp_path),
+        secret_key="test-secret-key",
+        rate_limit_enabled=False,
+    )
+
+
+@pytest.fixture
+def app(settings, clock: FrozenClock):
+    from crowdgate import create_app
+
+    app = create_app(settings, clock=clock)
+    yield app
+    app.extensions["crowdgate"].store.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def app_store(app) -> Store:
+    return app.extensions["crowdgate"].store

@@ -236,17 +236,24 @@ def test_record_pass_keeps_one_vote_per_voter_and_respects_cap_and_state(store: 
 def test_token_redeems_once(store: Store) -> None:
     make_project(store)
     store.record_pass("digits", [], make_token("digits.once"), vote_cap=3)
-    record = store.redeem_token("digits.once", NOW + 1)
+    record = store.redeem_token("digits.once", NOW + 1, "sk")
     assert record is not None and record.hostname == "example.com" and record.sitekey == "sk"
-    assert store.redeem_token("digits.once", NOW + 1) is None
-    assert store.redeem_token("digits.never", NOW + 1) is None
-    assert store.redeem_token("garbage", NOW + 1) is None
+    assert store.redeem_token("digits.once", NOW + 1, "sk") is None
+    assert store.redeem_token("digits.never", NOW + 1, "sk") is None
+    assert store.redeem_token("garbage", NOW + 1, "sk") is None
+
+
+def test_token_of_another_site_is_neither_returned_nor_consumed(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.mine"), vote_cap=3)
+    assert store.redeem_token("digits.mine", NOW + 1, "other-site") is None
+    assert store.redeem_token("digits.mine", NOW + 1, "sk") is not None
 
 
 def test_expired_token_is_refused(store: Store) -> None:
     make_project(store)
     store.record_pass("digits", [], make_token("digits.late", ttl=120), vote_cap=3)
-    assert store.redeem_token("digits.late", NOW + 121) is None
+    assert store.redeem_token("digits.late", NOW + 121, "sk") is None
 
 
 def test_stats_add_up(store: Store) -> None:

@@ -39,6 +39,10 @@ class Settings:
     max_image_pixels: int = 40_000_000
     #: bytes an uploaded or imported file may have
     max_file_bytes: int = 25 * 1024 * 1024
+    #: bytes an admin upload (an import zip) may have
+    max_upload_bytes: int = 512 * 1024 * 1024
+    #: bytes a public JSON body (challenge, answer, siteverify) may have
+    max_json_bytes: int = 16 * 1024
     #: pixels on the longest side of the stored normalized image
     max_side_px: int = 512
     #: pixels on the side of the square grid thumbnail
@@ -49,6 +53,8 @@ class Settings:
     rate_limit_client: str = "120/minute"
     #: rate limit applied per sitekey on challenge issuance
     rate_limit_sitekey: str = "6000/minute"
+    #: switch rate limiting off (benchmarks of raw throughput only; never in production)
+    rate_limit_enabled: bool = True
     #: rate-limit storage URI; empty means the store's Redis, or process memory for SQLite
     rate_limit_storage: str = ""
     #: number of trusted reverse proxies in front of the service (X-Forwarded-For hops)

@@ -167,8 +167,11 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def redeem_token(self, token: str, now: float) -> TokenRecord | None:
-        """Atomically consume a token: the first caller gets the record, later ones ``None``."""
+    def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
+        """Atomically consume a token of ``sitekey``: the first caller gets it, later ones None.
+
+        A token issued for another sitekey is neither returned nor consumed.
+        """
 
     @abc.abstractmethod
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:

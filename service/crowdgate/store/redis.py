@@ -119,6 +119,16 @@ return kept
 """
 
 
+# KEYS: token key. ARGV: sitekey. Deletes and returns the token only if it belongs to sitekey.
+REDEEM = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+if cjson.decode(raw)['sitekey'] ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+return raw
+"""
+
+
 def _p(project_id: str) -> str:
     return f"cg:{{p:{project_id}}}:"
 
@@ -148,6 +158,7 @@ class RedisStore(Store):
         self._put_item = self.r.register_script(PUT_ITEM)
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)
+        self._redeem = self.r.register_script(REDEEM)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -407,11 +418,12 @@ class RedisStore(Store):
         kept = self._call(self._record_pass, keys=keys, args=args)
         return [votes[int(i) - 1] for i in kept]
 
-    def redeem_token(self, token: str, now: float) -> TokenRecord | None:
+    def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
         project = _route(token)
         if project is None:
             return None
-        raw = self._call(self.r.getdel, _p(project) + "tok:" + token_digest(token))
+        key = _p(project) + "tok:" + token_digest(token)
+        raw = self._call(self._redeem, keys=[key], args=[sitekey])
         if raw is None:
             return None
         record = TokenRecord(token=token, **json.loads(raw))

@@ -448,11 +448,12 @@ class SqliteStore(Store):
                 self._incr(db, project_id, {"votes": len(kept)})
         return kept
 
-    def redeem_token(self, token: str, now: float) -> TokenRecord | None:
+    def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
         with self._tx() as db:
             rows = db.execute(
-                "DELETE FROM tokens WHERE digest=? RETURNING expires_at, data",
-                (token_digest(token),),
+                "DELETE FROM tokens WHERE digest=? AND json_extract(data, '$.sitekey')=? "
+                "RETURNING expires_at, data",
+                (token_digest(token), sitekey),
             ).fetchall()
         if not rows or rows[0][0] <= now:
             return None

@@ -1,0 +1,77 @@
+"""Compose a challenge grid: a target label, gold slots that grade, unlabeled slots that vote."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ..errors import CrowdgateError
+from ..models import Project, Slot
+from ..store import Store
+from .selection import Selector
+
+
+class NoChallengeAvailable(CrowdgateError):
+    code = "no-challenge-available"
+    status = 503
+
+
+@dataclass
+class Grid:
+    label: str
+    slots: list[Slot]
+
+
+def compose_grid(
+    store: Store, project: Project, selector: Selector, rng: random.Random, variants: int
+) -> Grid:
+    """Return a shuffled grid: gold positives and negatives for ``label`` plus open items.
+
+    Gold per grid follows the project setting, with at least one positive and one negative
+    when the gold set allows; open slots are filled by ``selector``; when there are not enough
+    open items the grid is completed with more gold.
+    """
+    size = int(project.setting("grid_size"))
+    want_gold = max(1, min(int(project.setting("gold_per_grid")), size))
+    counts = store.gold_labels(project.id)
+    positives = [lab for lab in project.labels if counts.get(lab, 0) > 0]
+    if not positives:
+        raise NoChallengeAvailable(
+            f"Project {project.id!r} has too little gold to build a challenge: import items "
+            "with known labels for at least two labels.",
+        )
+    label = rng.choice(positives)
+    negatives = [lab for lab in counts if lab != label]
+    n_pos = rng.randint(1, max(1, want_gold - 1)) if negatives else want_gold
+    gold: list[Slot] = [
+        Slot(item=i, gold=True, truth=True) for i in store.sample_gold(project.id, label, n_pos)
+    ]
+    open_ids = selector.pick(store, project, label, size - want_gold)
+    gold += _negatives(store, project.id, negatives, counts, size - len(gold) - len(open_ids), rng)
+    slots = gold + [Slot(item=i, gold=False) for i in open_ids]
+    for slot in slots:
+        if slot.gold and variants:
+            slot.variant = rng.randrange(variants)
+    rng.shuffle(slots)
+    return Grid(label=label, slots=slots[:size])
+
+
+def _negatives(
+    store: Store,
+    project_id: str,
+    labels: list[str],
+    counts: dict[str, int],
+    n: int,
+    rng: random.Random,
+) -> list[Slot]:
+    """Draw ``n`` gold items of other labels, spread over labels in proportion to their gold."""
+    if n <= 0 or not labels:
+        return []
+    weights = [counts[lab] for lab in labels]
+    wanted: dict[str, int] = {}
+    for lab in rng.choices(labels, weights=weights, k=n):
+        wanted[lab] = wanted.get(lab, 0) + 1
+    out: list[Slot] = []
+    for lab, k in wanted.items():
+        out += [Slot(item=i, gold=True, truth=False) for i in store.sample_gold(project_id, lab, k)]
+    return out

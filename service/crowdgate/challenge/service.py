@@ -1,0 +1,308 @@
+"""The challenge loop without HTTP: issue, serve slot images, grade answers, verify tokens."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..clock import Clock, system_clock
+from ..config import Settings
+from ..errors import BadRequest, CrowdgateError, Forbidden, Gone, NotFound
+from ..models import TEST_PROJECT, Challenge, Site, Slot, TokenRecord, Vote
+from ..store import THUMB, Store, variant_kind
+from . import keys, testkit
+from .grid import compose_grid
+from .selection import RandomSelector, Selector
+from .voter import voter_keys
+
+MAX_REF_LEN = 200
+
+
+@dataclass
+class Client:
+    """What the web layer tells the core about a visitor (the address is never stored)."""
+
+    address: str
+    user_agent: str
+    origin_host: str | None = None
+
+
+@dataclass
+class AnswerResult:
+    success: bool
+    token: str | None = None
+    next: Challenge | None = None
+    votes: int = 0
+
+
+def host_allowed(hostname: str, allowed: list[str]) -> bool:
+    """Return True if ``hostname`` is an allowed host or a subdomain of one (reCAPTCHA rule)."""
+    hostname = hostname.lower().rstrip(".")
+    return any(hostname == a or hostname.endswith("." + a) for a in allowed)
+
+
+class ChallengeService:
+    """Issues grids, grades answers into votes and tokens, and answers siteverify."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock = system_clock,
+        selector: Selector | None = None,
+    ):
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.selector: Selector = selector or RandomSelector()
+        self.rng = random.SystemRandom()
+
+    # -- issue ----------------------------------------------------------------------------
+    def site_for(self, sitekey: str) -> Site:
+        """Return the site of ``sitekey`` (the test site if enabled) or raise NotFound."""
+        if not isinstance(sitekey, str) or not sitekey or len(sitekey) > MAX_REF_LEN:
+            raise BadRequest(
+                "Send the site's public sitekey as 'sitekey'.", code="missing-input-sitekey"
+            )
+        if sitekey == keys.TEST_SITEKEY and self.settings.test_keys:
+            return testkit.TEST_SITE
+        site = self.store.get_site(sitekey)
+        if site is None:
+            raise NotFound(
+                f"Sitekey {sitekey!r} is not known to this crowdgate server; check "
+                "the data-sitekey attribute.",
+                code="unknown-sitekey",
+            )
+        return site
+
+    def resolve_hostname(self, site: Site, hostname: str | None, client: Client) -> str:
+        """Return the page hostname a challenge is bound to, refusing hosts the site lacks."""
+        if hostname is not None and (not isinstance(hostname, str) or len(hostname) > 253):
+            raise BadRequest("'hostname' must be a host name string.", code="bad-request")
+        if client.origin_host:
+            if hostname and hostname.lower() != client.origin_host:
+                raise Forbidden(
+                    "The hostname does not match the page's origin.", code="hostname-mismatch"
+                )
+            hostname = client.origin_host
+        if not hostname:
+            raise BadRequest(
+                "Send the page's 'hostname' (browsers send an Origin header).",
+                code="missing-hostname",
+            )
+        hostname = hostname.lower().rstrip(".")
+        if site.project != TEST_PROJECT and not host_allowed(hostname, site.hostnames):
+            code = "origin-not-allowed" if client.origin_host else "hostname-not-allowed"
+            raise Forbidden(
+                f"Hostname {hostname!r} is not allowed for this sitekey; add it to "
+                "the site's hostnames.",
+                code=code,
+            )
+        return hostname
+
+    def issue(self, sitekey: str, hostname: str | None, client: Client) -> Challenge:
+        """Create, store and return a new challenge for a visitor of ``sitekey``."""
+        site = self.site_for(sitekey)
+        host = self.resolve_hostname(site, hostname, client)
+        return self.issue_for(site, host, client)
+
+    def issue_for(self, site: Site, host: str, client: Client) -> Challenge:
+        now = self.clock()
+        voter, network = voter_keys(
+            self.settings.secret_key, client.address, client.user_agent, now
+        )
+        if site.project == TEST_PROJECT:
+            label, slots, test = testkit.LABEL, testkit.slots(), True
+        else:
+            project = self.store.get_project(site.project)
+            if project is None:
+                raise NotFound(
+                    f"The site's project {site.project!r} no longer exists.",
+                    code="unknown-project",
+                    status=503,
+                )
+            grid = compose_grid(
+                self.store, project, self.selector, self.rng, self.settings.gold_variants
+            )
+            label, slots, test = grid.label, grid.slots, False
+        challenge = Challenge(
+            id=keys.new_ref(site.project),
+            sitekey=site.sitekey,
+            project=site.project,
+            label=label,
+            hostname=host,
+            voter=voter,
+            network=network,
+            slots=slots,
+            issued_at=now,
+            expires_at=now + self.settings.challenge_ttl_s,
+            test=test,
+        )
+        self.store.put_challenge(challenge)
+        if not test:
+            self.store.incr_stats(site.project, challenges_issued=1)
+        return challenge
+
+    def describe(self, challenge: Challenge, base_url: str) -> dict[str, Any]:
+        """Return the public JSON of a challenge: prompt, label and opaque slot image URLs."""
+        if challenge.test:
+            prompt = testkit.PROMPT
+            compat = ""
+        else:
+            project = self.store.get_project(challenge.project)
+            prompt = project.prompt_for(challenge.label) if project else challenge.label
+            site = self.store.get_site(challenge.sitekey)
+            compat = site.compat if site else ""
+        n = len(challenge.slots)
+        return {
+            "challenge": challenge.id,
+            "prompt": prompt,
+            "label": challenge.label,
+            "grid": n,
+            "cols": 3 if n > 4 else 2,
+            "images": [f"{base_url}/api/v1/challenge/{challenge.id}/image/{i}" for i in range(n)],
+            "expires_in": int(challenge.expires_at - self.clock()),
+            "compat": compat,
+        }
+
+    # -- images ---------------------------------------------------------------------------
+    def slot_image(self, challenge_id: str, slot: int) -> tuple[bytes, str]:
+        """Return ``(bytes, mime)`` of one slot: a gold variant, or the item's thumbnail."""
+        challenge = self.store.get_challenge(challenge_id[:MAX_REF_LEN], self.clock())
+        if challenge is None:
+            raise Gone(
+                "This challenge expired or was answered; request a new one.",
+                code="challenge-expired",
+            )
+        if not 0 <= slot < len(challenge.slots):
+            raise NotFound(f"Slot {slot} does not exist in this challenge.", code="no-such-slot")
+        picked: Slot = challenge.slots[slot]
+        if challenge.test:
+            return testkit.image(slot), "image/png"
+        kind = variant_kind(picked.variant) if picked.gold and picked.variant >= 0 else THUMB
+        data = self.store.get_blob(challenge.project, picked.item, kind)
+        if data is None and kind != THUMB:
+            data = self.store.get_blob(challenge.project, picked.item, THUMB)
+        if data is None:
+            raise NotFound("This image is no longer available.", code="no-such-slot")
+        return data, "image/webp"
+
+    # -- answer ---------------------------------------------------------------------------
+    def answer(self, challenge_id: str, selected: object, client: Client) -> AnswerResult:
+        """Grade an answer once; on pass record votes and return a token, else a new grid."""
+        picks = _parse_selection(selected)
+        challenge = self.store.take_challenge(challenge_id[:MAX_REF_LEN], self.clock())
+        if challenge is None:
+            raise Gone(
+                "This challenge expired or was already answered; request a new one.",
+                code="challenge-expired",
+            )
+        if client.origin_host and challenge.hostname != client.origin_host:
+            raise Forbidden("This challenge was issued to another page.", code="hostname-mismatch")
+        if any(p >= len(challenge.slots) for p in picks):
+            raise BadRequest("'selected' names a slot the grid does not have.", code="bad-request")
+        now = self.clock()
+        gold = [(i, s) for i, s in enumerate(challenge.slots) if s.gold]
+        right = sum((i in picks) == bool(s.truth) for i, s in gold)
+        passed = challenge.test or right == len(gold)
+        token = TokenRecord(
+            token=keys.new_ref(challenge.project),
+            sitekey=challenge.sitekey,
+            hostname=challenge.hostname,
+            project=challenge.project,
+            challenge_ts=now,
+            expires_at=now + self.settings.token_ttl_s,
+            test=challenge.test,
+        )
+        if not passed:
+            self.store.incr_stats(challenge.project, challenges_failed=1)
+            site = self.site_for(challenge.sitekey)
+            return AnswerResult(
+                success=False, next=self.issue_for(site, challenge.hostname, client)
+            )
+        votes = (
+            []
+            if challenge.test
+            else [
+                Vote(
+                    project=challenge.project,
+                    item=s.item,
+                    label=challenge.label,
+                    answer=i in picks,
+                    voter=challenge.voter,
+                    network=challenge.network,
+                    challenge=challenge.id,
+                    gold_score=right / max(1, len(gold)),
+                    ts=now,
+                )
+                for i, s in enumerate(challenge.slots)
+                if not s.gold
+            ]
+        )
+        project = None if challenge.test else self.store.get_project(challenge.project)
+        cap = int(project.setting("vote_cap")) if project else 0
+        kept = self.store.record_pass(challenge.project, votes, token, cap)
+        if not challenge.test:
+            self.store.incr_stats(challenge.project, challenges_passed=1)
+        return AnswerResult(success=True, token=token.token, votes=len(kept))
+
+    # -- siteverify -----------------------------------------------------------------------
+    def verify(self, secret: object, response: object, sitekey: object = None) -> dict[str, Any]:
+        """Answer siteverify in the reCAPTCHA/hCaptcha shape; never raises for bad input."""
+        errors = []
+        if not isinstance(secret, str) or not secret:
+            errors.append("missing-input-secret")
+        if not isinstance(response, str) or not response:
+            errors.append("missing-input-response")
+        if errors:
+            return _verdict(errors)
+        assert isinstance(secret, str) and isinstance(response, str)
+        if len(secret) > MAX_REF_LEN:
+            return _verdict(["invalid-input-secret"])
+        testing = self.settings.test_keys and secret == keys.TEST_SECRET
+        site = (
+            testkit.TEST_SITE
+            if testing
+            else self.store.get_site_by_secret(keys.hash_secret(secret))
+        )
+        if site is None:
+            return _verdict(["invalid-input-secret"])
+        if sitekey not in (None, "") and sitekey != site.sitekey:
+            return _verdict(["sitekey-secret-mismatch"])
+        if testing and response == keys.TEST_RESPONSE:
+            return _verdict([], self.clock(), "test.crowdgate.invalid")
+        if len(response) > MAX_REF_LEN or "." not in response:
+            return _verdict(["invalid-input-response"])
+        record = self.store.redeem_token(response, self.clock(), site.sitekey)
+        if record is None:
+            return _verdict(["timeout-or-duplicate"])
+        return _verdict([], record.challenge_ts, record.hostname)
+
+
+def _parse_selection(selected: object) -> set[int]:
+    if not isinstance(selected, list) or len(selected) > 100:
+        raise BadRequest(
+            "'selected' must be a list of slot numbers, for example [0, 4, 7].", code="bad-request"
+        )
+    if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in selected):
+        raise BadRequest(
+            "'selected' must hold only slot numbers (integers from 0).", code="bad-request"
+        )
+    return set(selected)
+
+
+def _verdict(errors: list[str], ts: float | None = None, hostname: str = "") -> dict[str, Any]:
+    if errors:
+        return {"success": False, "error-codes": errors}
+    stamp = datetime.fromtimestamp(ts or 0, UTC).isoformat(timespec="seconds")
+    return {
+        "success": True,
+        "challenge_ts": stamp.replace("+00:00", "Z"),
+        "hostname": hostname,
+        "error-codes": [],
+    }
+
+
+__all__ = ["AnswerResult", "ChallengeService", "Client", "CrowdgateError", "host_allowed"]

@@ -1,0 +1,39 @@
+"""Voter and network keys: salted hashes of the client, never the raw address."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import time
+
+
+def daily_salt(secret_key: str, now: float) -> bytes:
+    """Return the salt of the UTC day containing ``now``; it rotates at midnight UTC."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    return hmac.new(secret_key.encode(), b"voter-salt:" + day.encode(), hashlib.sha256).digest()
+
+
+def network_prefix(address: str) -> str:
+    """Return the client's network: the /24 of an IPv4 address or the /48 of an IPv6 one."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    bits = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+def voter_keys(secret_key: str, address: str, user_agent: str, now: float) -> tuple[str, str]:
+    """Return ``(voter_key, network_key)`` for a client, salted with the day's salt."""
+    salt = daily_salt(secret_key, now)
+    prefix = network_prefix(address)
+    network = hmac.new(salt, b"net:" + prefix.encode(), hashlib.sha256).hexdigest()[:24]
+    voter = hmac.new(
+        salt,
+        b"voter:" + prefix.encode() + b"\0" + user_agent[:512].encode("utf-8", "replace"),
+        hashlib.sha256,
+    ).hexdigest()[:24]
+    return voter, network

@@ -1,0 +1,190 @@
+"""Admin API behind bearer API keys: projects, items, import, sites, keys and stats."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from .. import manage
+from ..errors import BadRequest, NotFound, Unauthorized
+from ..models import ITEM_STATES, Project
+from .body import json_body
+from .state import cg
+
+bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
+MAX_PAGE = 500
+
+
+@bp.before_request
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, bearer = header.partition(" ")
+    key = manage.authenticate(cg().store, bearer.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        raise Unauthorized(
+            "Send a valid admin API key as 'Authorization: Bearer <key>'; "
+            "create one with `crowdgate apikey create`.",
+            code="unauthorized",
+        )
+    g.apikey = key
+
+
+def _project(project_id: str) -> Project:
+    project = cg().store.get_project(project_id)
+    if project is None:
+        raise NotFound(f"Project {project_id!r} does not exist.", code="unknown-project")
+    return project
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise BadRequest(
+            f"Query parameter {name!r} must be an integer from {lo} to {hi}.", code="bad-request"
+        )
+    return value
+
+
+def project_summary(project: Project) -> dict:
+    """Return a project with its item counts and challenge counters."""
+    store = cg().store
+    return {
+        **project.to_dict(),
+        "counts": store.count_items(project.id),
+        "stats": store.get_stats(project.id),
+    }
+
+
+@bp.get("/projects")
+def list_projects() -> Response:
+    return jsonify({"projects": [project_summary(p) for p in cg().store.list_projects()]})
+
+
+@bp.post("/projects")
+def create_project() -> Response:
+    body = json_body(cg().settings.max_json_bytes)
+    project = manage.create_project(
+        cg().store,
+        body.get("id"),
+        name=body.get("name"),
+        labels=body.get("labels"),
+        prompt=body.get("prompt"),
+        settings=body.get("settings"),
+        clock=cg().clock,
+    )
+    response = jsonify(project_summary(project))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/projects/<project_id>")
+def get_project(project_id: str) -> Response:
+    return jsonify(project_summary(_project(project_id)))
+
+
+@bp.get("/projects/<project_id>/items")
+def list_items(project_id: str) -> Response:
+    _project(project_id)
+    state = request.args.get("state")
+    if state is not None and state not in ITEM_STATES:
+        raise BadRequest(f"'state' must be one of {', '.join(ITEM_STATES)}.", code="bad-request")
+    offset = _int_arg("offset", 0, 0, 10**9)
+    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    items = cg().store.list_items(project_id, state=state, offset=offset, limit=limit)
+    return jsonify({"items": [i.to_dict() for i in items], "offset": offset, "limit": limit})
+
+
+@bp.get("/projects/<project_id>/items/<item_id>")
+def get_item(project_id: str, item_id: str) -> Response:
+    item = cg().store.get_item(_project(project_id).id, item_id)
+    if item is None:
+        raise NotFound(f"Item {item_id!r} is not in project {project_id!r}.", code="unknown-item")
+    votes = [v.to_dict() for v in cg().store.list_votes(project_id, item_id)]
+    return jsonify({**item.to_dict(), "vote_log": votes})
+
+
+@bp.get("/projects/<project_id>/items/<item_id>/image")
+def item_image(project_id: str, item_id: str) -> Response:
+    kind = request.args.get("kind", "thumb")
+    if kind not in ("thumb", "image"):
+        raise BadRequest("'kind' must be 'thumb' or 'image'.", code="bad-request")
+    data = cg().store.get_blob(_project(project_id).id, item_id, kind)
+    if data is None:
+        raise NotFound(f"Item {item_id!r} has no {kind}.", code="unknown-item")
+    return Response(data, mimetype="image/webp")
+
+
+@bp.post("/projects/<project_id>/import")
+def import_files(project_id: str) -> Response:
+    """Import uploaded files (images or a zip, field ``file``) and return the per-file report."""
+    from ..ingestion import import_path
+
+    project = _project(project_id)
+    files = request.files.getlist("file")
+    if not files:
+        raise BadRequest(
+            "Upload one or more files in the multipart field 'file'.", code="bad-request"
+        )
+    with tempfile.TemporaryDirectory(prefix="crowdgate-upload-") as tmp:
+        folder = Path(tmp) / "upload"
+        folder.mkdir()
+        for n, upload in enumerate(files):
+            name = Path(upload.filename or f"upload-{n}").name or f"upload-{n}"
+            upload.save(folder / name)
+        target = folder if len(files) > 1 or not name.lower().endswith(".zip") else folder / name
+        report = import_path(cg().store, project, target, cg().settings)
+    return jsonify(report.to_dict())
+
+
+@bp.get("/sites")
+def list_sites() -> Response:
+    return jsonify({"sites": [s.public_dict() for s in cg().store.list_sites()]})
+
+
+@bp.post("/sites")
+def create_site() -> Response:
+    body = json_body(cg().settings.max_json_bytes)
+    site, secret = manage.create_site(
+        cg().store,
+        name=body.get("name"),
+        hostnames=body.get("hostnames"),
+        project=body.get("project"),
+        compat=body.get("compat", ""),
+        clock=cg().clock,
+    )
+    response = jsonify({**site.public_dict(), "secret": secret})
+    response.status_code = 201
+    return response
+
+
+@bp.post("/sites/<sitekey>/rotate-secret")
+def rotate_secret(sitekey: str) -> Response:
+    return jsonify({"sitekey": sitekey, "secret": manage.rotate_secret(cg().store, sitekey)})
+
+
+@bp.get("/keys")
+def list_keys() -> Response:
+    return jsonify({"keys": [k.public_dict() for k in cg().store.list_apikeys()]})
+
+
+@bp.post("/keys")
+def create_key() -> Response:
+    body = json_body(cg().settings.max_json_bytes)
+    record, bearer = manage.create_apikey(cg().store, body.get("name"), clock=cg().clock)
+    response = jsonify({**record.public_dict(), "key": bearer})
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/keys/<key_id>")
+def revoke_key(key_id: str) -> Response:
+    manage.revoke_apikey(cg().store, key_id)
+    return jsonify({"id": key_id, "revoked": True})

@@ -1,0 +1,33 @@
+"""The application factory: it wires extensions and blueprints and does no work itself."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from ..clock import Clock, system_clock
+from ..config import Settings
+from ..store import Store
+from . import admin, errors, limits, public, security, state
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None
+) -> Flask:
+    """Return the crowdgate WSGI application configured from ``settings`` or the environment."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    app = Flask("crowdgate", static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    state.init_app(app, settings, store=store, clock=clock or system_clock)
+    security.init_app(app, settings)
+    errors.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(admin.bp)
+    limits.init_app(app, settings, sitekey_views=[public.challenge])
+    return app

@@ -1,0 +1,64 @@
+"""One place where every error becomes a JSON body with a stable code and a message."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+from ..errors import CrowdgateError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
+
+
+def error_response(code: str, message: str, status: int) -> Response:
+    """Return ``{"code", "message"}`` as JSON with ``status``."""
+    response = jsonify({"code": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the handlers that turn exceptions into JSON errors."""
+
+    @app.errorhandler(CrowdgateError)
+    def _domain(exc: CrowdgateError) -> Response:
+        if exc.status >= 500:
+            log.warning("%s: %s", exc.code, exc.message)
+        return error_response(exc.code, exc.message, exc.status)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(exc: RateLimitExceeded) -> Response:
+        response = error_response(
+            "rate-limited", f"Too many requests ({exc.description}); slow down and retry.", 429
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = HTTP_CODES.get(status, "http-error")
+        response = error_response(code, exc.description or exc.name, status)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return error_response(
+            "internal-error", "The server failed to handle this request; it has been logged.", 500
+        )

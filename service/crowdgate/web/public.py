@@ -1,0 +1,131 @@
+"""Public routes: the widget script, challenges, slot images, answers and siteverify."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib import resources
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..challenge import Client
+from ..challenge.service import host_allowed
+from ..errors import CrowdgateError, NotFound
+from .body import json_body
+from .security import allow_origin, deny_origin, origin_host
+from .state import cg
+
+bp = Blueprint("public", __name__)
+
+WIDGET_MAX_AGE_S = 3600
+
+
+@lru_cache(maxsize=1)
+def widget_bytes() -> tuple[bytes, str]:
+    """Return the built widget bundle and its ETag (read once per process)."""
+    try:
+        data = resources.files("crowdgate.web").joinpath("static/widget.js").read_bytes()
+    except FileNotFoundError:
+        data = b""
+    return data, hashlib.sha256(data).hexdigest()[:32]
+
+
+def _client() -> Client:
+    return Client(
+        address=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", ""),
+        origin_host=origin_host(),
+    )
+
+
+@bp.get("/widget.js")
+@bp.get("/recaptcha/api.js")
+def widget() -> Response:
+    """Serve the widget script with caching headers; usable from any origin."""
+    data, etag = widget_bytes()
+    if not data:
+        raise NotFound("The widget bundle is missing from this installation.", code="no-widget")
+    response = Response(data, mimetype="text/javascript")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE_S}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response.make_conditional(request)
+
+
+@bp.route("/api/v1/challenge", methods=["OPTIONS"])
+@bp.route("/api/v1/challenge/<path:rest>", methods=["OPTIONS"])
+def preflight(rest: str = "") -> Response:
+    """Answer CORS preflights; the real request is still checked against the site's hosts."""
+    allow_origin()
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.post("/api/v1/challenge")
+def challenge() -> Response:
+    """Issue a challenge for ``sitekey`` to the page at ``hostname`` (or the Origin's host)."""
+    c = cg()
+    allow_origin()
+    body = json_body(c.settings.max_json_bytes)
+    site = c.service.site_for(body.get("sitekey"))  # type: ignore[arg-type]
+    client = _client()
+    if (
+        client.origin_host
+        and site.hostnames
+        and not host_allowed(client.origin_host, site.hostnames)
+    ):
+        deny_origin()
+    host = c.service.resolve_hostname(site, body.get("hostname"), client)
+    issued = c.service.issue_for(site, host, client)
+    return jsonify(c.service.describe(issued, request.host_url.rstrip("/")))
+
+
+@bp.get("/api/v1/challenge/<challenge_id>/image/<int:slot>")
+def slot_image(challenge_id: str, slot: int) -> Response:
+    """Serve one slot's image under an opaque per-challenge URL."""
+    data, mime = cg().service.slot_image(challenge_id, slot)
+    response = Response(data, mimetype=mime)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.post("/api/v1/challenge/<challenge_id>/answer")
+def answer(challenge_id: str) -> Response:
+    """Grade an answer: a token on pass, a fresh challenge on fail."""
+    c = cg()
+    body = json_body(c.settings.max_json_bytes)
+    client = _client()
+    result = c.service.answer(challenge_id, body.get("selected"), client)
+    if client.origin_host:
+        allow_origin()
+    if result.success:
+        return jsonify(
+            {"success": True, "token": result.token, "expires_in": c.settings.token_ttl_s}
+        )
+    assert result.next is not None
+    return jsonify(
+        {
+            "success": False,
+            "code": "answer-wrong",
+            "message": "Some answers were wrong; here is a new challenge.",
+            "next": c.service.describe(result.next, request.host_url.rstrip("/")),
+        }
+    )
+
+
+@bp.post("/siteverify")
+@bp.post("/recaptcha/api/siteverify")
+def siteverify() -> Response:
+    """Verify a response token (reCAPTCHA/hCaptcha wire format, form or JSON)."""
+    c = cg()
+    try:
+        body = json_body(c.settings.max_json_bytes)
+    except CrowdgateError:
+        return jsonify({"success": False, "error-codes": ["bad-request"]})
+    body = {**request.args.to_dict(), **body}
+    return jsonify(c.service.verify(body.get("secret"), body.get("response"), body.get("sitekey")))

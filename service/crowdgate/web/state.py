@@ -1,0 +1,42 @@
+"""Registers the store and the challenge service on the app (``app.extensions``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from ..challenge import ChallengeService
+from ..clock import Clock
+from ..config import Settings
+from ..store import Store, open_store
+
+
+@dataclass
+class Crowdgate:
+    settings: Settings
+    store: Store
+    service: ChallengeService
+    clock: Clock
+
+
+def init_app(app: Flask, settings: Settings, *, store: Store | None, clock: Clock) -> None:
+    """Open the configured store (unless one is given) and attach the core services."""
+    store = store or open_store(settings.store_uri, **_store_options(settings))
+    app.extensions["crowdgate"] = Crowdgate(
+        settings=settings,
+        store=store,
+        service=ChallengeService(store, settings, clock=clock),
+        clock=clock,
+    )
+
+
+def _store_options(settings: Settings) -> dict[str, object]:
+    if settings.store_uri.startswith("sqlite:"):
+        return {"synchronous": settings.sqlite_synchronous}
+    return {}
+
+
+def cg() -> Crowdgate:
+    """Return the crowdgate services of the current app."""
+    return current_app.extensions["crowdgate"]

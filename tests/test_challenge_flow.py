@@ -1,0 +1,239 @@
+"""The challenge loop through HTTP: issue, images, grading, votes, tokens, siteverify."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdgate.challenge import TEST_RESPONSE, TEST_SECRET, TEST_SITEKEY
+from crowdgate.store import Store
+from seed import seed_project
+
+ORIGIN = {"Origin": "https://shop.example"}
+
+
+def issue(client, sitekey: str, headers=ORIGIN, **extra):
+    return client.post("/api/v1/challenge", json={"sitekey": sitekey, **extra}, headers=headers)
+
+
+def right_answer(store: Store, challenge_id: str, clock) -> list[int]:
+    """The correct selection, read from the store's hidden key (never from the response)."""
+    challenge = store.get_challenge(challenge_id, clock())
+    return [i for i, s in enumerate(challenge.slots) if s.gold and s.truth]
+
+
+def wrong_answer(store: Store, challenge_id: str, clock) -> list[int]:
+    challenge = store.get_challenge(challenge_id, clock())
+    return [i for i, s in enumerate(challenge.slots) if s.gold and not s.truth]
+
+
+def solve(client, store, clock, sitekey: str) -> str:
+    body = issue(client, sitekey).get_json()
+    answer = client.post(
+        f"/api/v1/challenge/{body['challenge']}/answer",
+        json={"selected": right_answer(store, body["challenge"], clock)},
+        headers=ORIGIN,
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["success"] is True
+    return answer.get_json()["token"]
+
+
+def verify(client, secret: str, response: str, **extra):
+    return client.post("/siteverify", data={"secret": secret, "response": response, **extra})
+
+
+def test_challenge_has_gold_of_both_kinds_and_opaque_image_urls(client, app_store, clock):
+    seeded = seed_project(app_store)
+    reply = issue(client, seeded.sitekey)
+    assert reply.status_code == 200
+    body = reply.get_json()
+    assert body["grid"] == 9 and len(body["images"]) == 9
+    assert body["label"] in ("circle", "square", "triangle")
+    assert body["prompt"] == f"Select all images with a {body['label']}"
+    challenge = app_store.get_challenge(body["challenge"], clock())
+    gold = [s for s in challenge.slots if s.gold]
+    assert len(gold) == 3
+    assert any(s.truth for s in gold) and any(not s.truth for s in gold)
+    assert len({s.item for s in challenge.slots}) == 9
+    for url in body["images"]:
+        assert all(s.item not in url for s in challenge.slots)
+    image = client.get(body["images"][0].replace("http://localhost", ""))
+    assert image.status_code == 200 and image.mimetype == "image/webp"
+    assert image.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert reply.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+def test_gold_images_are_served_as_variants_not_the_thumbnail(client, app_store, clock):
+    seeded = seed_project(app_store)
+    body = issue(client, seeded.sitekey).get_json()
+    challenge = app_store.get_challenge(body["challenge"], clock())
+    for i, slot in enumerate(challenge.slots):
+        data = client.get(f"/api/v1/challenge/{challenge.id}/image/{i}").data
+        if slot.gold:
+            assert data == app_store.get_blob(seeded.project, slot.item, f"v{slot.variant}")
+            assert data != app_store.get_blob(seeded.project, slot.item, "thumb")
+
+
+def test_pass_records_one_vote_per_open_slot_and_token_verifies_once(client, app_store, clock):
+    seeded = seed_project(app_store)
+    token = solve(client, app_store, clock, seeded.sitekey)
+    assert app_store.get_stats(seeded.project)["votes"] == 6
+    first = verify(client, seeded.secret, token).get_json()
+    assert first["success"] is True and first["hostname"] == "shop.example"
+    assert first["challenge_ts"].endswith("Z") and first["error-codes"] == []
+    again = verify(client, seeded.secret, token).get_json()
+    assert again == {"success": False, "error-codes": ["timeout-or-duplicate"]}
+
+
+def test_siteverify_accepts_json_and_the_recaptcha_path(client, app_store, clock):
+    seeded = seed_project(app_store)
+    token = solve(client, app_store, clock, seeded.sitekey)
+    reply = client.post(
+        "/recaptcha/api/siteverify", json={"secret": seeded.secret, "response": token}
+    )
+    assert reply.get_json()["success"] is True
+
+
+def test_wrong_answer_gives_no_token_no_votes_and_a_new_challenge(client, app_store, clock):
+    seeded = seed_project(app_store)
+    body = issue(client, seeded.sitekey).get_json()
+    reply = client.post(
+        f"/api/v1/challenge/{body['challenge']}/answer",
+        json={"selected": wrong_answer(app_store, body["challenge"], clock)},
+        headers=ORIGIN,
+    ).get_json()
+    assert reply["success"] is False and reply["code"] == "answer-wrong"
+    assert "token" not in reply and reply["next"]["challenge"] != body["challenge"]
+    assert app_store.get_stats(seeded.project).get("votes", 0) == 0
+
+
+def test_challenge_can_be_answered_once(client, app_store, clock):
+    seeded = seed_project(app_store)
+    body = issue(client, seeded.sitekey).get_json()
+    picks = {"selected": right_answer(app_store, body["challenge"], clock)}
+    url = f"/api/v1/challenge/{body['challenge']}/answer"
+    assert client.post(url, json=picks, headers=ORIGIN).status_code == 200
+    again = client.post(url, json=picks, headers=ORIGIN)
+    assert again.status_code == 410 and again.get_json()["code"] == "challenge-expired"
+
+
+def test_expired_challenge_is_refused(client, app_store, clock, settings):
+    seeded = seed_project(app_store)
+    body = issue(client, seeded.sitekey).get_json()
+    picks = {"selected": right_answer(app_store, body["challenge"], clock)}
+    clock.advance(settings.challenge_ttl_s + 1)
+    reply = client.post(f"/api/v1/challenge/{body['challenge']}/answer", json=picks, headers=ORIGIN)
+    assert reply.status_code == 410
+
+
+def test_token_expires_after_its_lifetime(client, app_store, clock, settings):
+    seeded = seed_project(app_store)
+    token = solve(client, app_store, clock, seeded.sitekey)
+    clock.advance(settings.token_ttl_s + 1)
+    reply = verify(client, seeded.secret, token).get_json()
+    assert reply == {"success": False, "error-codes": ["timeout-or-duplicate"]}
+
+
+def test_one_voter_cannot_vote_twice_on_an_item(client, app_store, clock):
+    seeded = seed_project(app_store, open_items=6)
+    solve(client, app_store, clock, seeded.sitekey)
+    solve(client, app_store, clock, seeded.sitekey)
+    votes = app_store.list_votes(seeded.project)
+    assert len(votes) == 6
+    assert len({(v.item, v.voter) for v in votes}) == 6
+
+
+@pytest.mark.parametrize(
+    ("secret", "response", "code"),
+    [
+        ("", "x.y", "missing-input-secret"),
+        ("0xwrong", "", "missing-input-response"),
+        ("0xwrong", "shapes.abc", "invalid-input-secret"),
+        (None, "not-a-token", "invalid-input-response"),
+        (None, "shapes.forged", "timeout-or-duplicate"),
+    ],
+    ids=["no-secret", "no-response", "wrong-secret", "malformed-token", "forged-token"],
+)
+def test_siteverify_error_codes(client, app_store, secret, response, code):
+    seeded = seed_project(app_store)
+    reply = verify(client, seeded.secret if secret is None else secret, response)
+    assert reply.status_code == 200
+    assert reply.get_json() == {"success": False, "error-codes": [code]}
+
+
+def test_token_of_one_site_does_not_verify_with_another_sites_secret(client, app_store, clock):
+    seeded = seed_project(app_store)
+    other = seed_project(app_store, pid="other")
+    token = solve(client, app_store, clock, seeded.sitekey)
+    assert verify(client, other.secret, token).get_json()["success"] is False
+    assert verify(client, seeded.secret, token).get_json()["success"] is True
+
+
+def test_sitekey_that_does_not_match_the_secret_is_refused(client, app_store, clock):
+    seeded = seed_project(app_store)
+    token = solve(client, app_store, clock, seeded.sitekey)
+    reply = verify(client, seeded.secret, token, sitekey="another").get_json()
+    assert reply["error-codes"] == ["sitekey-secret-mismatch"]
+
+
+def test_unknown_sitekey_is_a_clear_404(client, app_store):
+    reply = issue(client, "no-such-key")
+    assert reply.status_code == 404 and reply.get_json()["code"] == "unknown-sitekey"
+
+
+@pytest.mark.parametrize(
+    ("headers", "extra", "code"),
+    [
+        ({"Origin": "https://evil.example"}, {}, "origin-not-allowed"),
+        ({}, {"hostname": "evil.example"}, "hostname-not-allowed"),
+        ({}, {}, "missing-hostname"),
+    ],
+    ids=["foreign-origin", "foreign-hostname", "no-hostname"],
+)
+def test_challenge_for_a_foreign_page_is_refused(client, app_store, headers, extra, code):
+    seeded = seed_project(app_store)
+    reply = issue(client, seeded.sitekey, headers=headers, **extra)
+    assert reply.get_json()["code"] == code
+    assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+def test_subdomain_of_an_allowed_host_is_allowed(client, app_store):
+    seeded = seed_project(app_store)
+    reply = issue(client, seeded.sitekey, headers={"Origin": "https://www.shop.example"})
+    assert reply.status_code == 200
+
+
+def test_test_keys_always_pass_and_never_vote(client, app_store):
+    reply = issue(client, TEST_SITEKEY, headers={"Origin": "http://anything.test"}).get_json()
+    image = client.get(reply["images"][0].replace("http://localhost", ""))
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    answer = client.post(
+        f"/api/v1/challenge/{reply['challenge']}/answer", json={"selected": []}
+    ).get_json()
+    assert answer["success"] is True
+    assert verify(client, TEST_SECRET, answer["token"]).get_json()["success"] is True
+    assert verify(client, TEST_SECRET, answer["token"]).get_json()["success"] is False
+    assert verify(client, TEST_SECRET, TEST_RESPONSE).get_json()["success"] is True
+    assert app_store.list_projects() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"selected": "0,1"}',
+        b'{"selected": [true]}',
+        b'{"selected": [-1]}',
+        b'{"selected": [99]}',
+        b'{"selected": [1.5]}',
+    ],
+    ids=["empty", "broken-json", "array", "string", "bool", "negative", "out-of-range", "float"],
+)
+def test_malformed_answers_are_clear_400s(client, app_store, body):
+    seeded = seed_project(app_store)
+    cid = issue(client, seeded.sitekey).get_json()["challenge"]
+    reply = client.post(f"/api/v1/challenge/{cid}/answer", data=body, content_type="text/plain")
+    assert reply.status_code in (400, 410)
+    assert reply.get_json()["code"] in ("bad-request", "challenge-expired")
