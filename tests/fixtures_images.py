@@ -80,14 +80,20 @@ def write_zip(
     return path
 
 
-def patch_declared_size(path: Path, name: str, declared: int) -> None:
-    """Make the central directory (and local header) of entry ``name`` lie about its size."""
+def patch_entry(
+    path: Path, name: str, *, declared_size: int | None = None, flag_bits: int | None = None
+) -> None:
+    """Rewrite entry ``name``'s size or flags in both its central and local headers."""
     raw = bytearray(path.read_bytes())
     encoded = name.encode()
     central = raw.index(b"PK\x01\x02")
     while raw[central + 46 : central + 46 + len(encoded)] != encoded:
         central = raw.index(b"PK\x01\x02", central + 4)
-    struct.pack_into("<I", raw, central + 24, declared)
     local = struct.unpack_from("<I", raw, central + 42)[0]
-    struct.pack_into("<I", raw, local + 22, declared)
+    if declared_size is not None:
+        struct.pack_into("<I", raw, central + 24, declared_size)
+        struct.pack_into("<I", raw, local + 22, declared_size)
+    if flag_bits is not None:
+        struct.pack_into("<H", raw, central + 8, flag_bits)
+        struct.pack_into("<H", raw, local + 6, flag_bits)
     path.write_bytes(bytes(raw))
