@@ -1,0 +1,35 @@
+"""Turn crowd answers into consensus labels: vote counting, worker reliability and EM models.
+
+Every aggregator follows crowd-kit's ``task, worker, label`` contract and scikit-learn's
+estimator conventions: ``fit`` returns self and sets ``tasks_``, ``classes_``, ``probas_``,
+``labels_`` and ``loss_history_``. :mod:`.captcha` handles binary grid votes ("is this a 3?").
+"""
+
+from ._base import AggregationError, Aggregator
+from .captcha import GridVoteModel, is_settled, posterior_from_votes
+from .ds import DawidSkene
+from .dsp import PooledDawidSkene
+from .io import CrowdFileError, read_answers, read_gold, write_labels
+from .mv import MajorityVote
+from .ods import OneCoinDawidSkene
+from .registry import AGGREGATORS, get_aggregator
+from .wmv import WeightedMajorityVote
+
+__all__ = [
+    "AGGREGATORS",
+    "AggregationError",
+    "Aggregator",
+    "CrowdFileError",
+    "DawidSkene",
+    "GridVoteModel",
+    "MajorityVote",
+    "OneCoinDawidSkene",
+    "PooledDawidSkene",
+    "WeightedMajorityVote",
+    "get_aggregator",
+    "is_settled",
+    "posterior_from_votes",
+    "read_answers",
+    "read_gold",
+    "write_labels",
+]

@@ -1,0 +1,273 @@
+"""Shared machinery for aggregators: input encoding, tie-breaking and the estimator contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Self, TypeAlias
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import BadRequest
+
+#: Probabilities are clipped to ``[EPS, 1 - EPS]`` before taking logs, so a worker who was
+#: always right (or always wrong) on a handful of items gets a large but finite weight instead
+#: of ``-inf`` log-likelihoods that would veto every other vote on the item.
+EPS = 1e-6
+
+RandomState: TypeAlias = int | np.random.Generator | None
+
+#: Scores closer than this (relative to the top score) count as tied.
+TIE_RTOL = 1e-9
+
+
+class AggregationError(BadRequest):
+    """The answers given to an aggregator were inconsistent or unusable."""
+
+    code = "bad-aggregation-input"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Answers as integer codes: ``tasks[task_idx[a]]`` is the task of answer ``a``, and so on.
+
+    ``gold_idx[t]`` is the class index of task ``t``'s known truth, or -1 when it has none.
+    """
+
+    task_idx: np.ndarray
+    worker_idx: np.ndarray
+    label_idx: np.ndarray
+    tasks: np.ndarray
+    workers: np.ndarray
+    classes: np.ndarray
+    gold_idx: np.ndarray
+    tie_keys: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Return ``(n_tasks, n_workers, n_classes)``."""
+        return len(self.tasks), len(self.workers), len(self.classes)
+
+    def task_matrix(self) -> sparse.csr_matrix:
+        """Return the ``(n_tasks, n_answers)`` 0/1 matrix that sums per-answer rows by task."""
+        n = len(self.task_idx)
+        ones = np.ones(n)
+        return sparse.csr_matrix((ones, (self.task_idx, np.arange(n))), shape=(len(self.tasks), n))
+
+    def worker_label_matrix(self) -> sparse.csr_matrix:
+        """Return the ``(n_workers * n_classes, n_answers)`` one-hot of (worker, given label)."""
+        n = len(self.task_idx)
+        k = len(self.classes)
+        rows = self.worker_idx * k + self.label_idx
+        return sparse.csr_matrix(
+            (np.ones(n), (rows, np.arange(n))), shape=(len(self.workers) * k, n)
+        )
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(uniques, codes)`` with sorted uniques; mixed types are compared as strings."""
+    try:
+        return np.unique(values, return_inverse=True)
+    except TypeError:
+        return np.unique(values.astype(str), return_inverse=True)
+
+
+def _as_column(values: Iterable[Any], name: str) -> np.ndarray:
+    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
+    if arr.ndim != 1:
+        raise AggregationError(f"The {name} column must be one-dimensional, got shape {arr.shape}.")
+    return arr
+
+
+def encode(
+    tasks: Any,
+    workers: Any = None,
+    labels: Any = None,
+    gold: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
+) -> Encoded:
+    """Encode answers given as three columns or as one sequence of ``(task, worker, label)``.
+
+    Raises
+    ------
+    AggregationError
+        When the columns differ in length or a row is not a triple.
+    """
+    if workers is None and labels is None:
+        rows = list(tasks)
+        if any(len(row) != 3 for row in rows):
+            raise AggregationError(
+                "Answers given as one sequence must be (task, worker, label) triples; "
+                "pass three columns or triples."
+            )
+        tasks, workers, labels = (
+            (list(col) for col in zip(*rows, strict=True)) if rows else ([],) * 3
+        )
+    elif workers is None or labels is None:
+        raise AggregationError(
+            "Pass tasks, workers and labels together, or one sequence of triples."
+        )
+    t_col, w_col, l_col = (
+        _as_column(tasks, "task"),
+        _as_column(workers, "worker"),
+        _as_column(labels, "label"),
+    )
+    if not len(t_col) == len(w_col) == len(l_col):
+        raise AggregationError(
+            f"The task, worker and label columns must have one value per answer; got lengths "
+            f"{len(t_col)}, {len(w_col)} and {len(l_col)}."
+        )
+    gold_items = list(gold.items() if isinstance(gold, Mapping) else gold or [])
+    g_tasks = _as_column([g[0] for g in gold_items], "gold task")
+    g_labels = _as_column([g[1] for g in gold_items], "gold label")
+    # Classes come from answers and gold together, so a gold label nobody chose is still a class.
+    classes, codes = _factorize(np.concatenate([l_col, g_labels]) if len(g_labels) else l_col)
+    label_idx = codes[: len(l_col)]
+    task_values, task_idx = _factorize(t_col)
+    worker_values, worker_idx = _factorize(w_col)
+    gold_idx = np.full(len(task_values), -1, dtype=np.intp)
+    if len(g_tasks):
+        g_codes = codes[len(l_col) :]
+        pos = np.searchsorted(task_values, g_tasks) if len(task_values) else np.zeros(0, int)
+        if len(task_values):
+            pos = np.minimum(pos, len(task_values) - 1)
+            # Gold for a task without answers has no posterior to clamp: it is ignored.
+            found = task_values[pos] == g_tasks
+            gold_idx[pos[found]] = g_codes[found]
+    return Encoded(
+        task_idx.astype(np.intp).ravel(),
+        worker_idx.astype(np.intp).ravel(),
+        label_idx.astype(np.intp).ravel(),
+        task_values,
+        worker_values,
+        classes,
+        gold_idx,
+    )
+
+
+def tie_keys(n_tasks: int, n_classes: int, random_state: RandomState) -> np.ndarray:
+    """Return (n_tasks, n_classes) uniform keys that rank tied classes, drawn from a seed."""
+    return np.random.default_rng(random_state).random((n_tasks, n_classes))
+
+
+def tie_break_argmax(scores: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Return the per-row argmax of ``scores`` (n_tasks, n_classes), ties to the larger key.
+
+    Classes within ``TIE_RTOL`` of a row's top score are tied; among them the one with the
+    largest ``keys`` entry wins. With keys from :func:`tie_keys` this is a seeded uniform draw
+    among the tied classes: reproducible, and unbiased toward any class, unlike "first class"
+    or "most frequent class" rules, which move majority vote by up to 10 points on real data.
+    """
+    if scores.shape[0] == 0:
+        return np.zeros(0, dtype=np.intp)
+    top = scores.max(axis=1, keepdims=True)
+    tied = scores >= top - TIE_RTOL * np.abs(top)
+    return np.argmax(np.where(tied, keys, -np.inf), axis=1)
+
+
+def log_normalize(log_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return row-normalized probabilities of ``log_p`` and each row's log-sum-exp."""
+    if log_p.size == 0:
+        return np.exp(log_p), np.zeros(log_p.shape[0])
+    # Subtracting the row max before exp keeps the largest term at 1, so nothing overflows and
+    # at least one term per row stays representable however negative the log-likelihoods are.
+    top = log_p.max(axis=1, keepdims=True)
+    p = np.exp(log_p - top)
+    total = p.sum(axis=1, keepdims=True)
+    return p / total, (np.log(total) + top).ravel()
+
+
+def clamp_gold(probas: np.ndarray, gold_idx: np.ndarray) -> np.ndarray:
+    """Set the rows of gold tasks of ``probas`` to the one-hot of their truth, in place."""
+    rows = np.flatnonzero(gold_idx >= 0)
+    probas[rows] = 0.0
+    probas[rows, gold_idx[rows]] = 1.0
+    return probas
+
+
+class Aggregator:
+    """Base of every aggregator: ``fit`` answers, then read ``labels_`` and ``probas_``.
+
+    Fitted attributes
+    -----------------
+    tasks_ : (n_tasks,) tasks in sorted order; rows of ``probas_`` follow it.
+    classes_ : (n_classes,) labels in sorted order; columns of ``probas_`` follow it.
+    probas_ : (n_tasks, n_classes) posterior class probabilities.
+    labels_ : (n_tasks,) most probable class; ties are broken by a draw seeded with
+        ``random_state`` (see :func:`tie_break_argmax`).
+    prior_ : (n_classes,) class prior (answer frequencies for the voting methods).
+    loss_history_ : per-iteration loss (empty for non-iterative methods).
+    """
+
+    name = ""
+    random_state: RandomState = 0
+
+    def fit(
+        self,
+        tasks: Any,
+        workers: Any = None,
+        labels: Any = None,
+        gold: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
+    ) -> Self:
+        """Fit on answers given as columns ``tasks, workers, labels`` or as one list of triples."""
+        enc = encode(tasks, workers, labels, gold)
+        enc = replace(enc, tie_keys=tie_keys(*enc.shape[::2], self.random_state))
+        self.tasks_ = enc.tasks
+        self.workers_ = enc.workers
+        self.classes_ = enc.classes
+        self.loss_history_: list[float] = []
+        n_tasks, _, n_classes = enc.shape
+        if len(enc.task_idx) == 0:
+            self.probas_ = np.zeros((n_tasks, n_classes))
+            self.prior_ = np.full(n_classes, 1.0 / max(n_classes, 1))
+            self.labels_ = enc.classes[:0]
+            self._empty(enc)
+            return self
+        probas, prior = self._fit(enc)
+        self.probas_ = probas
+        self.prior_ = prior
+        self.labels_ = enc.classes[tie_break_argmax(probas, enc.tie_keys)]
+        return self
+
+    def _fit(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _empty(self, enc: Encoded) -> None:
+        """Set method-specific fitted attributes for empty input."""
+
+    def _rows(self, tasks: Sequence[Any] | None) -> np.ndarray:
+        if not hasattr(self, "probas_"):
+            raise AggregationError(f"This {type(self).__name__} is not fitted; call fit first.")
+        if tasks is None:
+            return np.arange(len(self.tasks_))
+        wanted = np.asarray(tasks)
+        pos = np.searchsorted(self.tasks_, wanted) if len(self.tasks_) else np.zeros(0, int)
+        ok = (pos < len(self.tasks_)) & (
+            self.tasks_[np.minimum(pos, len(self.tasks_) - 1)] == wanted
+        )
+        if not np.all(ok):
+            missing = wanted[~ok][0]
+            raise AggregationError(f"Task {missing!r} had no answers in fit; it has no label.")
+        return pos
+
+    def predict(self, tasks: Sequence[Any] | None = None) -> np.ndarray:
+        """Return the consensus label of each of ``tasks`` (default: every fitted task)."""
+        return self.labels_[self._rows(tasks)]
+
+    def predict_proba(self, tasks: Sequence[Any] | None = None) -> np.ndarray:
+        """Return the (n_tasks, n_classes) posterior of ``tasks`` (default: every fitted task)."""
+        return self.probas_[self._rows(tasks)]
+
+    def fit_predict(self, tasks: Any, workers: Any = None, labels: Any = None, gold: Any = None):
+        """Fit, then return ``labels_``."""
+        return self.fit(tasks, workers, labels, gold).labels_
+
+    def fit_predict_proba(
+        self, tasks: Any, workers: Any = None, labels: Any = None, gold: Any = None
+    ) -> np.ndarray:
+        """Fit, then return ``probas_``."""
+        return self.fit(tasks, workers, labels, gold).probas_
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({args})"
