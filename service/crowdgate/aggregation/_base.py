@@ -246,7 +246,7 @@ class Aggregator:
             self.tasks_[np.minimum(pos, len(self.tasks_) - 1)] == wanted
         )
         if not np.all(ok):
-            missing = wanted[~ok][0]
+            missing = wanted[~ok].tolist()[0]
             raise AggregationError(f"Task {missing!r} had no answers in fit; it has no label.")
         return pos
 

@@ -220,8 +220,9 @@ class GridVoteModel:
         pos = np.searchsorted(self.classes_, labels) if n else np.zeros(len(labels), dtype=int)
         bad = (pos >= n) | (self.classes_[np.minimum(pos, n - 1)] != labels) if n else pos >= 0
         if np.any(bad):
+            bad_label = labels[bad].tolist()[0]
             raise AggregationError(
-                f"Label {labels[bad][0]!r} is not one of the classes {self.classes_.tolist()}; "
+                f"Label {bad_label!r} is not one of the classes {self.classes_.tolist()}; "
                 "add it to classes or fix the vote."
             )
         return pos
@@ -262,7 +263,9 @@ class GridVoteModel:
         pos = np.searchsorted(self.items_, wanted) if n else np.zeros(len(wanted), dtype=int)
         ok = (pos < n) & (self.items_[np.minimum(pos, n - 1)] == wanted) if n else pos < 0
         if not np.all(ok):
-            raise AggregationError(f"Item {wanted[~ok][0]!r} had no votes in fit; it has no label.")
+            raise AggregationError(
+                f"Item {wanted[~ok].tolist()[0]!r} had no votes in fit; it has no label."
+            )
         return pos
 
     def predict_proba(self, items: Sequence[Any] | None = None) -> np.ndarray:

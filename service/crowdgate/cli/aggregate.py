@@ -1,0 +1,52 @@
+"""``crowdgate aggregate``: consensus labels from a crowd answers CSV (crowd-kit's columns)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..aggregation import AGGREGATORS, get_aggregator, read_answers, read_gold, write_labels
+from ..errors import CrowdgateError
+
+
+@click.command("aggregate")
+@click.argument("answers", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--method",
+    "-m",
+    type=click.Choice(sorted(AGGREGATORS)),
+    default="ds",
+    show_default=True,
+    help="Aggregation method: mv, wmv, ds, ods or dsp.",
+)
+@click.option(
+    "--gold",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV of known labels (task,label or task,truth); those tasks are clamped to them.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write task,label,confidence here instead of standard output.",
+)
+def aggregate(answers: Path, method: str, gold: Path | None, output: Path | None) -> None:
+    """Aggregate ANSWERS (a CSV with task,worker,label columns) into one label per task."""
+    try:
+        tasks, workers, labels = read_answers(answers)
+        truth = read_gold(gold) if gold is not None else None
+        model = get_aggregator(method)().fit(tasks, workers, labels, gold=truth)
+        confidence = model.probas_.max(axis=1) if len(model.tasks_) else []
+        if output is None:
+            write_labels(sys.stdout, model.tasks_, model.labels_, confidence)
+        else:
+            with output.open("w", newline="", encoding="utf-8") as out:
+                write_labels(out, model.tasks_, model.labels_, confidence)
+    except CrowdgateError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"Error: cannot write {output}: {exc.strerror}.", err=True)
+        sys.exit(2)

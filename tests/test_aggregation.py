@@ -1,0 +1,326 @@
+"""Aggregators on hand-checkable toy answers, on seven real crowd datasets, and grid votes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crowdgate.aggregation import (
+    AGGREGATORS,
+    AggregationError,
+    CrowdFileError,
+    DawidSkene,
+    GridVoteModel,
+    MajorityVote,
+    PooledDawidSkene,
+    WeightedMajorityVote,
+    get_aggregator,
+    is_settled,
+    posterior_from_votes,
+    read_answers,
+    read_gold,
+)
+
+CROWD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crowd"
+METHODS = sorted(AGGREGATORS)
+
+# Measured accuracy on truth.csv tasks (seeded tie-break) minus 0.5 point, rounded down.
+# Raise these when a method improves; never lower them.
+FLOORS = {
+    "mv": {"bluebirds_duck": 0.754, "dog": 0.821, "face": 0.632, "product": 0.891,
+           "rte": 0.885, "snow08_temp": 0.925, "web": 0.723},
+    "wmv": {"bluebirds_duck": 0.745, "dog": 0.824, "face": 0.623, "product": 0.923,
+            "rte": 0.915, "snow08_temp": 0.938, "web": 0.834},
+    "ds": {"bluebirds_duck": 0.893, "dog": 0.836, "face": 0.637, "product": 0.932,
+           "rte": 0.923, "snow08_temp": 0.936, "web": 0.839},
+    "ods": {"bluebirds_duck": 0.578, "dog": 0.825, "face": 0.606, "product": 0.903,
+            "rte": 0.918, "snow08_temp": 0.934, "web": 0.804},
+    "dsp": {"bluebirds_duck": 0.893, "dog": 0.835, "face": 0.638, "product": 0.933,
+            "rte": 0.922, "snow08_temp": 0.938, "web": 0.836},
+}  # fmt: skip
+
+
+def triples(rows: str) -> list[tuple[str, str, str]]:
+    """Parse ``"t1 w1 a; t1 w2 b"`` into answer triples."""
+    return [tuple(r.split()) for r in rows.split(";")]  # type: ignore[misc]
+
+
+# -- the contract every aggregator follows ---------------------------------------------------
+@pytest.mark.parametrize("method", METHODS)
+def test_unanimous_answers_give_that_label_with_full_majority(method):
+    model = get_aggregator(method)().fit(triples("t1 w1 a; t1 w2 a; t1 w3 a; t2 w1 b; t2 w2 b"))
+    assert model.labels_.tolist() == ["a", "b"]
+    assert model.probas_.shape == (2, 2)
+    assert model.probas_[0, 0] > 0.5 and model.probas_[1, 1] > 0.5
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_empty_input_fits_to_empty_outputs(method):
+    model = get_aggregator(method)().fit([], [], [])
+    assert len(model.labels_) == 0 and model.probas_.shape == (0, 0)
+    assert len(model.tasks_) == 0 and model.predict().shape == (0,)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_columns_and_triples_give_the_same_fit(method):
+    rows = triples("t1 w1 a; t1 w2 b; t1 w3 a; t2 w1 b; t2 w2 b; t2 w3 a; t3 w2 c")
+    by_rows = get_aggregator(method)().fit(rows)
+    by_cols = get_aggregator(method)().fit(*map(list, zip(*rows, strict=True)))
+    np.testing.assert_allclose(by_rows.probas_, by_cols.probas_)
+    assert by_rows.classes_.tolist() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_probas_are_distributions_and_labels_their_argmax(method):
+    (tasks, workers, labels) = read_answers(CROWD / "dog" / "answers.csv")
+    model = get_aggregator(method)().fit(tasks, workers, labels)
+    np.testing.assert_allclose(model.probas_.sum(axis=1), 1.0)
+    top = model.probas_.max(axis=1)
+    chosen = model.probas_[np.arange(len(top)), np.searchsorted(model.classes_, model.labels_)]
+    np.testing.assert_allclose(chosen, top)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_gold_tasks_are_reported_as_their_truth(method):
+    rows = triples("t1 w1 a; t1 w2 a; t1 w3 a; t2 w1 b; t2 w2 b")
+    model = get_aggregator(method)().fit(rows, gold={"t1": "c", "elsewhere": "a"})
+    assert model.predict(["t1"]).tolist() == ["c"]
+    assert model.classes_.tolist() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_predict_on_a_task_without_answers_raises(method):
+    model = get_aggregator(method)().fit(triples("t1 w1 a"))
+    with pytest.raises(AggregationError, match="'t9' had no answers"):
+        model.predict(["t9"])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_same_seed_gives_the_same_labels_on_tied_answers(method):
+    rows = triples(";".join(f"t{i} w1 a; t{i} w2 b" for i in range(40)))
+    first = get_aggregator(method)(random_state=3).fit(rows).labels_
+    again = get_aggregator(method)(random_state=3).fit(rows).labels_
+    assert first.tolist() == again.tolist()
+
+
+def test_majority_vote_breaks_ties_by_a_seeded_draw_not_by_class_order():
+    rows = triples(";".join(f"t{i} w1 a; t{i} w2 b" for i in range(40)))
+    first = MajorityVote(random_state=3).fit(rows).labels_
+    other = MajorityVote(random_state=4).fit(rows).labels_
+    assert set(first) == {"a", "b"}
+    assert first.tolist() != other.tolist()
+
+
+def test_columns_of_different_lengths_are_rejected():
+    with pytest.raises(AggregationError, match="lengths 2, 1 and 1"):
+        MajorityVote().fit(["t1", "t2"], ["w1"], ["a"])
+
+
+def test_unknown_method_names_the_known_ones():
+    with pytest.raises(AggregationError, match="use one of ds, dsp, mv, ods, wmv"):
+        get_aggregator("glad")
+
+
+# -- behaviour of individual methods on toy data ---------------------------------------------
+def adversary_rows() -> list[tuple[str, str, str]]:
+    """Three reliable workers and one who always answers the wrong one of two classes.
+
+    On ``t0``..``t19`` all four answer; on ``d0``..``d4`` only the adversary and the worker
+    ``w1`` answer, and majority vote has a tie there.
+    """
+    rows = []
+    for i in range(20):
+        truth, wrong = ("a", "b") if i % 2 else ("b", "a")
+        rows += [(f"t{i}", w, truth) for w in ("w1", "w2", "w3")] + [(f"t{i}", "bad", wrong)]
+    for i in range(5):
+        rows += [(f"d{i}", "w1", "a"), (f"d{i}", "bad", "b")]
+    return rows
+
+
+@pytest.mark.parametrize("model", [WeightedMajorityVote(), DawidSkene(), PooledDawidSkene()],
+                         ids=["wmv", "ds", "dsp"])  # fmt: skip
+def test_an_adversary_loses_the_tie_against_a_reliable_worker(model):
+    model.fit(adversary_rows())
+    assert model.predict([f"d{i}" for i in range(5)]).tolist() == ["a"] * 5
+
+
+def test_weighted_vote_gives_the_adversary_a_lower_weight():
+    model = WeightedMajorityVote().fit(adversary_rows())
+    assert model.weights_["bad"] < 0 < model.weights_["w2"]
+
+
+def test_dawid_skene_learns_the_adversary_confusion_matrix():
+    model = DawidSkene().fit(adversary_rows())
+    bad = model.errors_[model.workers_.tolist().index("bad")]
+    assert bad[0, 1] > 0.9 and bad[1, 0] > 0.9
+
+
+def test_dawid_skene_gold_calibrates_workers_on_other_tasks():
+    # Two workers disagree everywhere; gold on two tasks shows w2 is the right one.
+    rows = [(f"t{i}", "w1", "a" if i % 2 else "b") for i in range(6)]
+    rows += [(f"t{i}", "w2", "b" if i % 2 else "a") for i in range(6)]
+    gold = {"t0": "a", "t1": "b"}
+    labels = DawidSkene().fit(rows, gold=gold).predict([f"t{i}" for i in range(2, 6)])
+    assert labels.tolist() == ["a", "b", "a", "b"]
+
+
+def test_dawid_skene_loss_decreases_and_stops():
+    tasks, workers, labels = read_answers(CROWD / "rte" / "answers.csv")
+    model = DawidSkene(n_iter=100).fit(tasks, workers, labels)
+    hist = np.asarray(model.loss_history_)
+    assert 1 < len(hist) < 100
+    assert np.all(np.diff(hist) <= 1e-9)
+
+
+# -- real datasets -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def datasets():
+    found = {
+        name: (read_answers(CROWD / name / "answers.csv"), read_gold(CROWD / name / "truth.csv"))
+        for name in FLOORS["mv"]
+    }
+    return found
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dataset", sorted(FLOORS["mv"]))
+def test_accuracy_on_real_crowd_data_stays_above_floor(datasets, method, dataset):
+    (tasks, workers, labels), truth = datasets[dataset]
+    model = get_aggregator(method)().fit(tasks, workers, labels)
+    keys = list(truth)
+    accuracy = np.mean(model.predict(keys) == np.asarray([truth[k] for k in keys]))
+    assert accuracy >= FLOORS[method][dataset]
+
+
+# -- captcha evidence --------------------------------------------------------------------------
+def test_no_votes_leave_the_prior():
+    prior = np.array([0.5, 0.3, 0.2])
+    np.testing.assert_allclose(posterior_from_votes([], prior), prior)
+
+
+def test_posterior_rises_with_each_yes_vote_and_falls_with_no():
+    prior = np.full(4, 0.25)
+    tops = [posterior_from_votes([(2, True, 0.8)] * n, prior)[2] for n in range(6)]
+    assert np.all(np.diff(tops) > 0)
+    assert posterior_from_votes([(2, False, 0.8)], prior)[2] < 0.25
+
+
+def test_a_no_vote_moves_its_mass_to_the_other_classes_by_prior():
+    post = posterior_from_votes([(0, False, 0.9)], np.array([0.4, 0.4, 0.2]))
+    assert post[1] == pytest.approx(2 * post[2])
+
+
+def test_votes_below_chance_carry_no_weight():
+    prior = np.full(3, 1 / 3)
+    np.testing.assert_allclose(posterior_from_votes([(1, True, 0.2)], prior), prior)
+
+
+def test_vote_on_a_class_outside_the_prior_is_rejected():
+    with pytest.raises(AggregationError, match="class index 3"):
+        posterior_from_votes([(3, True, 0.9)], np.full(3, 1 / 3))
+
+
+@pytest.mark.parametrize(
+    ("posterior", "voters", "networks", "settled"),
+    [
+        ([0.97, 0.03], "abc", "xyz", True),
+        ([0.90, 0.10], "abc", "xyz", False),
+        ([0.97, 0.03], "aab", "xyz", False),
+        ([0.97, 0.03], "abc", "xxy", False),
+    ],
+    ids=["confident-distinct", "unsure", "repeat-voter", "one-network"],
+)
+def test_settle_rule_needs_confidence_distinct_voters_and_networks(
+    posterior, voters, networks, settled
+):
+    assert is_settled(np.array(posterior), voters, networks) is settled
+
+
+def simulated_grid_votes(seed: int = 0):
+    """Votes from 200 honest voters (right 90%) and 30 poisoners (right 20%) on 150 items."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 4, 150)
+    items, asked, answers, voters, scores, challenges = [], [], [], [], [], []
+    for v in range(230):
+        honest = v < 200
+        for c in range(1 + v % 3):
+            for item in rng.choice(150, 6, replace=False):
+                label = truth[item] if rng.random() < 0.5 else rng.integers(0, 4)
+                right = rng.random() < (0.9 if honest else 0.2)
+                items.append(f"i{item}")
+                asked.append(str(label))
+                answers.append(bool((label == truth[item]) == right))
+                voters.append(f"v{v}")
+                scores.append(1.0 if honest else 1 / 3)
+                challenges.append(f"v{v}c{c}")
+    return truth, (items, asked, answers, voters), scores, challenges
+
+
+def test_grid_model_recovers_truth_and_down_weights_poisoners_by_gold():
+    truth, votes, scores, challenges = simulated_grid_votes()
+    model = GridVoteModel().fit(
+        *votes, classes=["0", "1", "2", "3"], gold_score=scores, challenges=challenges
+    )
+    honest = np.mean([model.voter_reliability(f"v{v}") for v in range(200)])
+    poisoner = np.mean([model.voter_reliability(f"v{v}") for v in range(200, 230)])
+    assert poisoner < 0.55 < 0.85 < honest
+    accuracy = np.mean(model.predict([f"i{i}" for i in range(150)]) == truth.astype(str))
+    assert accuracy >= 0.95
+    assert model.voter_reliability("stranger") == model.population_reliability_
+
+
+def test_gold_record_alone_separates_one_shot_voters():
+    votes = [("x", "cat", True, "good"), ("x", "cat", False, "bad")]
+    model = GridVoteModel().fit(
+        *zip(*votes, strict=True), classes=["cat", "dog"], gold_score=[1.0, 0.0]
+    )
+    assert model.voter_reliability("good") > model.voter_reliability("bad")
+    assert model.predict(["x"]).tolist() == ["cat"]
+
+
+def test_grid_model_clamps_known_items_and_rejects_unknown_labels():
+    votes = [("x", "cat", True, "v1"), ("y", "cat", False, "v1")]
+    model = GridVoteModel().fit(votes, classes=["cat", "dog"], truth={"y": "dog"})
+    assert model.predict(["y"]).tolist() == ["dog"]
+    with pytest.raises(AggregationError, match="'bird' is not one of the classes"):
+        GridVoteModel().fit([("x", "bird", True, "v1")], classes=["cat", "dog"])
+
+
+def test_grid_model_fits_empty_input():
+    model = GridVoteModel().fit([], classes=["cat", "dog"])
+    assert model.probas_.shape == (0, 2) and model.voter_reliability("v") > 0.5
+
+
+# -- files -------------------------------------------------------------------------------------
+def test_answers_file_extra_columns_are_ignored(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("worker,ts,task,label\nw1,5,t1,cat\nw2,6,t1,dog\n")
+    tasks, _, labels = read_answers(path)
+    assert tasks.tolist() == ["t1", "t1"] and labels.tolist() == ["cat", "dog"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("task,worker\nt1,w1\n", 1, "lacks the column"),
+        ("task,worker,label\nt1,w1,a\nt2,w2\n", 3, "expected 3 fields"),
+        ("task,worker,label\nt1,w1,a\nt1,,a\n", 3, "worker field is empty"),
+    ],
+    ids=["missing-column", "short-row", "empty-field"],
+)
+def test_malformed_answers_file_names_file_and_line(tmp_path, text, line, what):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(CrowdFileError, match=rf"bad\.csv, line {line}: .*{what}"):
+        read_answers(path)
+
+
+def test_gold_file_accepts_truth_column_and_rejects_conflicts(tmp_path):
+    path = tmp_path / "gold.csv"
+    path.write_text("task,truth\nt1,a\nt2,b\n")
+    assert read_gold(path) == {"t1": "a", "t2": "b"}
+    path.write_text("task,label\nt1,a\nt1,b\n")
+    with pytest.raises(CrowdFileError, match="line 3: task 't1' is gold for both"):
+        read_gold(path)
