@@ -22,8 +22,8 @@ def create_app(
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     state.init_app(app, settings, store=store, clock=clock or system_clock)
     security.init_app(app, settings)
     errors.init_app(app)

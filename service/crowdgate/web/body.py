@@ -42,9 +42,13 @@ def _parse(max_bytes: int) -> dict[str, Any]:
             code="payload-too-large",
             status=413,
         )
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    stripped = raw.strip()
+    if not stripped.startswith(b"{") and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
         return {k: v for k, v in request.form.items()}
-    if not raw.strip():
+    if not stripped:
         return {}
     try:
         body = json.loads(raw)

@@ -1,0 +1,218 @@
+"""Administrative commands: projects, import, sites and API keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from .. import manage
+from ..errors import NotFound
+from ..ingestion import import_path
+from .common import data_dir_option, emit, json_option, load_settings, store_for
+
+
+@click.group("project")
+def project() -> None:
+    """Create and list labeling projects."""
+
+
+@project.command("create")
+@click.argument("project_id")
+@click.option("--labels", required=True, help="Comma-separated class names, e.g. cat,dog.")
+@click.option("--name", default=None, help="Display name (default: the id).")
+@click.option("--prompt", default=None, help="Question template containing {label}.")
+@data_dir_option
+@json_option
+def project_create(
+    project_id: str,
+    labels: str,
+    name: str | None,
+    prompt: str | None,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Create project PROJECT_ID."""
+    store = store_for(load_settings(data_dir))
+    created = manage.create_project(store, project_id, name=name, labels=labels, prompt=prompt)
+    emit(
+        as_json,
+        created.to_dict(),
+        lambda: click.echo(f"created project {created.id} ({len(created.labels)} labels)"),
+    )
+
+
+@project.command("list")
+@data_dir_option
+@json_option
+def project_list(data_dir: Path | None, as_json: bool) -> None:
+    """List projects with their item counts."""
+    store = store_for(load_settings(data_dir))
+    rows = [{**p.to_dict(), "counts": store.count_items(p.id)} for p in store.list_projects()]
+
+    def text() -> None:
+        for row in rows:
+            counts = ", ".join(f"{k} {v}" for k, v in row["counts"].items())
+            click.echo(f"{row['id']}\t{row['name']}\t{counts}")
+
+    emit(as_json, {"projects": rows}, text)
+
+
+@click.command("import")
+@click.argument("project_id")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--embeddings",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Vectors keyed by file name (.npy/.npz, .csv or .jsonl).",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 if any file was refused.")
+@data_dir_option
+@json_option
+def import_command(
+    project_id: str,
+    path: Path,
+    embeddings: Path | None,
+    strict: bool,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Import images into PROJECT_ID from a folder, a zip or a CSV/JSONL manifest."""
+    settings = load_settings(data_dir)
+    store = store_for(settings)
+    target = store.get_project(project_id)
+    if target is None:
+        raise NotFound(
+            f"Project {project_id!r} does not exist; create it with `crowdgate project create`.",
+            code="unknown-project",
+        )
+    vectors = None
+    if embeddings is not None:
+        from ..committee.features import load_embeddings
+
+        vectors = load_embeddings(embeddings)
+    with tqdm(
+        total=None, unit="file", desc="import", disable=as_json or None, file=sys.stderr
+    ) as bar:
+        report = import_path(store, target, path, settings, progress=bar, embeddings=vectors)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line, err=True)
+        click.echo(
+            f"added {report.added}, duplicates {report.duplicates}, refused {report.rejected}"
+        )
+    if strict and report.rejected:
+        sys.exit(1)
+
+
+@click.group("site")
+def site() -> None:
+    """Create, list and rotate the secrets of sites that embed the widget."""
+
+
+@site.command("create")
+@click.option("--name", required=True)
+@click.option("--hostnames", required=True, help="Comma-separated hosts, e.g. shop.example.")
+@click.option("--project", "project_id", required=True, help="The project the site serves.")
+@click.option(
+    "--compat",
+    type=click.Choice(["", "recaptcha", "hcaptcha"]),
+    default="",
+    help="Also write g-recaptcha-response or h-captcha-response.",
+)
+@data_dir_option
+@json_option
+def site_create(
+    name: str, hostnames: str, project_id: str, compat: str, data_dir: Path | None, as_json: bool
+) -> None:
+    """Create a site; its secret is printed once and stored only hashed."""
+    store = store_for(load_settings(data_dir))
+    created, secret = manage.create_site(
+        store, name=name, hostnames=hostnames, project=project_id, compat=compat
+    )
+
+    def text() -> None:
+        click.echo(f"sitekey: {created.sitekey}")
+        click.echo(f"secret:  {secret}   (shown once; store it now)")
+
+    emit(as_json, {**created.public_dict(), "secret": secret}, text)
+
+
+@site.command("list")
+@data_dir_option
+@json_option
+def site_list(data_dir: Path | None, as_json: bool) -> None:
+    """List sites (never their secrets)."""
+    sites = [s.public_dict() for s in store_for(load_settings(data_dir)).list_sites()]
+
+    def text() -> None:
+        for s in sites:
+            click.echo(f"{s['sitekey']}\t{s['name']}\t{s['project']}\t{','.join(s['hostnames'])}")
+
+    emit(as_json, {"sites": sites}, text)
+
+
+@site.command("rotate-secret")
+@click.argument("sitekey")
+@data_dir_option
+@json_option
+def site_rotate(sitekey: str, data_dir: Path | None, as_json: bool) -> None:
+    """Replace a site's secret; the old one stops working at once."""
+    secret = manage.rotate_secret(store_for(load_settings(data_dir)), sitekey)
+    emit(
+        as_json,
+        {"sitekey": sitekey, "secret": secret},
+        lambda: click.echo(f"secret: {secret}   (shown once; store it now)"),
+    )
+
+
+@click.group("apikey")
+def apikey() -> None:
+    """Create, list and revoke admin API keys."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="What the key is for, e.g. ci or dashboard.")
+@data_dir_option
+@json_option
+def apikey_create(name: str, data_dir: Path | None, as_json: bool) -> None:
+    """Create an admin API key; it is printed once and stored only hashed."""
+    record, bearer = manage.create_apikey(store_for(load_settings(data_dir)), name)
+    emit(
+        as_json,
+        {**record.public_dict(), "key": bearer},
+        lambda: click.echo(f"key: {bearer}   (shown once; send as Authorization: Bearer)"),
+    )
+
+
+@apikey.command("list")
+@data_dir_option
+@json_option
+def apikey_list(data_dir: Path | None, as_json: bool) -> None:
+    """List admin API keys (never the keys themselves)."""
+    keys = [k.public_dict() for k in store_for(load_settings(data_dir)).list_apikeys()]
+
+    def text() -> None:
+        for k in keys:
+            click.echo(f"{k['id']}\t{k['name']}\t{'revoked' if k['revoked'] else 'active'}")
+
+    emit(as_json, {"keys": keys}, text)
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+@data_dir_option
+@json_option
+def apikey_revoke(key_id: str, data_dir: Path | None, as_json: bool) -> None:
+    """Revoke an admin API key by id."""
+    manage.revoke_apikey(store_for(load_settings(data_dir)), key_id)
+    emit(as_json, {"id": key_id, "revoked": True}, lambda: click.echo(f"revoked {key_id}"))
+
+
+COMMANDS = [project, import_command, site, apikey]

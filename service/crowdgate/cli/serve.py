@@ -1,0 +1,86 @@
+"""``crowdgate serve`` and ``crowdgate demo``: run the service under gunicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import Settings
+from .common import data_dir_option, load_settings, store_for
+
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+)
+port_option = click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+workers_option = click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes.",
+)
+
+
+def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve ``crowdgate:create_app()`` with gunicorn in this process (blocks)."""
+    from gunicorn.app.base import BaseApplication
+
+    from ..web import create_app
+
+    class App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("control_socket_disable", True)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    App().run()
+
+
+@click.command("serve")
+@host_option
+@port_option
+@workers_option
+@data_dir_option
+def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
+    """Run the service (gunicorn; the store from CROWDGATE_STORE or the data directory)."""
+    settings = load_settings(data_dir)
+    store_for(settings).check()
+    os.environ["CROWDGATE_DATA_DIR"] = str(settings.data_dir)
+    click.echo(f"crowdgate serving on http://{host}:{port} (store: {settings.store_uri})")
+    run_gunicorn(settings, host, port, workers)
+
+
+@click.command("demo")
+@host_option
+@port_option
+@workers_option
+@data_dir_option
+def demo(host: str, port: int, workers: int, data_dir: Path | None) -> None:
+    """Create the demo (digits project, site) if needed, then serve it."""
+    from ..demo import ensure_demo
+
+    settings = load_settings(data_dir)
+    click.echo("preparing the demo project (scikit-learn digits)...")
+    info = ensure_demo(store_for(settings), settings)
+    base = f"http://{host}:{port}"
+    click.echo(f"demo project {info.project!r}: {info.items} images")
+    click.echo(f"demo sitekey: {info.sitekey}")
+    click.echo(f"demo secret:  {info.secret}  (also in {settings.data_dir / 'demo.json'})")
+    click.echo(
+        f"try: curl -s -X POST {base}/api/v1/challenge -H 'Origin: http://localhost' "
+        f'-d \'{{"sitekey": "{info.sitekey}"}}\''
+    )
+    run_gunicorn(settings, host, port, workers)
+
+
+COMMANDS = [serve, demo]

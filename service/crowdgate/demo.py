@@ -1,0 +1,84 @@
+"""The demo data set: scikit-learn's handwritten digits as a project, a site and test keys."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import manage
+from .config import Settings
+from .ingestion import import_path
+from .store import Store
+
+PROJECT = "digits"
+GOLD_FRACTION = 0.10
+#: pixels per side of a demo image (digits are 8x8; upscaled so a grid tile is legible)
+SIDE_PX = 96
+DEMO_HOSTS = ["localhost", "127.0.0.1"]
+
+
+@dataclass
+class DemoInfo:
+    project: str
+    sitekey: str
+    secret: str
+    items: int
+
+
+def digit_images(folder: Path, seed: int = 0) -> Path:
+    """Write every digit as a PNG plus a manifest labelling about 10% of them (the gold)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    gold = rng.random(len(digits.target)) < GOLD_FRACTION
+    manifest = folder / "manifest.csv"
+    truth = folder / "truth.csv"
+    with manifest.open("w", newline="") as mf, truth.open("w", newline="") as tf:
+        mw, tw = csv.writer(mf), csv.writer(tf)
+        mw.writerow(["file", "label"])
+        tw.writerow(["file", "label"])
+        for n, (pixels, target) in enumerate(zip(digits.images, digits.target, strict=True)):
+            name = f"digit-{n:04d}.png"
+            # 0..16 ink intensity -> dark ink on a light background, as people write
+            grey = (255 - pixels / 16.0 * 255).clip(0, 255).astype(np.uint8)
+            Image.fromarray(grey, "L").resize((SIDE_PX, SIDE_PX), Image.Resampling.BICUBIC).save(
+                folder / name
+            )
+            mw.writerow([name, str(target) if gold[n] else ""])
+            tw.writerow([name, str(target)])
+    return manifest
+
+
+def ensure_demo(store: Store, settings: Settings) -> DemoInfo:
+    """Create the demo project, images and site once; later calls return what exists."""
+    info_path = settings.data_dir / "demo.json"
+    if info_path.exists() and store.get_project(PROJECT) is not None:
+        return DemoInfo(**json.loads(info_path.read_text()))
+    if store.get_project(PROJECT) is None:
+        manage.create_project(
+            store,
+            PROJECT,
+            name="Handwritten digits",
+            labels=[str(d) for d in range(10)],
+            prompt="Select all images of the digit {label}",
+        )
+    project = store.get_project(PROJECT)
+    assert project is not None
+    manifest = digit_images(settings.data_dir / "demo-images")
+    report = import_path(store, project, manifest, settings)
+    site, secret = manage.create_site(
+        store, name="Demo site", hostnames=DEMO_HOSTS, project=PROJECT
+    )
+    info = DemoInfo(
+        project=PROJECT, sitekey=site.sitekey, secret=secret, items=report.added + report.duplicates
+    )
+    info_path.write_text(json.dumps(info.__dict__, indent=2))
+    info_path.chmod(0o600)
+    return info
