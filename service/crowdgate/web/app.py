@@ -9,7 +9,7 @@ from flask import Flask
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..store import Store
-from . import admin, errors, limits, public, security, state
+from . import admin, errors, limits, openapi, public, security, state
 
 
 def create_app(
@@ -29,5 +29,6 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
     limits.init_app(app, settings, sitekey_views=[public.challenge])
     return app

@@ -1,0 +1,355 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 description of every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from .. import __version__
+
+bp = Blueprint("openapi", __name__)
+
+
+def _json(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response["content"] = {"application/json": {"schema": schema}}
+    return response
+
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+ERRORS = {
+    "400": _ok("Invalid input", ERROR),
+    "404": _ok("Not found", ERROR),
+    "429": _ok("Rate limited", ERROR),
+    "503": _ok("Store unavailable", ERROR),
+}
+ADMIN_ERRORS = {**ERRORS, "401": _ok("Missing or invalid API key", ERROR)}
+CHALLENGE = {"$ref": "#/components/schemas/Challenge"}
+PATH_ID = {"in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+
+
+def _param(name: str, **schema: Any) -> dict[str, Any]:
+    return {**PATH_ID, "name": name, "schema": {**PATH_ID["schema"], **schema}}
+
+
+def _admin(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "tags": ["admin"],
+        "security": [{"bearer": []}],
+        "responses": {**responses, **ADMIN_ERRORS},
+        **extra,
+    }
+
+
+SITEVERIFY_BODY = {
+    "type": "object",
+    "properties": {
+        "secret": {"type": "string"},
+        "response": {"type": "string"},
+        "remoteip": {"type": "string"},
+        "sitekey": {"type": "string"},
+    },
+}
+SITEVERIFY = {
+    "summary": "Verify a response token (reCAPTCHA/hCaptcha wire format)",
+    "tags": ["public"],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": SITEVERIFY_BODY},
+            "application/json": {"schema": SITEVERIFY_BODY},
+        },
+    },
+    "responses": {
+        "200": _ok("Verdict", {"$ref": "#/components/schemas/Verdict"}),
+        "429": _ok("Rate limited", ERROR),
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "crowdgate",
+        "version": __version__,
+        "description": "Captcha-style crowdsourced image labeling.",
+    },
+    "paths": {
+        "/widget.js": {
+            "get": {
+                "summary": "The widget script",
+                "tags": ["public"],
+                "responses": {"200": {"description": "JavaScript"}},
+            }
+        },
+        "/recaptcha/api.js": {
+            "get": {
+                "summary": "The widget script (reCAPTCHA path)",
+                "tags": ["public"],
+                "responses": {"200": {"description": "JavaScript"}},
+            }
+        },
+        "/api/v1/challenge": {
+            "post": {
+                "summary": "Issue a challenge for a sitekey",
+                "tags": ["public"],
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "required": ["sitekey"],
+                        "properties": {
+                            "sitekey": {"type": "string"},
+                            "hostname": {"type": "string"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _ok("A challenge", CHALLENGE),
+                    "403": _ok("Host refused", ERROR),
+                    **ERRORS,
+                },
+            }
+        },
+        "/api/v1/challenge/{challenge_id}/image/{slot}": {
+            "get": {
+                "summary": "One slot's image",
+                "tags": ["public"],
+                "parameters": [
+                    _param("challenge_id"),
+                    {
+                        "in": "path",
+                        "name": "slot",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Image bytes",
+                        "content": {"image/webp": {}, "image/png": {}},
+                    },
+                    "410": _ok("Challenge expired or answered", ERROR),
+                    **ERRORS,
+                },
+            }
+        },
+        "/api/v1/challenge/{challenge_id}/answer": {
+            "post": {
+                "summary": "Answer a challenge",
+                "tags": ["public"],
+                "parameters": [_param("challenge_id")],
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "required": ["selected"],
+                        "properties": {
+                            "selected": {
+                                "type": "array",
+                                "items": {"type": "integer", "minimum": 0},
+                            }
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _ok(
+                        "Pass with token, or fail with a new challenge",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "success": {"type": "boolean"},
+                                "token": {"type": "string"},
+                                "expires_in": {"type": "integer"},
+                                "next": CHALLENGE,
+                            },
+                        },
+                    ),
+                    "403": _ok("Other page", ERROR),
+                    "410": _ok("Expired or answered", ERROR),
+                    **ERRORS,
+                },
+            }
+        },
+        "/siteverify": {"post": SITEVERIFY},
+        "/recaptcha/api/siteverify": {"post": SITEVERIFY},
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "tags": ["meta"],
+                "responses": {"200": {"description": "OpenAPI 3.1"}},
+            }
+        },
+        "/api/v1/admin/projects": {
+            "get": _admin("List projects", {"200": _ok("Projects")}),
+            "post": _admin(
+                "Create a project",
+                {"201": _ok("Created"), "409": _ok("Exists", ERROR)},
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "required": ["id", "labels"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "name": {"type": "string"},
+                            "labels": {"type": "array", "items": {"type": "string"}},
+                            "prompt": {"type": "string"},
+                            "settings": {"type": "object"},
+                        },
+                    }
+                ),
+            ),
+        },
+        "/api/v1/admin/projects/{project_id}": {
+            "get": _admin(
+                "A project with counts", {"200": _ok("Project")}, parameters=[_param("project_id")]
+            )
+        },
+        "/api/v1/admin/projects/{project_id}/items": {
+            "get": _admin(
+                "Items, paged",
+                {"200": _ok("Items")},
+                parameters=[
+                    _param("project_id"),
+                    {
+                        "in": "query",
+                        "name": "state",
+                        "schema": {"enum": ["unlabeled", "settled", "gold"]},
+                    },
+                    {"in": "query", "name": "offset", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "in": "query",
+                        "name": "limit",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                ],
+            )
+        },
+        "/api/v1/admin/projects/{project_id}/items/{item_id}": {
+            "get": _admin(
+                "An item with its votes",
+                {"200": _ok("Item")},
+                parameters=[_param("project_id"), _param("item_id")],
+            )
+        },
+        "/api/v1/admin/projects/{project_id}/items/{item_id}/image": {
+            "get": _admin(
+                "An item's image",
+                {"200": {"description": "Image"}},
+                parameters=[
+                    _param("project_id"),
+                    _param("item_id"),
+                    {"in": "query", "name": "kind", "schema": {"enum": ["thumb", "image"]}},
+                ],
+            )
+        },
+        "/api/v1/admin/projects/{project_id}/import": {
+            "post": _admin(
+                "Import uploaded images or a zip",
+                {"200": _ok("Import report")},
+                parameters=[_param("project_id")],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+            )
+        },
+        "/api/v1/admin/sites": {
+            "get": _admin("List sites", {"200": _ok("Sites")}),
+            "post": _admin(
+                "Create a site (the secret is in this answer only)",
+                {"201": _ok("Created")},
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "required": ["name", "hostnames", "project"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "hostnames": {"type": "array", "items": {"type": "string"}},
+                            "project": {"type": "string"},
+                            "compat": {"enum": ["", "recaptcha", "hcaptcha"]},
+                        },
+                    }
+                ),
+            ),
+        },
+        "/api/v1/admin/sites/{sitekey}/rotate-secret": {
+            "post": _admin(
+                "Replace a site's secret",
+                {"200": _ok("New secret")},
+                parameters=[_param("sitekey")],
+            )
+        },
+        "/api/v1/admin/keys": {
+            "get": _admin("List API keys", {"200": _ok("Keys")}),
+            "post": _admin(
+                "Create an API key (shown once)",
+                {"201": _ok("Created")},
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}},
+                    }
+                ),
+            ),
+        },
+        "/api/v1/admin/keys/{key_id}": {
+            "delete": _admin(
+                "Revoke an API key", {"200": _ok("Revoked")}, parameters=[_param("key_id")]
+            )
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "Challenge": {
+                "type": "object",
+                "properties": {
+                    "challenge": {"type": "string"},
+                    "prompt": {"type": "string"},
+                    "label": {"type": "string"},
+                    "grid": {"type": "integer"},
+                    "cols": {"type": "integer"},
+                    "images": {"type": "array", "items": {"type": "string"}},
+                    "expires_in": {"type": "integer"},
+                    "compat": {"type": "string"},
+                },
+            },
+            "Verdict": {
+                "type": "object",
+                "required": ["success", "error-codes"],
+                "properties": {
+                    "success": {"type": "boolean"},
+                    "challenge_ts": {"type": "string"},
+                    "hostname": {"type": "string"},
+                    "error-codes": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Return the OpenAPI description of the service."""
+    response = jsonify(SPEC)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
