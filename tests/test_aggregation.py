@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -324,3 +325,16 @@ def test_gold_file_accepts_truth_column_and_rejects_conflicts(tmp_path):
     path.write_text("task,label\nt1,a\nt1,b\n")
     with pytest.raises(CrowdFileError, match="line 3: task 't1' is gold for both"):
         read_gold(path)
+
+
+# -- benchmark smoke test (crowdgate side only; crowd-kit stays out of the default run) -------
+def test_bench_runs_our_methods_and_reports_them():
+    spec = importlib.util.spec_from_file_location(
+        "bench_aggregation_run", Path(__file__).resolve().parents[1] / "bench/aggregation/run.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    folder = CROWD / "snow08_temp"
+    results = {folder.name: bench.run_ours(folder, repeats=1)}
+    text = bench.report(results, {folder.name: read_gold(folder / "truth.csv")})
+    assert "| dsp |" in text and "snow08_temp" in text

@@ -1,0 +1,147 @@
+"""Aggregation benchmark: accuracy and fit time of crowdgate's aggregators and crowd-kit's.
+
+Usage (from the repository root)::
+
+    python -m venv bench/aggregation/.venv
+    bench/aggregation/.venv/bin/pip install crowd-kit==1.4.2 "scikit-learn<1.6"
+    .venv/bin/python bench/aggregation/run.py --write-results
+
+crowd-kit 1.4.2's Wawa fails with scikit-learn 1.6 and newer, so crowd-kit runs in its own
+virtual environment (``--crowdkit-python``) through ``crowdkit_worker.py``; both sides time only
+``fit`` on data already in memory, best of ``--repeats`` runs, in the same invocation.
+Accuracy is measured on the tasks of each ``truth.csv``; crowdgate breaks ties by its seeded
+draw, crowd-kit by its own rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from crowdgate.aggregation import AGGREGATORS, read_answers, read_gold
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DATA = ROOT.parent / "shared" / "data" / "crowd"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+CROWDKIT = ("MajorityVote", "Wawa", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE")
+
+
+def datasets(data: Path) -> list[Path]:
+    """Return the dataset folders (those with answers.csv and truth.csv), sorted by name."""
+    return sorted(p for p in data.iterdir() if (p / "answers.csv").exists())
+
+
+def accuracy(labels: dict[str, str], truth: dict[str, str]) -> float:
+    """Return the share of ``truth`` tasks whose label matches; unlabelled tasks count wrong."""
+    return float(np.mean([labels.get(task) == label for task, label in truth.items()]))
+
+
+def run_ours(folder: Path, repeats: int) -> dict[str, dict[str, object]]:
+    """Return ``{method: {"seconds", "labels"}}`` for every crowdgate aggregator on ``folder``."""
+    tasks, workers, labels = read_answers(folder / "answers.csv")
+    out: dict[str, dict[str, object]] = {}
+    for name, cls in AGGREGATORS.items():
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model = cls().fit(tasks, workers, labels)
+            best = min(best, time.perf_counter() - start)
+        fitted = dict(zip(model.tasks_.tolist(), model.labels_.tolist(), strict=True))
+        out[name] = {"seconds": best, "labels": fitted}
+    return out
+
+
+def run_crowdkit(python: str, folders: list[Path], repeats: int) -> dict[str, dict]:
+    """Run crowd-kit's aggregators under ``python`` and return its JSON result."""
+    command = [python, str(HERE / "crowdkit_worker.py"), str(repeats), *map(str, folders)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"crowd-kit run failed ({python}); see the module docstring.\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def report(results: dict[str, dict[str, dict]], truths: dict[str, dict[str, str]]) -> str:
+    """Return the markdown tables and the verdict on the targets."""
+    names = list(results)
+    methods = list(next(iter(results.values())))
+    acc = {m: [accuracy(results[d][m]["labels"], truths[d]) for d in names] for m in methods}
+    secs = {m: [results[d][m]["seconds"] for d in names] for m in methods}
+    head = "| method | " + " | ".join(names) + " | mean |\n|---|" + "---|" * (len(names) + 1)
+    lines = ["Accuracy on truth.csv tasks:", "", head]
+    for m in methods:
+        cells = " | ".join(f"{a:.4f}" for a in acc[m])
+        lines.append(f"| {m} | {cells} | {np.mean(acc[m]):.4f} |")
+    lines += ["", "Fit seconds (best of repeats):", "", head]
+    for m in methods:
+        cells = " | ".join(f"{s:.3f}" for s in secs[m])
+        lines.append(f"| {m} | {cells} | {np.mean(secs[m]):.3f} |")
+    ours = [m for m in methods if m in AGGREGATORS]
+    theirs = [m for m in methods if m.startswith("crowdkit:")]
+    if theirs:
+        best = max(ours, key=lambda m: np.mean(acc[m]))
+        rival = max(theirs, key=lambda m: np.mean(acc[m]))
+        mv = acc["crowdkit:MajorityVote"]
+        ratio = [c / o for c, o in zip(secs["crowdkit:DawidSkene"], secs["ds"], strict=True)]
+        floor_ok = all(a >= b for a, b in zip(acc[best], mv, strict=True))
+        lines += [
+            "",
+            f"- Our best method `{best}`: mean {np.mean(acc[best]):.4f}; best crowd-kit "
+            f"method `{rival}`: {np.mean(acc[rival]):.4f} -> "
+            f"{'MET' if np.mean(acc[best]) >= np.mean(acc[rival]) else 'MISSED'}.",
+            f"- `{best}` at or above crowd-kit MajorityVote on every dataset -> "
+            f"{'MET' if floor_ok else 'MISSED'}.",
+            "- Speed-up of our `ds` over crowd-kit DawidSkene per dataset: "
+            + ", ".join(f"{r:.1f}x" for r in ratio)
+            + f"; smallest {min(ratio):.1f}x -> {'MET' if min(ratio) >= 5 else 'MISSED'} "
+            "(target 5x).",
+        ]
+    return "\n".join(lines)
+
+
+def write_section(text: str, command: str) -> None:
+    """Replace (or append) the ``## Aggregation`` section of bench/RESULTS.md."""
+    body = f"## Aggregation\n\nCommand: `{command}`\n\n{text}\n"
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = old.find("## Aggregation\n")
+    if start < 0:
+        new = old.rstrip("\n") + "\n\n" + body
+    else:
+        end = old.find("\n## ", start + 1)
+        new = old[:start] + body + (old[end + 1 :] if end >= 0 else "")
+    RESULTS.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Run the benchmark, print the report and return it."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--repeats", type=int, default=3)
+    default_python = os.environ.get("CROWDGATE_CROWDKIT_PYTHON", str(HERE / ".venv/bin/python"))
+    parser.add_argument("--crowdkit-python", default=default_python)
+    parser.add_argument("--no-crowdkit", action="store_true", help="Run crowdgate only.")
+    parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
+    args = parser.parse_args(argv)
+    folders = datasets(args.data)
+    truths = {f.name: read_gold(f / "truth.csv") for f in folders}
+    results = {f.name: run_ours(f, args.repeats) for f in folders}
+    if not args.no_crowdkit:
+        theirs = run_crowdkit(args.crowdkit_python, folders, args.repeats)
+        for name, per_method in theirs.items():
+            results[name].update({f"crowdkit:{m}": r for m, r in per_method.items()})
+    text = report(results, truths)
+    print(text)
+    if args.write_results:
+        write_section(text, "python bench/aggregation/run.py --write-results")
+    return text
+
+
+if __name__ == "__main__":
+    main()
