@@ -121,7 +121,7 @@ class Committee(ClassifierMixin, BaseEstimator):
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise NotEnoughLabels(
-                f"The labeled set holds a single class ({self.classes_.tolist()}); a committee "
+                f"The labeled set holds one class only ({self.classes_.tolist()}); a committee "
                 "needs at least two classes, so label items of another class first."
             )
         rng = check_random_state(self.random_state)
@@ -165,4 +165,5 @@ class Committee(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Return the consensus label of each sample, shape ``(n_samples,)``."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        winners = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[winners]

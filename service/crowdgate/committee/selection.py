@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from ..errors import CrowdgateError
 from .committee import Committee
@@ -124,6 +125,7 @@ def score_pool(
     PoolScores
     """
     _check_choice(measure, MEASURE_NAMES, "measure")
+    check_is_fitted(committee)
     if chunk_size < 1:
         raise SelectionError(f"chunk_size must be at least 1, got {chunk_size}.")
     n_items = X.shape[0]
