@@ -29,6 +29,15 @@ from fixtures_images import (
     write_zip,
 )
 
+REASONS = {
+    "too-large",
+    "not-an-image",
+    "format-not-allowed",
+    "decompression-bomb",
+    "truncated",
+    "unreadable",
+}
+
 
 def decode(data: bytes) -> Image.Image:
     im = Image.open(io.BytesIO(data))
@@ -110,6 +119,25 @@ def test_corrupt_image_data_is_unreadable() -> None:
     start = data.index(b"IDAT") + 4
     data[start + 10 : start + 200] = bytes(190)
     assert reason_of(bytes(data)) == "unreadable"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
+def test_corrupted_bytes_are_refused_with_a_reason_never_a_crash(fmt: str) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "camera"
+    original = encode(photo(60, 40), fmt, exif=exif.tobytes())
+    rng = np.random.default_rng(0)
+    for _ in range(80):
+        data = bytearray(original)
+        for pos in rng.integers(0, len(data), rng.integers(1, 7)):
+            data[pos] = int(rng.integers(0, 256))
+        try:
+            out = normalize_image(bytes(data), **LIMITS)
+        except ImportRejected as exc:
+            assert exc.reason in REASONS
+        else:
+            assert decode(out.data).mode == "RGB"
 
 
 def test_refusal_carries_a_stable_code_for_json_answers() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,6 +209,12 @@ def _open(data: bytes, fmt: str, max_pixels: int) -> Image.Image:
         ) from exc
     except (OSError, SyntaxError, EOFError, ValueError) as exc:
         raise _decode_failure(exc, data, fmt) from exc
+    except UserWarning as exc:
+        # Pillow warns about corrupt EXIF while opening a JPEG; where warnings are errors that
+        # aborts the open, elsewhere the image is used and its metadata dropped anyway.
+        raise ImportRejected(
+            "unreadable", f"The {fmt} file has corrupt metadata ({exc}); re-export it."
+        ) from exc
     if im.format not in ALLOWED_FORMATS and im.format != "MPO":
         raise ImportRejected(
             "format-not-allowed",
@@ -237,7 +244,7 @@ def _load(im: Image.Image, data: bytes, fmt: str) -> None:
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _bomb(str(exc)) from exc
-    except (OSError, SyntaxError, EOFError, ValueError) as exc:
+    except (OSError, SyntaxError, EOFError, ValueError, IndexError, struct.error) as exc:
         raise _decode_failure(exc, data, fmt) from exc
 
 
@@ -264,8 +271,9 @@ def _declares_more_than(data: bytes, fmt: str) -> bool:
 def _orient(im: Image.Image) -> Image.Image:
     try:
         oriented = ImageOps.exif_transpose(im)
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError):
-        # A corrupt EXIF block cannot say which way is up; keep the pixels as stored.
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, struct.error, UserWarning):
+        # A corrupt EXIF block cannot say which way is up; keep the pixels as stored. (Pillow
+        # reports some corruption as a UserWarning, an exception where warnings are errors.)
         return im
     return oriented if oriented is not None else im
 
