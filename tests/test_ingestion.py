@@ -8,6 +8,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -363,6 +364,21 @@ def test_manifest_import_makes_gold_with_variants_and_refuses_unknown_labels(
     blobs = [db.get_blob("pets", cat.id, variant_kind(i)) for i in range(3)]
     assert all(blobs) and len(set(blobs) | {db.get_blob("pets", cat.id, THUMB)}) == 4
     assert db.gold_labels("pets") == {"cat": 1, "dog": 1}
+
+
+def test_gold_variants_are_keyed_by_the_deployment_secret(
+    db: Store, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "a.png").write_bytes(encode(photo(), "PNG"))
+    (tmp_path / "m.csv").write_text("file,label\na.png,cat\n")
+    served = []
+    for n, secret in enumerate(["one", "one", "two"]):
+        project = Project(id=f"p{n}", name="p", labels=["cat", "dog"])
+        db.create_project(project)
+        import_path(db, project, tmp_path / "m.csv", replace(settings, secret_key=secret))
+        [item] = db.list_items(project.id)
+        served.append(db.get_blob(project.id, item.id, variant_kind(0)))
+    assert served[0] == served[1] != served[2]
 
 
 def test_zip_import_reports_unsafe_entries(

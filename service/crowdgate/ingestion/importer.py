@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -92,8 +93,8 @@ def import_path(
         when given, every file must have one of the same length, shape ``(d,)``. Otherwise
         ``crowdgate.committee.features.extract_features`` is used if it is installed.
     workers
-        Threads decoding images in parallel (Pillow releases the GIL); default: CPU count, at
-        most 4. Items are written in source order either way.
+        Threads preparing files in parallel (Pillow's decoders and resampling release the
+        GIL); default: CPU count, at most 4. Items are written in source order either way.
     clock
         Source of ``created_at``.
 
@@ -164,8 +165,10 @@ def _prepare(
     blobs = {IMAGE: norm.data, THUMB: norm.thumb}
     n_variants = settings.gold_variants if gold else 0
     if n_variants:
-        # Seeded by the item id, so re-importing an item recreates the same variants.
-        seed = int(norm.sha256[:16], 16)
+        # Keyed by the deployment secret: reproducible here, but someone holding the original
+        # (say, a public dataset image) cannot precompute the served variant bytes.
+        mac = hmac.new(settings.secret_key.encode(), norm.sha256.encode(), "sha256")
+        seed = int.from_bytes(mac.digest()[:8], "big")
         for i, data in enumerate(
             make_variants(norm.image, n_variants, seed, size=settings.thumb_px)
         ):
@@ -193,8 +196,8 @@ class _EmbeddingTable:
     def __init__(self, embeddings: Mapping[str, np.ndarray]):
         self._vectors = embeddings
         self._by_base = {os.path.basename(k): k for k in embeddings}
-        lengths = {np.shape(v) for v in list(embeddings.values())[:1]}
-        self._shape = next(iter(lengths), None)
+        first = next(iter(embeddings.values()), None)
+        self._shape = None if first is None else np.shape(first)
 
     def lookup(self, name: str) -> np.ndarray:
         key = name if name in self._vectors else self._by_base.get(os.path.basename(name))
