@@ -81,11 +81,11 @@ def write_zip(
 
 
 def patch_entry(
-    path: Path, name: str, *, declared_size: int | None = None, flag_bits: int | None = None
+    path: Path, name: str | bytes, *, declared_size: int | None = None, flag_bits: int | None = None
 ) -> None:
     """Rewrite entry ``name``'s size or flags in both its central and local headers."""
     raw = bytearray(path.read_bytes())
-    encoded = name.encode()
+    encoded = name if isinstance(name, bytes) else name.encode()
     central = raw.index(b"PK\x01\x02")
     while raw[central + 46 : central + 46 + len(encoded)] != encoded:
         central = raw.index(b"PK\x01\x02", central + 4)

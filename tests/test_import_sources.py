@@ -163,6 +163,15 @@ def test_not_a_zip_is_refused(tmp_path: Path) -> None:
     assert info.value.reason == "not-a-zip"
 
 
+def test_zip_with_an_undecodable_utf8_name_is_refused(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "a.zip", [("ab.png", PNG)])
+    archive.write_bytes(archive.read_bytes().replace(b"ab.png", b"\xff\xfe.png"))
+    patch_entry(archive, b"\xff\xfe.png", flag_bits=0x800)
+    with pytest.raises(ImportRejected) as info:
+        iter_zip(archive)
+    assert info.value.reason == "not-a-zip"
+
+
 # -- manifests -------------------------------------------------------------------------------
 def test_csv_manifest_yields_labels_and_splits(tmp_path: Path) -> None:
     (tmp_path / "img").mkdir()

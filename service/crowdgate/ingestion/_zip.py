@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -51,7 +52,8 @@ def iter_zip(path: str | os.PathLike[str], *, limits: ZipLimits | None = None) -
     limits = limits or ZipLimits()
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        # ValueError covers names flagged UTF-8 that are not.
         raise ImportRejected(
             "not-a-zip", f"{str(path)!r} is not a readable zip archive ({exc}); re-create it."
         ) from exc
@@ -178,7 +180,14 @@ def _read_member(
                         f"The archive entry expands past {ceiling} bytes "
                         "although its header says otherwise; rebuild the archive.",
                     )
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         return Rejection(
             name, "unreadable", f"The archive entry cannot be read ({exc}); rebuild the archive."
         )
