@@ -1,0 +1,163 @@
+// @ts-check
+// HTTP client for the crowdgate public API. Requests are CORS "simple requests" (text/plain body,
+// no custom headers) so no preflight is needed, and they never carry cookies.
+
+/**
+ * One challenge as served by `POST /api/v1/challenge`.
+ * @typedef {{
+ *   challenge: string,
+ *   prompt: string,
+ *   label: string,
+ *   grid: number,
+ *   cols: number,
+ *   images: string[],
+ *   expires_in: number,
+ *   compat: "" | "recaptcha" | "hcaptcha",
+ * }} Challenge
+ */
+
+/**
+ * Outcome of an answer: a token on a pass, the next challenge on a fail.
+ * @typedef {{ success: true, token: string, expires_in: number }
+ *   | { success: false, code: string, message: string, next: Challenge }} Verdict
+ */
+
+/** @typedef {(url: string, init: RequestInit) => Promise<Response>} FetchLike */
+
+/** Code used when the network itself failed (the widget shows its offline state). */
+export const OFFLINE = "network-error";
+
+/** Code used when the server answered with something that is not the documented JSON. */
+export const BAD_RESPONSE = "bad-response";
+
+export class ApiError extends Error {
+  /**
+   * @param {string} code Stable machine-readable code from the server, or OFFLINE/BAD_RESPONSE.
+   * @param {string} message Human text, for developers only.
+   * @param {number} status HTTP status, 0 when the network failed.
+   */
+  constructor(code, message, status) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/**
+ * Check a challenge object from the server and normalise its image URLs against `base`.
+ * @param {unknown} raw
+ * @param {string} base
+ * @returns {Challenge}
+ */
+export function parseChallenge(raw, base) {
+  const c = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
+  const images = Array.isArray(c.images) ? c.images : [];
+  const grid = Number(c.grid) || images.length;
+  const cols = Math.max(1, Math.min(6, Math.floor(Number(c.cols)) || 3));
+  if (typeof c.challenge !== "string" || !c.challenge || images.length !== grid || grid < 1) {
+    throw new ApiError(BAD_RESPONSE, "The challenge response is missing fields.", 200);
+  }
+  const urls = images.map((src) => {
+    const url = new URL(String(src), base);
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new ApiError(BAD_RESPONSE, "A challenge image URL is not http(s).", 200);
+    }
+    return url.href;
+  });
+  const compat = c.compat === "recaptcha" || c.compat === "hcaptcha" ? c.compat : "";
+  return {
+    challenge: c.challenge,
+    prompt: typeof c.prompt === "string" ? c.prompt : "",
+    label: typeof c.label === "string" ? c.label : "",
+    grid,
+    cols,
+    images: urls,
+    expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
+    compat,
+  };
+}
+
+/**
+ * Make an API client bound to one crowdgate base URL.
+ * @param {string} base Base URL without a trailing slash, e.g. "https://gate.example".
+ * @param {FetchLike} fetchFn The window's fetch.
+ */
+export function createClient(base, fetchFn) {
+  /**
+   * @param {string} path
+   * @param {object} body
+   * @returns {Promise<Record<string, any>>}
+   */
+  async function post(path, body) {
+    /** @type {Response} */
+    let res;
+    try {
+      res = await fetchFn(base + path, {
+        method: "POST",
+        headers: { "Content-Type": "text/plain;charset=UTF-8" },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        mode: "cors",
+        cache: "no-store",
+        referrerPolicy: "strict-origin",
+      });
+    } catch (exc) {
+      throw new ApiError(OFFLINE, "The network request failed.", 0);
+    }
+    /** @type {any} */
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (exc) {
+      data = null;
+    }
+    if (!res.ok) {
+      const code = data && typeof data.code === "string" ? data.code : "http-" + res.status;
+      const message = data && typeof data.message === "string" ? data.message : res.statusText;
+      throw new ApiError(code, message, res.status);
+    }
+    if (!data || typeof data !== "object") {
+      throw new ApiError(BAD_RESPONSE, "The server did not answer with JSON.", res.status);
+    }
+    return data;
+  }
+
+  return {
+    /**
+     * Ask for a fresh challenge.
+     * @param {string} sitekey
+     * @param {string} hostname
+     * @returns {Promise<Challenge>}
+     */
+    async challenge(sitekey, hostname) {
+      return parseChallenge(await post("/api/v1/challenge", { sitekey, hostname }), base);
+    },
+
+    /**
+     * Submit the selected slot indexes.
+     * @param {string} id Challenge id.
+     * @param {number[]} selected Slot indexes, ascending.
+     * @returns {Promise<Verdict>}
+     */
+    async answer(id, selected) {
+      const path = "/api/v1/challenge/" + encodeURIComponent(id) + "/answer";
+      const data = await post(path, { selected });
+      if (data.success === true && typeof data.token === "string" && data.token) {
+        const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
+        return { success: true, token: data.token, expires_in: ttl };
+      }
+      if (data.success === false) {
+        return {
+          success: false,
+          code: typeof data.code === "string" ? data.code : "answer-wrong",
+          message: typeof data.message === "string" ? data.message : "",
+          next: parseChallenge(data.next, base),
+        };
+      }
+      throw new ApiError(BAD_RESPONSE, "The answer response is missing fields.", 200);
+    },
+  };
+}
+
+/** @typedef {ReturnType<typeof createClient>} Client */
