@@ -3,7 +3,8 @@
 // forwards user intents (open, toggle, verify, reload, close) to it.
 //
 //   idle/expired/error/offline --open--> loading --> grid --verify--> verifying
-//   verifying --> passed (token; expires after expires_in) | failed (next challenge) | error | offline
+//   verifying --> passed (token, expires after expires_in) | failed (next challenge)
+//             --> error | offline
 //   failed behaves like grid; passed --timer--> expired; reset() returns to idle from anywhere.
 
 import { ApiError, BAD_RESPONSE, OFFLINE } from "./api.js";
@@ -64,7 +65,7 @@ export function createMachine(options) {
   const { client, timers } = options;
   /** @type {State} */
   let state = IDLE;
-  // Bumped by every new request and by reset(), so a late answer to an abandoned request is dropped.
+  // Bumped by every request and by reset(): a late answer to an abandoned request is dropped.
   let seq = 0;
   /** @type {any} */
   let expiryTimer = null;

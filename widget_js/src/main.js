@@ -90,7 +90,8 @@ export function resolveCallback(win, ref) {
  */
 function findScript(doc) {
   const all = Array.from(doc.getElementsByTagName("script"));
-  return all.reverse().find((s) => SCRIPT_PATH.test(new URL(s.src || "x:", "x:/").pathname)) || null;
+  const ours = (/** @type {HTMLScriptElement} */ s) => SCRIPT_PATH.test(s.src.split("?")[0]);
+  return all.reverse().find(ours) || null;
 }
 
 /**
@@ -101,7 +102,8 @@ function findScript(doc) {
 export function install(win, current) {
   const doc = win.document;
   const script = current instanceof win.HTMLScriptElement ? current : findScript(doc);
-  const config = readScript(script ? script.src : win.location.href, script ? script.nonce : "");
+  const src = script ? script.src : win.location.href;
+  const config = readScript(src, (script && script.nonce) || "");
   /** @param {unknown} exc */
   const report = (exc) => (win.reportError ? win.reportError(exc) : win.console.error(exc));
   /** @param {unknown} ref @param {...unknown} args */
@@ -268,7 +270,7 @@ export function install(win, current) {
     const key = id === undefined || id === null ? widgets.keys().next().value : Number(id);
     const found = key === undefined ? undefined : widgets.get(key);
     if (!found) {
-      throw new Error(`crowdgate: no widget with id ${id}; use the id crowdgate.render() returned.`);
+      throw new Error(`crowdgate: no widget with id ${id}; use an id crowdgate.render() returned.`);
     }
     return found;
   }
@@ -284,7 +286,7 @@ export function install(win, current) {
     render(target, options) {
       const el = typeof target === "string" ? doc.getElementById(target) : target;
       if (!el || el.nodeType !== 1) {
-        throw new Error(`crowdgate.render: no element ${String(target)}; pass an element or its id.`);
+        throw new Error(`crowdgate.render: no element ${String(target)}; pass an element or id.`);
       }
       const known = bound.get(el);
       if (known !== undefined && widgets.has(known)) return known;

@@ -649,12 +649,14 @@ return typeof value === "function" ? value : null;
 }
 function findScript(doc) {
 const all = Array.from(doc.getElementsByTagName("script"));
-return all.reverse().find((s) => SCRIPT_PATH.test(new URL(s.src || "x:", "x:/").pathname)) || null;
+const ours = (/** @type {HTMLScriptElement} */ s) => SCRIPT_PATH.test(s.src.split("?")[0]);
+return all.reverse().find(ours) || null;
 }
 function install(win, current) {
 const doc = win.document;
 const script = current instanceof win.HTMLScriptElement ? current : findScript(doc);
-const config = readScript(script ? script.src : win.location.href, script ? script.nonce : "");
+const src = script ? script.src : win.location.href;
+const config = readScript(src, (script && script.nonce) || "");
 const report = (exc) => (win.reportError ? win.reportError(exc) : win.console.error(exc));
 const call = (ref, ...args) => {
 const fn = resolveCallback(win, ref);
@@ -790,7 +792,7 @@ function widget(id) {
 const key = id === undefined || id === null ? widgets.keys().next().value : Number(id);
 const found = key === undefined ? undefined : widgets.get(key);
 if (!found) {
-throw new Error(`crowdgate: no widget with id ${id}; use the id crowdgate.render() returned.`);
+throw new Error(`crowdgate: no widget with id ${id}; use an id crowdgate.render() returned.`);
 }
 return found;
 }
@@ -799,7 +801,7 @@ version: VERSION,
 render(target, options) {
 const el = typeof target === "string" ? doc.getElementById(target) : target;
 if (!el || el.nodeType !== 1) {
-throw new Error(`crowdgate.render: no element ${String(target)}; pass an element or its id.`);
+throw new Error(`crowdgate.render: no element ${String(target)}; pass an element or id.`);
 }
 const known = bound.get(el);
 if (known !== undefined && widgets.has(known)) return known;
