@@ -284,8 +284,7 @@ def cold_start_batch(
         warnings.simplefilter("ignore", ConvergenceWarning)
         kmeans = KMeans(n_clusters=batch_size, n_init=1, random_state=rng.randint(2**31 - 1))
         kmeans.fit(vectors)
-    distances = ((vectors[:, None, :] - kmeans.cluster_centers_[None]) ** 2).sum(axis=2)
-    return subset[np.unique(distances.argmin(axis=0))]
+    return subset[np.unique(kmeans.transform(vectors).argmin(axis=0))]
 
 
 def needs_cold_start(y_labeled: np.ndarray, *, min_labels: int = DEFAULT_MIN_LABELS) -> bool:
