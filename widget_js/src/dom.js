@@ -210,16 +210,17 @@ export function createView(host, options) {
         loading: "loading",
         verifying: "verifying",
         failed: "wrong",
-        passed: "verified",
         expired: "expired",
         error: "error",
         offline: "offline",
       };
       const key = texts[state.name];
+      // The checkbox itself says "Verified" on a pass, so the status line stays empty then.
       const count = state.name === "grid" && state.selected.length;
       message.textContent = key ? t(key) : count ? t("selected", { n: count }) : "";
       const bad = ["failed", "expired", "error", "offline"].includes(state.name);
       status.classList.toggle("cg-bad", bad);
+      status.classList.toggle("cg-said", !!message.textContent);
       code.textContent = state.name === "error" ? t("code", { code: state.code }) : "";
       retry.hidden = state.name !== "error" && state.name !== "offline";
 

@@ -100,7 +100,8 @@ ${COLS}
 .cg-btn{min-height:32px;padding:5px 12px;border:1px solid var(--border);border-radius:4px;background:var(--bg)}
 .cg-primary{color:var(--accent-fg);background:var(--accent);border-color:var(--accent)}
 .cg-btn:disabled,.cg-tile:disabled{opacity:.6}
-.cg-status{min-height:1.4em;margin:6px 0 0;font-size:13px}
+.cg-status{font-size:13px}
+.cg-said{margin-top:6px}
 .cg-bad{color:var(--error)}
 .cg-code{display:block;font-size:12px;color:var(--muted)}
 @media (prefers-reduced-motion:no-preference){

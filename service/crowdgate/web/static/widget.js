@@ -285,7 +285,8 @@ ${COLS}
 .cg-btn{min-height:32px;padding:5px 12px;border:1px solid var(--border);border-radius:4px;background:var(--bg)}
 .cg-primary{color:var(--accent-fg);background:var(--accent);border-color:var(--accent)}
 .cg-btn:disabled,.cg-tile:disabled{opacity:.6}
-.cg-status{min-height:1.4em;margin:6px 0 0;font-size:13px}
+.cg-status{font-size:13px}
+.cg-said{margin-top:6px}
 .cg-bad{color:var(--error)}
 .cg-code{display:block;font-size:12px;color:var(--muted)}
 @media (prefers-reduced-motion:no-preference){
@@ -572,7 +573,6 @@ const texts = {
 loading: "loading",
 verifying: "verifying",
 failed: "wrong",
-passed: "verified",
 expired: "expired",
 error: "error",
 offline: "offline",
@@ -582,6 +582,7 @@ const count = state.name === "grid" && state.selected.length;
 message.textContent = key ? t(key) : count ? t("selected", { n: count }) : "";
 const bad = ["failed", "expired", "error", "offline"].includes(state.name);
 status.classList.toggle("cg-bad", bad);
+status.classList.toggle("cg-said", !!message.textContent);
 code.textContent = state.name === "error" ? t("code", { code: state.code }) : "";
 retry.hidden = state.name !== "error" && state.name !== "offline";
 if (fresh && state.open && !panel.hidden) {
