@@ -82,3 +82,23 @@ def ensure_demo(store: Store, settings: Settings) -> DemoInfo:
     info_path.write_text(json.dumps(info.__dict__, indent=2))
     info_path.chmod(0o600)
     return info
+
+
+def start_demo_site(
+    store: Store, settings: Settings, info: DemoInfo, host: str, port: int, crowdgate_url: str
+) -> str:
+    """Serve the demo sign-up site in a background thread; return its URL.
+
+    The page is served as ``localhost`` when crowdgate is reached as ``127.0.0.1`` (and the other
+    way round), so the browser sees two origins, as it would with a real site.
+    """
+    from .demo_site import DemoSite, create_demo_site, serve_in_thread
+
+    site = DemoSite(
+        crowdgate_url=crowdgate_url, sitekey=info.sitekey, secret=info.secret, project=info.project
+    )
+    serve_in_thread(create_demo_site(site, store, settings.secret_key), host, port)
+    shown = "127.0.0.1" if "localhost" in crowdgate_url else "localhost"
+    if host not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
+        shown = host
+    return f"http://{shown}:{port}/"

@@ -64,18 +64,30 @@ def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
 @host_option
 @port_option
 @workers_option
+@click.option(
+    "--site-port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Port of the demo sign-up site (default: --port + 1).",
+)
 @data_dir_option
-def demo(host: str, port: int, workers: int, data_dir: Path | None) -> None:
-    """Create the demo (digits project, site) if needed, then serve it."""
-    from ..demo import ensure_demo
+def demo(host: str, port: int, workers: int, site_port: int | None, data_dir: Path | None) -> None:
+    """Create the demo (digits project, site) if needed, then serve it and its sign-up page."""
+    from ..demo import ensure_demo, start_demo_site
 
     settings = load_settings(data_dir)
     click.echo("preparing the demo project (scikit-learn digits)...")
-    info = ensure_demo(store_for(settings), settings)
-    base = f"http://{host}:{port}"
+    store = store_for(settings)
+    info = ensure_demo(store, settings)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://{shown}:{port}"
+    site_port = site_port or port + 1
+    page = start_demo_site(store, settings, info, host, site_port, base)
     click.echo(f"demo project {info.project!r}: {info.items} images")
     click.echo(f"demo sitekey: {info.sitekey}")
     click.echo(f"demo secret:  {info.secret}  (also in {settings.data_dir / 'demo.json'})")
+    click.echo(f"crowdgate:    {base}")
+    click.echo(f"demo page:    {page}  (a sign-up form guarded by the widget)")
     click.echo(
         f"try: curl -s -X POST {base}/api/v1/challenge -H 'Origin: http://localhost' "
         f'-d \'{{"sitekey": "{info.sitekey}"}}\''
