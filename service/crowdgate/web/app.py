@@ -9,7 +9,8 @@ from flask import Flask
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..store import Store
-from . import admin, errors, limits, openapi, public, security, state
+from . import admin, errors, health, limits, metrics, openapi, public, security, state
+from . import logging as request_logs
 
 
 def create_app(
@@ -25,10 +26,13 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state.init_app(app, settings, store=store, clock=clock or system_clock)
+    request_logs.init_app(app)
+    metrics.init_app(app)
     security.init_app(app, settings)
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
     limits.init_app(app, settings, sitekey_views=[public.challenge])
+    health.init_app(app)
     return app

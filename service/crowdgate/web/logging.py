@@ -1,0 +1,93 @@
+"""Structured logs: one JSON object per line, each carrying the request id of its request.
+
+A request keeps the ``X-Request-ID`` a proxy sent when it is short and plain, else gets a new
+one; the id is echoed in the response header. Every request ends with one access line on the
+``crowdgate.access`` logger. No line holds a query string, a body, a token or a client address.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+#: What a caller-supplied request id may look like; anything else is replaced.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+access_log = logging.getLogger("crowdgate.access")
+
+
+def request_id() -> str | None:
+    """Return the id of the request being handled, or ``None`` outside a request."""
+    return g.get("request_id") if has_request_context() else None
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one JSON object: time, level, logger, message, request id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None) or request_id()
+        if rid:
+            doc["request_id"] = rid
+        http = getattr(record, "http", None)
+        if http:
+            doc["http"] = http
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
+def use_json_logs() -> None:
+    """Give the root logger's plain stream handlers the JSON format; test handlers keep theirs."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setFormatter(JsonFormatter())
+
+
+def _begin() -> None:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = sent if REQUEST_ID_PATTERN.fullmatch(sent) else uuid.uuid4().hex
+    g.log_start = time.perf_counter()
+
+
+def _end(response: Response) -> Response:
+    rid = g.get("request_id")
+    if rid:
+        response.headers[REQUEST_ID_HEADER] = rid
+    if access_log.isEnabledFor(logging.INFO):
+        start = g.get("log_start", time.perf_counter())
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "http": {
+                    "method": request.method,
+                    "path": request.path,
+                    "endpoint": request.endpoint,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - start) * 1000, 2),
+                }
+            },
+        )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Switch the process to JSON logs and tag every request with an id; register it first."""
+    use_json_logs()
+    app.before_request(_begin)
+    app.after_request(_end)
