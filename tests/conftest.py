@@ -55,6 +55,7 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path):
         data_dir=tmp_path,
         store=store_uri(backend, request, tmp_path),
         secret_key="test-secret-key",
+        cache_ttl_s=0,
         rate_limit_enabled=False,
     )
 

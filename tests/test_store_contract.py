@@ -123,10 +123,11 @@ def test_sampling_returns_distinct_members_of_the_right_pool(store: Store) -> No
     gold1 = {add_item(store, n, label="1").id for n in range(5)}
     gold2 = {add_item(store, n, label="2").id for n in range(5, 8)}
     open_ids = {add_item(store, n).id for n in range(8, 20)}
-    picked = store.sample_gold("digits", "1", 3)
+    drawn = store.sample_gold("digits", {"1": 3, "2": 10, "0": 3})
+    picked = drawn["1"]
     assert len(picked) == len(set(picked)) >= 1 and set(picked) <= gold1
-    assert set(store.sample_gold("digits", "2", 10)) <= gold2
-    assert store.sample_gold("digits", "0", 3) == []
+    assert set(drawn["2"]) <= gold2 and len(drawn["2"]) >= 1
+    assert drawn["0"] == []
     sample = store.sample_open("digits", 6)
     assert len(sample) == len(set(sample)) >= 3 and set(sample) <= open_ids
     seen = set()
@@ -145,7 +146,7 @@ def test_update_item_moves_state_and_keeps_counters_true(store: Store) -> None:
     assert store.sample_open("digits", 3) == []
     store.update_item("digits", item.id, state=GOLD, known_label="2")
     assert store.gold_labels("digits") == {"2": 1}
-    assert store.sample_gold("digits", "2", 3) == [item.id]
+    assert store.sample_gold("digits", {"2": 3}) == {"2": [item.id]}
     assert [i.id for i in store.list_items("digits", state=GOLD)] == [item.id]
 
 
@@ -220,17 +221,112 @@ def test_record_pass_keeps_one_vote_per_voter_and_respects_cap_and_state(store: 
         make_token("digits.t1"),
         vote_cap=2,
     )
-    assert [v.item for v in kept] == [a.id, b.id]
+    assert [e.item for e in kept] == [a.id, b.id]
     kept = store.record_pass(
         "digits", [make_vote(a, "v1"), make_vote(a, "v2")], make_token("digits.t2"), vote_cap=2
     )
-    assert [v.voter for v in kept] == ["v2"]
+    assert [e.item for e in kept] == [a.id] and kept[0].votes == 2
     kept = store.record_pass("digits", [make_vote(a, "v3")], make_token("digits.t3"), vote_cap=2)
     assert kept == []
     assert store.get_item("digits", a.id).votes == 2
     assert [v.voter for v in store.list_votes("digits", a.id)] == ["v1", "v2"]
     assert len(store.list_votes("digits")) == 3
     assert store.get_stats("digits")["votes"] == 3
+    assert store.get_stats("digits")["challenges_passed"] == 3
+
+
+def test_votes_accumulate_live_evidence_per_label_and_network(store: Store) -> None:
+    make_project(store)
+    item = add_item(store, 1)
+    votes = [
+        Vote(
+            project="digits",
+            item=item.id,
+            label="1",
+            answer=True,
+            voter="v1",
+            network="n1",
+            challenge="digits.c1",
+            gold_score=1.0,
+            ts=NOW,
+            weight=1.5,
+        ),
+        Vote(
+            project="digits",
+            item=item.id,
+            label="2",
+            answer=False,
+            voter="v2",
+            network="n1",
+            challenge="digits.c2",
+            gold_score=1.0,
+            ts=NOW,
+            weight=-1.5,
+        ),
+        Vote(
+            project="digits",
+            item=item.id,
+            label="1",
+            answer=True,
+            voter="v3",
+            network="n2",
+            challenge="digits.c3",
+            gold_score=1.0,
+            ts=NOW,
+            weight=1.5,
+        ),
+    ]
+    last = None
+    for n, vote in enumerate(votes):
+        last = store.record_pass("digits", [vote], make_token(f"digits.e{n}"), vote_cap=10)
+    assert last[0].loglik == pytest.approx({"1": 3.0, "2": -1.5})
+    assert (last[0].votes, last[0].networks) == (3, 2)
+    again = store.get_evidence("digits", item.id)
+    assert again.loglik == pytest.approx({"1": 3.0, "2": -1.5}) and again.networks == 2
+    assert store.get_evidence("digits", "0" * 64).votes == 0
+
+
+def test_queue_picks_among_the_best_open_items_and_skips_closed_ones(store: Store) -> None:
+    make_project(store)
+    items = [add_item(store, n) for n in range(10)]
+    ranked = [(item.id, 10.0 - n) for n, item in enumerate(items)]
+    store.set_queue("digits", "1", ranked)
+    picked = store.pick_queue("digits", "1", 3, top_k=4, vote_cap=5)
+    assert len(picked) == 3 and set(picked) <= {i.id for i in items[:4]}
+    store.update_item("digits", items[0].id, state=SETTLED, label="1")
+    for _ in range(10):
+        assert items[0].id not in store.pick_queue("digits", "1", 4, top_k=4, vote_cap=5)
+    assert store.pick_queue("digits", "2", 3, top_k=4, vote_cap=5) == []
+    store.set_queue("digits", "1", [(items[9].id, 1.0)])
+    assert store.pick_queue("digits", "1", 3, top_k=4, vote_cap=5) == [items[9].id]
+
+
+def test_committee_labels_and_model_versions_are_recorded(store: Store) -> None:
+    make_project(store)
+    a, b = add_item(store, 1), add_item(store, 2)
+    assert store.list_models("digits") == []
+    version = store.put_model("digits", {"metrics": {"cv_accuracy": 0.9}})
+    assert version == 1
+    assert store.put_model("digits", {"metrics": {"cv_accuracy": 0.95}}) == 2
+    assert [m["version"] for m in store.list_models("digits")] == [1, 2]
+    store.set_committee_labels("digits", 2, [(a.id, "1", 0.75), (b.id, "0", 0.5)])
+    got = store.get_item("digits", a.id)
+    assert (got.committee_label, got.committee_confidence, got.model_version) == ("1", 0.75, 2)
+    assert [i.committee_label for i in store.list_items("digits")] == ["1", "0"]
+
+
+def test_lock_has_one_owner_until_released_or_expired(store: Store) -> None:
+    assert store.acquire_lock("trainer:digits", "a", 30) is True
+    assert store.acquire_lock("trainer:digits", "b", 30) is False
+    assert store.acquire_lock("trainer:digits", "a", 30) is True
+    store.release_lock("trainer:digits", "b")
+    assert store.acquire_lock("trainer:digits", "b", 30) is False
+    store.release_lock("trainer:digits", "a")
+    assert store.acquire_lock("trainer:digits", "b", 0.05) is True
+    import time
+
+    time.sleep(0.1)
+    assert store.acquire_lock("trainer:digits", "a", 30) is True
 
 
 def test_token_redeems_once(store: Store) -> None:
@@ -254,6 +350,16 @@ def test_expired_token_is_refused(store: Store) -> None:
     make_project(store)
     store.record_pass("digits", [], make_token("digits.late", ttl=120), vote_cap=3)
     assert store.redeem_token("digits.late", NOW + 121, "sk") is None
+
+
+def test_issued_challenges_are_counted_except_test_ones(store: Store) -> None:
+    store.put_challenge(make_challenge("digits.one"))
+    test = make_challenge("_test.two")
+    test.test = True
+    test.project = "_test"
+    store.put_challenge(test)
+    assert store.get_stats("digits") == {"challenges_issued": 1}
+    assert store.get_stats("_test") == {}
 
 
 def test_stats_add_up(store: Store) -> None:

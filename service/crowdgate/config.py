@@ -63,6 +63,8 @@ class Settings:
     test_keys: bool = True
     #: SQLite ``synchronous`` pragma: NORMAL survives process crashes, FULL also power loss
     sqlite_synchronous: str = "NORMAL"
+    #: seconds sites, projects and gold counts are cached per process (0 disables)
+    cache_ttl_s: float = 2.0
     #: log level name
     log_level: str = "INFO"
     _generated_secret: bool = field(default=False, repr=False)
@@ -100,6 +102,8 @@ def _coerce(name: str, type_name: object, raw: str) -> object:
     try:
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "bool":
             if raw.lower() in {"1", "true", "yes", "on"}:
                 return True

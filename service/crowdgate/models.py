@@ -29,6 +29,8 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     "promote_to_gold": False,
     "promote_threshold": 0.995,
     "committee_size": 5,
+    "selector": "committee",
+    "live_reliability": 0.85,
 }
 
 
@@ -86,6 +88,9 @@ class Item:
     committee_label: str | None = None
     committee_confidence: float | None = None
     model_version: int | None = None
+    settled_at: float | None = None
+    #: what produced the consensus: "live" (per-vote update) or "em-<n>" (the n-th full run)
+    consensus_by: str | None = None
     created_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +180,16 @@ class Challenge:
 
 
 @dataclass
+class Evidence:
+    """An item's live evidence after a vote: summed log-odds per class, votes and networks."""
+
+    item: str
+    loglik: dict[str, float]
+    votes: int
+    networks: int
+
+
+@dataclass
 class TokenRecord:
     token: str
     sitekey: str
@@ -203,6 +218,8 @@ class Vote:
     challenge: str
     gold_score: float  # fraction of the challenge's gold slots the voter got right
     ts: float
+    #: log-odds this vote added to the asked class in the live posterior (audit trail)
+    weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

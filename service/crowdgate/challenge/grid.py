@@ -23,7 +23,12 @@ class Grid:
 
 
 def compose_grid(
-    store: Store, project: Project, selector: Selector, rng: random.Random, variants: int
+    store: Store,
+    project: Project,
+    selector: Selector,
+    rng: random.Random,
+    variants: int,
+    gold_counts: dict[str, int],
 ) -> Grid:
     """Return a shuffled grid: gold positives and negatives for ``label`` plus open items.
 
@@ -33,7 +38,7 @@ def compose_grid(
     """
     size = int(project.setting("grid_size"))
     want_gold = max(1, min(int(project.setting("gold_per_grid")), size))
-    counts = store.gold_labels(project.id)
+    counts = gold_counts
     positives = [lab for lab in project.labels if counts.get(lab, 0) > 0]
     if not positives:
         raise NoChallengeAvailable(
@@ -43,12 +48,13 @@ def compose_grid(
     label = rng.choice(positives)
     negatives = [lab for lab in counts if lab != label]
     n_pos = rng.randint(1, max(1, want_gold - 1)) if negatives else want_gold
-    gold: list[Slot] = [
-        Slot(item=i, gold=True, truth=True) for i in store.sample_gold(project.id, label, n_pos)
-    ]
     open_ids = selector.pick(store, project, label, size - want_gold)
-    gold += _negatives(store, project.id, negatives, counts, size - len(gold) - len(open_ids), rng)
-    slots = gold + [Slot(item=i, gold=False) for i in open_ids]
+    wants = {label: n_pos}
+    for lab in _spread(negatives, counts, size - n_pos - len(open_ids), rng):
+        wants[lab] = wants.get(lab, 0) + 1
+    drawn = store.sample_gold(project.id, wants)
+    slots = [Slot(item=i, gold=True, truth=lab == label) for lab, ids in drawn.items() for i in ids]
+    slots += [Slot(item=i, gold=False) for i in open_ids]
     for slot in slots:
         if slot.gold and variants:
             slot.variant = rng.randrange(variants)
@@ -56,22 +62,8 @@ def compose_grid(
     return Grid(label=label, slots=slots[:size])
 
 
-def _negatives(
-    store: Store,
-    project_id: str,
-    labels: list[str],
-    counts: dict[str, int],
-    n: int,
-    rng: random.Random,
-) -> list[Slot]:
-    """Draw ``n`` gold items of other labels, spread over labels in proportion to their gold."""
+def _spread(labels: list[str], counts: dict[str, int], n: int, rng: random.Random) -> list[str]:
+    """Draw ``n`` negative labels, in proportion to each label's number of gold items."""
     if n <= 0 or not labels:
         return []
-    weights = [counts[lab] for lab in labels]
-    wanted: dict[str, int] = {}
-    for lab in rng.choices(labels, weights=weights, k=n):
-        wanted[lab] = wanted.get(lab, 0) + 1
-    out: list[Slot] = []
-    for lab, k in wanted.items():
-        out += [Slot(item=i, gold=True, truth=False) for i in store.sample_gold(project_id, lab, k)]
-    return out
+    return rng.choices(labels, weights=[counts[lab] for lab in labels], k=n)

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import consensus
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..errors import BadRequest, CrowdgateError, Forbidden, Gone, NotFound
-from ..models import TEST_PROJECT, Challenge, Site, Slot, TokenRecord, Vote
+from ..models import TEST_PROJECT, Challenge, Project, Site, Slot, TokenRecord, Vote
 from ..store import THUMB, Store, variant_kind
 from . import keys, testkit
+from .cache import TTLCache
 from .grid import compose_grid
-from .selection import RandomSelector, Selector
+from .selection import QueueSelector, Selector
 from .voter import voter_keys
 
 MAX_REF_LEN = 200
@@ -56,8 +58,14 @@ class ChallengeService:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.selector: Selector = selector or RandomSelector()
+        self.selector: Selector = selector or QueueSelector()
         self.rng = random.SystemRandom()
+        ttl = settings.cache_ttl_s
+        self.sites: TTLCache[Site] = TTLCache(lambda k: store.get_site(str(k)), ttl)
+        self.projects: TTLCache[Project] = TTLCache(lambda k: store.get_project(str(k)), ttl)
+        self.gold_counts: TTLCache[dict[str, int]] = TTLCache(
+            lambda k: store.gold_labels(str(k)), ttl
+        )
 
     # -- issue ----------------------------------------------------------------------------
     def site_for(self, sitekey: str) -> Site:
@@ -68,7 +76,7 @@ class ChallengeService:
             )
         if sitekey == keys.TEST_SITEKEY and self.settings.test_keys:
             return testkit.TEST_SITE
-        site = self.store.get_site(sitekey)
+        site = self.sites.get(sitekey)
         if site is None:
             raise NotFound(
                 f"Sitekey {sitekey!r} is not known to this crowdgate server; check "
@@ -116,7 +124,7 @@ class ChallengeService:
         if site.project == TEST_PROJECT:
             label, slots, test = testkit.LABEL, testkit.slots(), True
         else:
-            project = self.store.get_project(site.project)
+            project = self.projects.get(site.project)
             if project is None:
                 raise NotFound(
                     f"The site's project {site.project!r} no longer exists.",
@@ -124,7 +132,12 @@ class ChallengeService:
                     status=503,
                 )
             grid = compose_grid(
-                self.store, project, self.selector, self.rng, self.settings.gold_variants
+                self.store,
+                project,
+                self.selector,
+                self.rng,
+                self.settings.gold_variants,
+                self.gold_counts.get(project.id) or {},
             )
             label, slots, test = grid.label, grid.slots, False
         challenge = Challenge(
@@ -141,8 +154,6 @@ class ChallengeService:
             test=test,
         )
         self.store.put_challenge(challenge)
-        if not test:
-            self.store.incr_stats(site.project, challenges_issued=1)
         return challenge
 
     def describe(self, challenge: Challenge, base_url: str) -> dict[str, Any]:
@@ -151,9 +162,9 @@ class ChallengeService:
             prompt = testkit.PROMPT
             compat = ""
         else:
-            project = self.store.get_project(challenge.project)
+            project = self.projects.get(challenge.project)
             prompt = project.prompt_for(challenge.label) if project else challenge.label
-            site = self.store.get_site(challenge.sitekey)
+            site = self.sites.get(challenge.sitekey)
             compat = site.compat if site else ""
         n = len(challenge.slots)
         return {
@@ -222,31 +233,29 @@ class ChallengeService:
             return AnswerResult(
                 success=False, next=self.issue_for(site, challenge.hostname, client)
             )
-        votes = (
-            []
-            if challenge.test
-            else [
-                Vote(
-                    project=challenge.project,
-                    item=s.item,
-                    label=challenge.label,
-                    answer=i in picks,
-                    voter=challenge.voter,
-                    network=challenge.network,
-                    challenge=challenge.id,
-                    gold_score=right / max(1, len(gold)),
-                    ts=now,
-                )
-                for i, s in enumerate(challenge.slots)
-                if not s.gold
-            ]
-        )
-        project = None if challenge.test else self.store.get_project(challenge.project)
+        project = None if challenge.test else self.projects.get(challenge.project)
+        weight = consensus.vote_weight(project) if project else 0.0
+        votes = [
+            Vote(
+                project=challenge.project,
+                item=s.item,
+                label=challenge.label,
+                answer=i in picks,
+                voter=challenge.voter,
+                network=challenge.network,
+                challenge=challenge.id,
+                gold_score=right / max(1, len(gold)),
+                ts=now,
+                weight=weight if i in picks else -weight,
+            )
+            for i, s in enumerate(challenge.slots)
+            if not s.gold and project is not None
+        ]
         cap = int(project.setting("vote_cap")) if project else 0
-        kept = self.store.record_pass(challenge.project, votes, token, cap)
-        if not challenge.test:
-            self.store.incr_stats(challenge.project, challenges_passed=1)
-        return AnswerResult(success=True, token=token.token, votes=len(kept))
+        evidence = self.store.record_pass(challenge.project, votes, token, cap)
+        if project is not None and evidence:
+            consensus.apply_live(self.store, project, evidence, now)
+        return AnswerResult(success=True, token=token.token, votes=len(evidence))
 
     # -- siteverify -----------------------------------------------------------------------
     def verify(self, secret: object, response: object, sitekey: object = None) -> dict[str, Any]:

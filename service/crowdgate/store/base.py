@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..models import ApiKey, Challenge, Item, Project, Site, TokenRecord, Vote
+from ..models import ApiKey, Challenge, Evidence, Item, Project, Site, TokenRecord, Vote
 
 #: Blob kinds kept per item: the normalized image, the grid thumbnail, gold variants ``v0``...
 IMAGE, THUMB = "image", "thumb"
@@ -91,8 +91,11 @@ class Store(abc.ABC):
         """Return the number of gold items per known label (kept as counters, not counted)."""
 
     @abc.abstractmethod
-    def sample_gold(self, project_id: str, label: str, n: int) -> list[str]:
-        """Return up to ``n`` distinct random gold item ids whose known label is ``label``."""
+    def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        """Return, per label, up to ``wants[label]`` distinct random gold item ids of it.
+
+        One round trip for all labels: this is on the challenge hot path.
+        """
 
     @abc.abstractmethod
     def sample_open(self, project_id: str, n: int) -> list[str]:
@@ -146,7 +149,7 @@ class Store(abc.ABC):
     # -- challenges, tokens, votes ---------------------------------------------------------
     @abc.abstractmethod
     def put_challenge(self, challenge: Challenge) -> None:
-        """Store an issued challenge until its ``expires_at``."""
+        """Store an issued challenge until ``expires_at``; count it unless it is a test one."""
 
     @abc.abstractmethod
     def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
@@ -159,11 +162,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def record_pass(
         self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
-    ) -> list[Vote]:
-        """Atomically store the votes of a passed challenge and its response token.
+    ) -> list[Evidence]:
+        """Atomically store a passed challenge's votes and token, and count the pass.
 
         A vote whose (item, voter) pair already voted is dropped, and so is a vote on an item
-        that is no longer unlabeled or already has ``vote_cap`` votes. Returns the votes kept.
+        that is no longer unlabeled or already has ``vote_cap`` votes. Each kept vote adds its
+        ``weight`` to the item's live log-odds of the asked label and its network to the item's
+        networks. Returns the evidence of each item that got a vote, in vote order.
         """
 
     @abc.abstractmethod
@@ -176,6 +181,52 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         """Return the votes of a project (or of one item) in the order they were recorded."""
+
+    @abc.abstractmethod
+    def get_evidence(self, project_id: str, item_id: str) -> Evidence:
+        """Return an item's live evidence (empty if it has no votes)."""
+
+    # -- committee ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def set_queue(self, project_id: str, label: str, ranked: list[tuple[str, float]]) -> None:
+        """Replace the queue of open items to ask about ``label``, highest score first."""
+
+    @abc.abstractmethod
+    def pick_queue(
+        self,
+        project_id: str,
+        label: str,
+        n: int,
+        top_k: int,
+        vote_cap: int,
+    ) -> list[str]:
+        """Return up to ``n`` random items among the ``top_k`` best of a label's queue.
+
+        Items that are no longer open or have ``vote_cap`` votes are skipped (and may be
+        dropped from the queue). Cost depends on ``top_k``, never on the pool size.
+        """
+
+    @abc.abstractmethod
+    def set_committee_labels(
+        self, project_id: str, version: int, rows: list[tuple[str, str, float]]
+    ) -> None:
+        """Set each ``(item, label, confidence)`` machine label from model ``version``."""
+
+    @abc.abstractmethod
+    def put_model(self, project_id: str, record: dict) -> int:
+        """Record a trained model version (its metrics); return its version number (1, 2...)."""
+
+    @abc.abstractmethod
+    def list_models(self, project_id: str) -> list[dict]:
+        """Return every model record of a project, oldest first, each with ``version``."""
+
+    @abc.abstractmethod
+    def acquire_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew a named lock for ``ttl_s`` seconds; False if another owner holds it."""
+
+    @abc.abstractmethod
+    def release_lock(self, name: str, owner: str) -> None:
+        """Release a lock if ``owner`` holds it."""
 
     @abc.abstractmethod
     def incr_stats(self, project_id: str, **counts: int) -> None:

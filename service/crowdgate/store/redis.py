@@ -4,7 +4,8 @@ Key schema (every key of one project shares the hash tag ``{p:<project>}``, so e
 and pipeline touches one slot; admin records share the tag ``{cg}``):
 
 - ``cg:{cg}:projects`` set of project ids
-- ``cg:{cg}:site:<sitekey>`` site JSON; ``cg:{cg}:sitesecret:<hash>`` sitekey;
+- ``cg:{cg}:site:<sitekey>`` site JSON; ``cg:{cg}:sitesecret:<hash>`` the same site JSON
+  (so siteverify finds a site in one read);
   ``cg:{cg}:sites`` zset of sitekeys by creation
 - ``cg:{cg}:apikey:<id>`` key JSON; ``cg:{cg}:apikeyhash:<hash>`` id; ``cg:{cg}:apikeys`` zset
 - ``cg:{p:P}:project`` project JSON
@@ -17,6 +18,11 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
 - ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL until expiry
 - ``cg:{p:P}:stats`` hash of counters
+- ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` set of
+  voter networks
+- ``cg:{p:P}:queue:<label>`` zset of open items to ask about a label, by disagreement
+- ``cg:{p:P}:modelseq`` model version counter; ``cg:{p:P}:models`` list of model JSON
+- ``cg:{cg}:lock:<name>`` lock owner, with a TTL
 
 Challenge ids and tokens are ``<project>.<random>``, so the project (and so the slot) of a
 challenge or token is known without a lookup.
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +47,7 @@ from ..models import (
     UNLABELED,
     ApiKey,
     Challenge,
+    Evidence,
     Item,
     Project,
     Site,
@@ -94,30 +102,64 @@ end
 return 1
 """
 
-# KEYS: stats, token key, vote log, then per vote: item, voters set, item vote list
-# ARGV: token JSON, token TTL in ms, vote cap, then per vote: voter key, vote JSON
-# Returns the 1-based indexes of the votes kept.
+# KEYS: stats, token key, vote log, then per vote: item, voters set, item vote list,
+#       item log-odds hash, item networks set
+# ARGV: token JSON, token TTL in ms, vote cap, 1 to count a pass (0 for test challenges),
+#       then per vote: voter key, vote JSON, asked label, log-odds weight, network key
+# Returns one entry per item that got a vote: {vote index, votes, networks, label, ll, ...}.
 RECORD_PASS = """
-local kept = {}
+local out = {}
 local cap = tonumber(ARGV[3])
-local n = (#KEYS - 3) / 3
+local n = (#KEYS - 3) / 5
+local kept = 0
 for i = 1, n do
-  local item, voters, ivotes = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local voter, vote = ARGV[2 * i + 2], ARGV[2 * i + 3]
+  local k, a = 5 * i - 1, 5 * i
+  local item, voters, ivotes, ll, nets = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
+    KEYS[k + 4]
+  local voter, vote, label, weight, net = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    ARGV[a + 4]
   if redis.call('HGET', item, 'state') == 'unlabeled'
       and tonumber(redis.call('HGET', item, 'votes')) < cap
       and redis.call('SADD', voters, voter) == 1 then
-    redis.call('HINCRBY', item, 'votes', 1)
+    local votes = redis.call('HINCRBY', item, 'votes', 1)
     redis.call('RPUSH', KEYS[3], vote)
     redis.call('RPUSH', ivotes, vote)
-    kept[#kept + 1] = i
+    redis.call('HINCRBYFLOAT', ll, label, weight)
+    redis.call('SADD', nets, net)
+    local entry = {i, votes, redis.call('SCARD', nets)}
+    for _, v in ipairs(redis.call('HGETALL', ll)) do entry[#entry + 1] = v end
+    out[#out + 1] = entry
+    kept = kept + 1
   end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-if #kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', #kept) end
-return kept
+if kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', kept) end
+if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'challenges_passed', 1) end
+return out
 """
 
+# KEYS: model version counter, model list. ARGV: model JSON (without version).
+PUT_MODEL = """
+local version = redis.call('INCR', KEYS[1])
+local record = cjson.decode(ARGV[1])
+record['version'] = version
+redis.call('RPUSH', KEYS[2], cjson.encode(record))
+return version
+"""
+
+# KEYS: lock key. ARGV: owner, TTL in ms. Takes a free lock or renews one this owner holds.
+ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS: lock key. ARGV: owner.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
 
 # KEYS: token key. ARGV: sitekey. Deletes and returns the token only if it belongs to sitekey.
 REDEEM = """
@@ -155,10 +197,14 @@ class RedisStore(Store):
                 self.r = redis.Redis.from_url(uri, health_check_interval=30)
         except (redis.RedisError, ValueError) as exc:
             raise StoreError(f"Cannot connect to the Redis store {uri!r}: {exc}.") from exc
+        self._rng = random.SystemRandom()
         self._put_item = self.r.register_script(PUT_ITEM)
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)
         self._redeem = self.r.register_script(REDEEM)
+        self._put_model = self.r.register_script(PUT_MODEL)
+        self._acquire = self.r.register_script(ACQUIRE)
+        self._release = self.r.register_script(RELEASE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -223,12 +269,16 @@ class RedisStore(Store):
         p = _p(project_id)
         pipe = self.r.pipeline(transaction=False)
         for item_id in ids:
-            pipe.hmget(p + "item:" + item_id, "data", "votes")
+            pipe.hmget(p + "item:" + item_id, "data", "votes", "cl", "cc", "mv")
         out = []
-        for data, votes in self._call(pipe.execute):
+        for data, votes, cl, cc, mv in self._call(pipe.execute):
             if data is not None:
                 item = Item.from_dict(json.loads(data))
                 item.votes = int(votes or 0)
+                if cl is not None:
+                    item.committee_label = cl.decode()
+                    item.committee_confidence = float(cc)
+                    item.model_version = int(mv)
                 out.append(item)
         return out
 
@@ -272,9 +322,15 @@ class RedisStore(Store):
         stats = self.get_stats(project_id)
         return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
 
-    def sample_gold(self, project_id: str, label: str, n: int) -> list[str]:
-        ids = self._call(self.r.zrandmember, _p(project_id) + "gold:" + label, n)
-        return [i.decode() for i in ids or []]
+    def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        pipe = self.r.pipeline(transaction=False)
+        for label, n in wants.items():
+            pipe.zrandmember(_p(project_id) + "gold:" + label, n)
+        replies = self._call(pipe.execute)
+        return {
+            label: [i.decode() for i in ids or []]
+            for label, ids in zip(wants, replies, strict=True)
+        }
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
         ids = self._call(self.r.zrandmember, _p(project_id) + "state:" + UNLABELED, n)
@@ -319,7 +375,7 @@ class RedisStore(Store):
     def create_site(self, site: Site) -> None:
         pipe = self.r.pipeline(transaction=True)
         pipe.set(G + "site:" + site.sitekey, json.dumps(site.to_dict()), nx=True)
-        pipe.set(G + "sitesecret:" + site.secret_hash, site.sitekey)
+        pipe.set(G + "sitesecret:" + site.secret_hash, json.dumps(site.to_dict()))
         pipe.zadd(G + "sites", {site.sitekey: site.created_at}, nx=True)
         if not self._call(pipe.execute)[0]:
             raise Conflict(f"Site {site.sitekey!r} already exists.", code="site-exists")
@@ -329,8 +385,8 @@ class RedisStore(Store):
         return Site.from_dict(json.loads(raw)) if raw else None
 
     def get_site_by_secret(self, secret_hash: str) -> Site | None:
-        sitekey = self._call(self.r.get, G + "sitesecret:" + secret_hash)
-        site = self.get_site(sitekey.decode()) if sitekey else None
+        raw = self._call(self.r.get, G + "sitesecret:" + secret_hash)
+        site = Site.from_dict(json.loads(raw)) if raw else None
         return site if site is not None and site.secret_hash == secret_hash else None
 
     def list_sites(self) -> list[Site]:
@@ -345,7 +401,7 @@ class RedisStore(Store):
         site.secret_hash = secret_hash
         pipe = self.r.pipeline(transaction=True)
         pipe.set(G + "site:" + sitekey, json.dumps(site.to_dict()))
-        pipe.set(G + "sitesecret:" + secret_hash, sitekey)
+        pipe.set(G + "sitesecret:" + secret_hash, json.dumps(site.to_dict()))
         pipe.delete(G + "sitesecret:" + old)
         self._call(pipe.execute)
 
@@ -379,12 +435,12 @@ class RedisStore(Store):
     # -- challenges, tokens, votes ---------------------------------------------------------
     def put_challenge(self, challenge: Challenge) -> None:
         ttl_ms = max(1, math.ceil((challenge.expires_at - challenge.issued_at) * 1000))
-        self._call(
-            self.r.set,
-            _p(challenge.project) + "ch:" + challenge.id,
-            json.dumps(challenge.to_dict()),
-            px=ttl_ms,
-        )
+        p = _p(challenge.project)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(p + "ch:" + challenge.id, json.dumps(challenge.to_dict()), px=ttl_ms)
+        if not challenge.test:
+            pipe.hincrby(p + "stats", "challenges_issued", 1)
+        self._call(pipe.execute)
 
     def _challenge(self, challenge_id: str, now: float, take: bool) -> Challenge | None:
         project = _route(challenge_id)
@@ -405,18 +461,47 @@ class RedisStore(Store):
 
     def record_pass(
         self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
-    ) -> list[Vote]:
+    ) -> list[Evidence]:
         p = _p(project_id)
         data = token.to_dict()
         data.pop("token")
         ttl_ms = max(1, math.ceil((token.expires_at - token.challenge_ts) * 1000))
         keys = [p + "stats", p + "tok:" + token_digest(token.token), p + "votes"]
-        args: list[Any] = [json.dumps(data), ttl_ms, vote_cap]
+        args: list[Any] = [json.dumps(data), ttl_ms, vote_cap, "0" if token.test else "1"]
         for vote in votes:
-            keys += [p + "item:" + vote.item, p + "voters:" + vote.item, p + "ivotes:" + vote.item]
-            args += [vote.voter, json.dumps(vote.to_dict())]
-        kept = self._call(self._record_pass, keys=keys, args=args)
-        return [votes[int(i) - 1] for i in kept]
+            i = vote.item
+            keys += [
+                p + "item:" + i,
+                p + "voters:" + i,
+                p + "ivotes:" + i,
+                p + "ll:" + i,
+                p + "nets:" + i,
+            ]
+            args += [
+                vote.voter,
+                json.dumps(vote.to_dict()),
+                vote.label,
+                repr(vote.weight),
+                vote.network,
+            ]
+        out = []
+        for entry in self._call(self._record_pass, keys=keys, args=args):
+            flat = entry[3:]
+            loglik = {flat[j].decode(): float(flat[j + 1]) for j in range(0, len(flat), 2)}
+            out.append(
+                Evidence(votes[int(entry[0]) - 1].item, loglik, int(entry[1]), int(entry[2]))
+            )
+        return out
+
+    def get_evidence(self, project_id: str, item_id: str) -> Evidence:
+        p = _p(project_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(p + "ll:" + item_id)
+        pipe.hget(p + "item:" + item_id, "votes")
+        pipe.scard(p + "nets:" + item_id)
+        ll, votes, nets = self._call(pipe.execute)
+        loglik = {k.decode(): float(v) for k, v in ll.items()}
+        return Evidence(item_id, loglik, int(votes or 0), int(nets))
 
     def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
         project = _route(token)
@@ -432,6 +517,67 @@ class RedisStore(Store):
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         key = _p(project_id) + ("votes" if item_id is None else "ivotes:" + item_id)
         return [Vote.from_dict(json.loads(v)) for v in self._call(self.r.lrange, key, 0, -1)]
+
+    # -- committee ---------------------------------------------------------------------------
+    def set_queue(self, project_id: str, label: str, ranked: list[tuple[str, float]]) -> None:
+        key = _p(project_id) + "queue:" + label
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(key)
+        for start in range(0, len(ranked), 5000):
+            chunk = ranked[start : start + 5000]
+            pipe.zadd(key, {item: float(score) for item, score in chunk})
+        self._call(pipe.execute)
+
+    def pick_queue(
+        self, project_id: str, label: str, n: int, top_k: int, vote_cap: int
+    ) -> list[str]:
+        p = _p(project_id)
+        key = p + "queue:" + label
+        ids = [i.decode() for i in self._call(self.r.zrevrange, key, 0, 2 * top_k - 1)]
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for item in ids:
+            pipe.hmget(p + "item:" + item, "state", "votes")
+        status = self._call(pipe.execute)
+        ok = [st == b"unlabeled" and int(v or 0) < vote_cap for st, v in status]
+        stale = [i for i, good in zip(ids, ok, strict=True) if not good]
+        if stale:
+            self._call(self.r.zrem, key, *stale)
+        eligible = [i for i, good in zip(ids, ok, strict=True) if good][:top_k]
+        return self._rng.sample(eligible, min(n, len(eligible)))
+
+    def set_committee_labels(
+        self, project_id: str, version: int, rows: list[tuple[str, str, float]]
+    ) -> None:
+        p = _p(project_id)
+        for start in range(0, len(rows), 2000):
+            pipe = self.r.pipeline(transaction=False)
+            for item, label, conf in rows[start : start + 2000]:
+                pipe.hset(
+                    p + "item:" + item,
+                    mapping={"cl": label, "cc": repr(float(conf)), "mv": version},
+                )
+            self._call(pipe.execute)
+
+    def put_model(self, project_id: str, record: dict) -> int:
+        p = _p(project_id)
+        return int(
+            self._call(
+                self._put_model, keys=[p + "modelseq", p + "models"], args=[json.dumps(record)]
+            )
+        )
+
+    def list_models(self, project_id: str) -> list[dict]:
+        raw = self._call(self.r.lrange, _p(project_id) + "models", 0, -1)
+        return [json.loads(r) for r in raw]
+
+    def acquire_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        ttl_ms = max(1, int(ttl_s * 1000))
+        return bool(self._call(self._acquire, keys=[G + "lock:" + name], args=[owner, ttl_ms]))
+
+    def release_lock(self, name: str, owner: str) -> None:
+        self._call(self._release, keys=[G + "lock:" + name], args=[owner])
 
     def incr_stats(self, project_id: str, **counts: int) -> None:
         pipe = self.r.pipeline(transaction=False)

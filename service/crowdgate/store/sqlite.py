@@ -6,6 +6,7 @@ import json
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..models import (
     UNLABELED,
     ApiKey,
     Challenge,
+    Evidence,
     Item,
     Project,
     Site,
@@ -33,7 +35,7 @@ CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, id TEXT NOT NULL,
   state TEXT NOT NULL, known_label TEXT, votes INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL,
-  UNIQUE (project, id));
+  cl TEXT, cc REAL, mv INTEGER, UNIQUE (project, id));
 CREATE INDEX IF NOT EXISTS items_state ON items (project, state, seq);
 CREATE INDEX IF NOT EXISTS items_gold ON items (project, state, known_label, seq);
 CREATE TABLE IF NOT EXISTS blobs (
@@ -54,6 +56,20 @@ CREATE INDEX IF NOT EXISTS tokens_exp ON tokens (expires_at);
 CREATE TABLE IF NOT EXISTS votes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, item TEXT NOT NULL,
   voter TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (project, item, voter));
+CREATE TABLE IF NOT EXISTS evidence (
+  project TEXT NOT NULL, item TEXT NOT NULL, label TEXT NOT NULL, ll REAL NOT NULL,
+  PRIMARY KEY (project, item, label));
+CREATE TABLE IF NOT EXISTS item_networks (
+  project TEXT NOT NULL, item TEXT NOT NULL, network TEXT NOT NULL,
+  PRIMARY KEY (project, item, network));
+CREATE TABLE IF NOT EXISTS queue (
+  project TEXT NOT NULL, label TEXT NOT NULL, item TEXT NOT NULL, score REAL NOT NULL,
+  PRIMARY KEY (project, label, item));
+CREATE INDEX IF NOT EXISTS queue_rank ON queue (project, label, score DESC);
+CREATE TABLE IF NOT EXISTS models (
+  project TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (project, version));
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL);
 CREATE TABLE IF NOT EXISTS stats (
   project TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
   PRIMARY KEY (project, name));
@@ -61,6 +77,8 @@ CREATE TABLE IF NOT EXISTS stats (
 
 #: Expired challenges and tokens are swept by the writer on roughly one call in this many.
 SWEEP_EVERY = 200
+#: Columns read to build an Item: the JSON record plus fields updated in bulk.
+ITEM_COLS = "data, votes, cl, cc, mv"
 
 
 class SqliteStore(Store):
@@ -203,7 +221,7 @@ class SqliteStore(Store):
 
     def get_item(self, project_id: str, item_id: str) -> Item | None:
         rows = self._q(
-            "SELECT data, votes FROM items WHERE project=? AND id=?", (project_id, item_id)
+            f"SELECT {ITEM_COLS} FROM items WHERE project=? AND id=?", (project_id, item_id)
         )
         return self._item(rows[0]) if rows else None
 
@@ -211,6 +229,8 @@ class SqliteStore(Store):
     def _item(row: tuple) -> Item:
         item = Item.from_dict(json.loads(row[0]))
         item.votes = row[1]
+        if row[2] is not None:
+            item.committee_label, item.committee_confidence, item.model_version = row[2:5]
         return item
 
     def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
@@ -237,12 +257,12 @@ class SqliteStore(Store):
     ) -> list[Item]:
         if state is None:
             rows = self._q(
-                "SELECT data, votes FROM items WHERE project=? ORDER BY seq LIMIT ? OFFSET ?",
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? ORDER BY seq LIMIT ? OFFSET ?",
                 (project_id, limit, offset),
             )
         else:
             rows = self._q(
-                "SELECT data, votes FROM items WHERE project=? AND state=? "
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? AND state=? "
                 "ORDER BY seq LIMIT ? OFFSET ?",
                 (project_id, state, limit, offset),
             )
@@ -252,7 +272,8 @@ class SqliteStore(Store):
         last = -1
         while True:
             rows = self._q(
-                "SELECT seq, data, votes FROM items WHERE project=? AND seq>? ORDER BY seq LIMIT ?",
+                f"SELECT seq, {ITEM_COLS} FROM items WHERE project=? AND seq>? "
+                "ORDER BY seq LIMIT ?",
                 (project_id, last, batch),
             )
             if not rows:
@@ -287,8 +308,9 @@ class SqliteStore(Store):
                     break
         return found
 
-    def sample_gold(self, project_id: str, label: str, n: int) -> list[str]:
-        return self._sample("project=? AND state=? AND known_label=?", (project_id, GOLD, label), n)
+    def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        where = "project=? AND state=? AND known_label=?"
+        return {lab: self._sample(where, (project_id, GOLD, lab), n) for lab, n in wants.items()}
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
         return self._sample("project=? AND state=?", (project_id, UNLABELED), n)
@@ -296,7 +318,7 @@ class SqliteStore(Store):
     def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
         with self._tx() as db:
             rows = db.execute(
-                "SELECT data, votes FROM items WHERE project=? AND id=?", (project_id, item_id)
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? AND id=?", (project_id, item_id)
             ).fetchall()
             if not rows:
                 return
@@ -392,6 +414,8 @@ class SqliteStore(Store):
                 "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
                 (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
             )
+            if not challenge.test:
+                self._incr(db, challenge.project, {"challenges_issued": 1})
             if self._rng.randrange(SWEEP_EVERY) == 0:
                 self._sweep(db, challenge.issued_at)
 
@@ -422,8 +446,8 @@ class SqliteStore(Store):
 
     def record_pass(
         self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
-    ) -> list[Vote]:
-        kept: list[Vote] = []
+    ) -> list[Evidence]:
+        touched: list[str] = []
         data = token.to_dict()
         data.pop("token")
         with self._tx() as db:
@@ -434,19 +458,47 @@ class SqliteStore(Store):
                     "AND voter=?)",
                     (project_id, vote.item, UNLABELED, vote_cap, project_id, vote.item, vote.voter),
                 )
-                if cur.rowcount:
-                    db.execute(
-                        "INSERT INTO votes (project, item, voter, data) VALUES (?,?,?,?)",
-                        (project_id, vote.item, vote.voter, json.dumps(vote.to_dict())),
-                    )
-                    kept.append(vote)
+                if not cur.rowcount:
+                    continue
+                db.execute(
+                    "INSERT INTO votes (project, item, voter, data) VALUES (?,?,?,?)",
+                    (project_id, vote.item, vote.voter, json.dumps(vote.to_dict())),
+                )
+                db.execute(
+                    "INSERT INTO evidence (project, item, label, ll) VALUES (?,?,?,?) "
+                    "ON CONFLICT (project, item, label) DO UPDATE SET ll = ll + excluded.ll",
+                    (project_id, vote.item, vote.label, vote.weight),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO item_networks (project, item, network) VALUES (?,?,?)",
+                    (project_id, vote.item, vote.network),
+                )
+                touched.append(vote.item)
             db.execute(
                 "INSERT INTO tokens (digest, expires_at, data) VALUES (?, ?, ?)",
                 (token_digest(token.token), token.expires_at, json.dumps(data)),
             )
-            if kept:
-                self._incr(db, project_id, {"votes": len(kept)})
-        return kept
+            counts = {"challenges_passed": 0 if token.test else 1, "votes": len(touched)}
+            self._incr(db, project_id, {k: v for k, v in counts.items() if v})
+            return [self._evidence(db, project_id, item) for item in touched]
+
+    @staticmethod
+    def _evidence(db: sqlite3.Connection, project_id: str, item_id: str) -> Evidence:
+        loglik = dict(
+            db.execute(
+                "SELECT label, ll FROM evidence WHERE project=? AND item=?", (project_id, item_id)
+            ).fetchall()
+        )
+        votes = db.execute(
+            "SELECT votes FROM items WHERE project=? AND id=?", (project_id, item_id)
+        ).fetchall()
+        nets = db.execute(
+            "SELECT count(*) FROM item_networks WHERE project=? AND item=?", (project_id, item_id)
+        ).fetchall()
+        return Evidence(item_id, loglik, votes[0][0] if votes else 0, nets[0][0])
+
+    def get_evidence(self, project_id: str, item_id: str) -> Evidence:
+        return self._evidence(self._conn(), project_id, item_id)
 
     def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
         with self._tx() as db:
@@ -468,6 +520,77 @@ class SqliteStore(Store):
                 (project_id, item_id),
             )
         return [Vote.from_dict(json.loads(r[0])) for r in rows]
+
+    # -- committee ---------------------------------------------------------------------------
+    def set_queue(self, project_id: str, label: str, ranked: list[tuple[str, float]]) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM queue WHERE project=? AND label=?", (project_id, label))
+            db.executemany(
+                "INSERT OR REPLACE INTO queue (project, label, item, score) VALUES (?,?,?,?)",
+                [(project_id, label, item, float(score)) for item, score in ranked],
+            )
+
+    def pick_queue(
+        self, project_id: str, label: str, n: int, top_k: int, vote_cap: int
+    ) -> list[str]:
+        rows = self._q(
+            "SELECT q.item, i.state = ? AND i.votes < ? FROM queue q JOIN items i "
+            "ON i.project = q.project AND i.id = q.item WHERE q.project=? AND q.label=? "
+            "ORDER BY q.score DESC LIMIT ?",
+            (UNLABELED, vote_cap, project_id, label, 2 * top_k),
+        )
+        stale = [item for item, ok in rows if not ok]
+        if stale:
+            with self._tx() as db:
+                db.executemany(
+                    "DELETE FROM queue WHERE project=? AND label=? AND item=?",
+                    [(project_id, label, item) for item in stale],
+                )
+        eligible = [item for item, ok in rows if ok][:top_k]
+        return self._rng.sample(eligible, min(n, len(eligible)))
+
+    def set_committee_labels(
+        self, project_id: str, version: int, rows: list[tuple[str, str, float]]
+    ) -> None:
+        for start in range(0, len(rows), 5000):
+            with self._tx() as db:
+                db.executemany(
+                    "UPDATE items SET cl=?, cc=?, mv=? WHERE project=? AND id=?",
+                    [
+                        (lab, float(conf), version, project_id, item)
+                        for item, lab, conf in rows[start : start + 5000]
+                    ],
+                )
+
+    def put_model(self, project_id: str, record: dict) -> int:
+        with self._tx() as db:
+            version = db.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM models WHERE project=?", (project_id,)
+            ).fetchall()[0][0]
+            db.execute(
+                "INSERT INTO models (project, version, data) VALUES (?,?,?)",
+                (project_id, version, json.dumps({**record, "version": version})),
+            )
+        return version
+
+    def list_models(self, project_id: str) -> list[dict]:
+        rows = self._q("SELECT data FROM models WHERE project=? ORDER BY version", (project_id,))
+        return [json.loads(r[0]) for r in rows]
+
+    def acquire_lock(self, name: str, owner: str, ttl_s: float) -> bool:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO locks (name, owner, expires_at) VALUES (?,?,?) ON CONFLICT (name) "
+                "DO UPDATE SET owner=excluded.owner, expires_at=excluded.expires_at "
+                "WHERE locks.owner=excluded.owner OR locks.expires_at < ?",
+                (name, owner, now + ttl_s, now),
+            )
+            return cur.rowcount == 1
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM locks WHERE name=? AND owner=?", (name, owner))
 
     @staticmethod
     def _incr(db: sqlite3.Connection, project_id: str, counts: dict[str, int]) -> None:

@@ -45,7 +45,7 @@ def init_app(app: Flask, settings: Settings, sitekey_views: list) -> Limiter:
         app=app,
         default_limits=[settings.rate_limit_client],
         storage_uri=uri,
-        headers_enabled=True,
+        headers_enabled=False,
         swallow_errors=True,
         key_prefix="cg-limits",
         enabled=settings.rate_limit_enabled,

@@ -1,0 +1,159 @@
+"""Consensus: the live per-vote update on the answer path, and the full re-run in the worker.
+
+Live: each kept vote adds ``±logit(r)`` to its item's log-odds of the asked label, with ``r``
+the project's ``live_reliability`` (a yes raises the asked class, a no lowers it), over a
+uniform prior. Full: the worker refits :class:`~crowdgate.aggregation.captcha.GridVoteModel`
+on every vote, which learns each voter's reliability from their gold record. Either settles an
+item when its top posterior reaches the threshold with ``min_votes`` distinct voters and as
+many distinct networks (docs/aggregation.md, "Settle rule").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import GOLD, SETTLED, UNLABELED, Evidence, Project
+from .store import Store
+
+LIVE = "live"
+
+
+def vote_weight(project: Project) -> float:
+    """Return the log-odds one live vote moves its asked class by (``logit(r)``)."""
+    r = min(max(float(project.setting("live_reliability")), 0.5), 0.999)
+    return math.log(r / (1.0 - r))
+
+
+def live_posterior(project: Project, loglik: dict[str, float]) -> np.ndarray:
+    """Return the class posterior of an item from its summed log-odds (uniform prior)."""
+    logits = np.array([loglik.get(lab, 0.0) for lab in project.labels], dtype=float)
+    logits -= logits.max()
+    probs = np.exp(logits)
+    return probs / probs.sum()
+
+
+@dataclass
+class Settled:
+    item: str
+    label: str
+    confidence: float
+    promoted: bool
+
+
+def decide(project: Project, posterior: np.ndarray, votes: int, networks: int) -> int | None:
+    """Return the index of the settled class, or None while the item stays open."""
+    min_votes = int(project.setting("min_votes"))
+    top = int(np.argmax(posterior))
+    if (
+        posterior[top] >= float(project.setting("threshold"))
+        and votes >= min_votes
+        and (networks >= min_votes)
+    ):
+        return top
+    return None
+
+
+def settle(
+    store: Store,
+    project: Project,
+    item_id: str,
+    label: str,
+    confidence: float,
+    by: str,
+    now: float | None = None,
+) -> Settled:
+    """Mark an item settled (or promote it to gold when the project allows and it is sure)."""
+    promote = bool(project.setting("promote_to_gold")) and confidence >= float(
+        project.setting("promote_threshold")
+    )
+    fields: dict[str, object] = {
+        "label": label,
+        "confidence": confidence,
+        "consensus_by": by,
+        "settled_at": now if now is not None else time.time(),
+    }
+    if promote:
+        fields.update(state=GOLD, known_label=label)
+    else:
+        fields["state"] = SETTLED
+    store.update_item(project.id, item_id, **fields)
+    return Settled(item_id, label, confidence, promote)
+
+
+def apply_live(
+    store: Store, project: Project, evidence: list[Evidence], now: float | None = None
+) -> list[Settled]:
+    """Settle the items whose live evidence now meets the rule; return what settled."""
+    out = []
+    for ev in evidence:
+        posterior = live_posterior(project, ev.loglik)
+        top = decide(project, posterior, ev.votes, ev.networks)
+        if top is not None:
+            out.append(
+                settle(
+                    store, project, ev.item, project.labels[top], float(posterior[top]), LIVE, now
+                )
+            )
+    return out
+
+
+def rerun(store: Store, project: Project, run: int, now: float | None = None) -> dict:
+    """Refit the full grid-vote model on every vote and settle or relabel items accordingly.
+
+    Returns counts: ``votes``, ``settled`` (newly), ``relabeled`` (settled items whose label
+    the full model changed) and ``population_reliability``.
+    """
+    from .aggregation.captcha import GridVoteModel
+
+    votes = store.list_votes(project.id)
+    if not votes:
+        return {"votes": 0, "settled": 0, "relabeled": 0}
+    model = GridVoteModel(gold_per_grid=int(project.setting("gold_per_grid"))).fit(
+        [v.item for v in votes],
+        [v.label for v in votes],
+        [v.answer for v in votes],
+        [v.voter for v in votes],
+        classes=project.labels,
+        gold_score=[v.gold_score for v in votes],
+        challenges=[v.challenge for v in votes],
+    )
+    voters: dict[str, set[str]] = {}
+    nets: dict[str, set[str]] = {}
+    for v in votes:
+        voters.setdefault(v.item, set()).add(v.voter)
+        nets.setdefault(v.item, set()).add(v.network)
+    classes = [str(c) for c in model.classes_]
+    order = [classes.index(lab) for lab in project.labels]
+    settled = relabeled = 0
+    by = f"em-{run}"
+    for row, item_id in enumerate(model.items_):
+        item_id = str(item_id)
+        posterior = model.probas_[row][order]
+        item = store.get_item(project.id, item_id)
+        if item is None or item.state == GOLD:
+            continue
+        top = decide(project, posterior, len(voters[item_id]), len(nets[item_id]))
+        if item.state == UNLABELED and top is not None:
+            settle(store, project, item_id, project.labels[top], float(posterior[top]), by, now)
+            settled += 1
+        elif item.state == SETTLED:
+            best = int(np.argmax(posterior))
+            if project.labels[best] != item.label:
+                store.update_item(
+                    project.id,
+                    item_id,
+                    label=project.labels[best],
+                    confidence=float(posterior[best]),
+                    consensus_by=by,
+                )
+                relabeled += 1
+    return {
+        "votes": len(votes),
+        "settled": settled,
+        "relabeled": relabeled,
+        "population_reliability": float(model.population_reliability_),
+    }
