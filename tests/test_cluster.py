@@ -1,0 +1,118 @@
+"""The Redis store on a real three-master Redis Cluster: the contract, the flow, the limits."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import test_store_contract as contract
+from crowdgate.config import Settings
+from crowdgate.store import Store, open_store
+from redis_cluster import RedisClusterProcess
+from seed import seed_project
+
+pytestmark = pytest.mark.redis
+
+CONTRACT = [fn for name, fn in vars(contract).items() if name.startswith("test_")]
+ORIGIN = {"Origin": "https://shop.example"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcess]:
+    proc = RedisClusterProcess(tmp_path_factory.mktemp("cluster"))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def store(cluster: RedisClusterProcess) -> Iterator[Store]:
+    cluster.flush()
+    s = open_store(cluster.url)
+    yield s
+    s.close()
+
+
+def _app(cluster: RedisClusterProcess, tmp_path: Path, **overrides: object):
+    from crowdgate import create_app
+
+    settings = Settings(
+        data_dir=tmp_path, store=cluster.url, secret_key="cluster-secret", **overrides
+    )
+    return create_app(settings)
+
+
+@pytest.mark.parametrize("case", CONTRACT, ids=[fn.__name__[5:] for fn in CONTRACT])
+def test_store_contract_holds_on_redis_cluster(
+    case: Callable[..., None], store: Store, request: pytest.FixtureRequest
+) -> None:
+    names = inspect.signature(case).parameters
+    case(**{n: store if n == "store" else request.getfixturevalue(n) for n in names})
+
+
+def test_cluster_uri_selects_the_cluster_client(store: Store) -> None:
+    from redis.cluster import RedisCluster
+
+    assert isinstance(store.r, RedisCluster)  # type: ignore[attr-defined]
+
+
+def test_challenge_answer_and_siteverify_flow_runs_on_the_cluster(cluster, tmp_path) -> None:
+    cluster.flush()
+    app = _app(cluster, tmp_path, rate_limit_enabled=False)
+    store = app.extensions["crowdgate"].store
+    seeded = seed_project(store)
+    client = app.test_client()
+    issued = client.post("/api/v1/challenge", json={"sitekey": seeded.sitekey}, headers=ORIGIN)
+    assert issued.status_code == 200, issued.get_json()
+    challenge_id = issued.get_json()["challenge"]
+    hidden = store.get_challenge(challenge_id, 0)
+    picks = [i for i, s in enumerate(hidden.slots) if s.gold and s.truth]
+    answer = client.post(
+        f"/api/v1/challenge/{challenge_id}/answer", json={"selected": picks}, headers=ORIGIN
+    )
+    assert answer.get_json()["success"] is True, answer.get_json()
+    form = {"secret": seeded.secret, "response": answer.get_json()["token"]}
+    assert client.post("/siteverify", data=form).get_json()["success"] is True
+    again = client.post("/siteverify", data=form).get_json()
+    assert again["error-codes"] == ["timeout-or-duplicate"]
+    assert len(store.list_votes(seeded.project)) == 6
+    assert client.get("/readyz").status_code == 200
+    store.close()
+
+
+def test_every_key_of_a_project_hashes_to_one_slot(cluster, tmp_path) -> None:
+    cluster.flush()
+    app = _app(cluster, tmp_path, rate_limit_enabled=False)
+    store = app.extensions["crowdgate"].store
+    seeded = seed_project(store)
+    client = app.test_client()
+    for _ in range(3):
+        body = client.post("/api/v1/challenge", json={"sitekey": seeded.sitekey}, headers=ORIGIN)
+        challenge_id = body.get_json()["challenge"]
+        hidden = store.get_challenge(challenge_id, 0)
+        picks = [i for i, s in enumerate(hidden.slots) if s.gold and s.truth]
+        client.post(
+            f"/api/v1/challenge/{challenge_id}/answer", json={"selected": picks}, headers=ORIGIN
+        )
+    client.post("/api/v1/challenge", json={"sitekey": seeded.sitekey}, headers=ORIGIN)
+    rc = cluster.client()
+    keys = [k.decode() for k in rc.scan_iter(match="cg:{p:shapes}:*", count=1000)]
+    assert any(":ch:" in k for k in keys) and any(":tok:" in k for k in keys)
+    assert len({rc.keyslot(k) for k in keys}) == 1
+    rc.close()
+    store.close()
+
+
+def test_rate_limit_counters_live_on_the_cluster(cluster, tmp_path) -> None:
+    cluster.flush()
+    app = _app(cluster, tmp_path, rate_limit_client="3/minute")
+    client = app.test_client()
+    statuses = [client.get("/openapi.json").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    rc = cluster.client()
+    assert any(rc.scan_iter(match="LIMITS:*cg-limits*", count=1000))
+    rc.close()
+    assert client.get("/healthz").status_code == 200, "probes are never rate limited"
+    app.extensions["crowdgate"].store.close()
