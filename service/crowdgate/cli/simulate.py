@@ -1,0 +1,138 @@
+"""``crowdgate simulate``: answer a running service's grids with a simulated crowd."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+
+from ..errors import BadRequest
+from ..simulate import Admin, Crowd, GoldMemory, Perceiver, parse_mix
+from ..simulate.visitors import DEFAULT_MIX
+from .common import emit, json_option
+
+DEFAULT_MIX_TEXT = ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items())
+
+
+def _manifest(path: Path) -> list[tuple[Path, str]]:
+    """Return ``(image path, label)`` rows of a ``file,label`` CSV (empty labels included)."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise BadRequest(
+            f"{path} is not a manifest: it needs a header with 'file' and 'label' columns.",
+            code="simulate-manifest",
+        )
+    return [(path.parent / r["file"], (r["label"] or "").strip()) for r in rows]
+
+
+def _perceiver(reference: str, seed: int) -> Perceiver:
+    if reference == "digits":
+        from ..simulate import digits
+
+        images, _ = digits.load()
+        return digits.reference_perceiver(range(len(images)), random_state=seed)
+    from PIL import Image
+
+    rows = [(p, label) for p, label in _manifest(Path(reference)) if label]
+    return Perceiver(random_state=seed).fit(
+        [Image.open(p) for p, _ in rows], [label for _, label in rows]
+    )
+
+
+def _memory(manifest: Path | None) -> GoldMemory | None:
+    if manifest is None:
+        return None
+    from PIL import Image
+
+    gold = [p for p, label in _manifest(manifest) if label]
+    return GoldMemory().fit([Image.open(p) for p in gold])
+
+
+@click.command("simulate")
+@click.option("--url", required=True, help="Base URL of the running service.")
+@click.option("--sitekey", required=True, help="Site whose challenges the crowd answers.")
+@click.option("--visitors", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--challenges", default=200, show_default=True, type=click.IntRange(0, 10**7))
+@click.option("--mix", default=DEFAULT_MIX_TEXT, show_default=True, help="Shares of kinds.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256))
+@click.option("--origin", default="http://localhost", show_default=True, help="Origin header.")
+@click.option(
+    "--networks",
+    default=None,
+    type=click.IntRange(1, 65_536),
+    help="Distinct /24 networks of the visitors (default: one per visitor).",
+)
+@click.option(
+    "--forwarded/--no-forwarded",
+    default=True,
+    show_default=True,
+    help="Send X-Forwarded-For (honoured only with CROWDGATE_TRUSTED_PROXIES=1).",
+)
+@click.option(
+    "--reference",
+    default="digits",
+    show_default=True,
+    help="What visitors know: 'digits' (scikit-learn's) or a file,label manifest CSV.",
+)
+@click.option(
+    "--gold-memory",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Manifest whose labelled rows the adversarial colluders have memorised as gold.",
+)
+@click.option("--api-key", default=None, help="Admin key, to report the votes accepted.")
+@click.option("--project", default=None, help="Project of the site (with --api-key).")
+@json_option
+def simulate(
+    url: str,
+    sitekey: str,
+    visitors: int,
+    challenges: int,
+    mix: str,
+    seed: int,
+    concurrency: int,
+    origin: str,
+    networks: int | None,
+    forwarded: bool,
+    reference: str,
+    gold_memory: Path | None,
+    api_key: str | None,
+    project: str | None,
+    as_json: bool,
+) -> None:
+    """Answer CHALLENGES grids of SITEKEY at URL with a crowd of simulated visitors."""
+    crowd = Crowd(
+        url,
+        sitekey,
+        _perceiver(reference, seed),
+        visitors=visitors,
+        mix=parse_mix(mix),
+        memory=_memory(gold_memory),
+        origin=origin,
+        forwarded=forwarded,
+        networks=networks,
+        concurrency=concurrency,
+        seed=seed,
+    )
+    admin = Admin(url, api_key) if api_key and project else None
+    before = admin.project(project)["stats"].get("votes", 0) if admin and project else 0
+    summary = crowd.run(challenges)
+    if admin and project:
+        summary.votes_accepted = admin.project(project)["stats"].get("votes", 0) - before
+
+    def text() -> None:
+        click.echo(
+            f"{summary.challenges} grids in {summary.seconds:.1f} s: {summary.passes} passed, "
+            f"{summary.fails} failed"
+            + (f", {summary.votes_accepted} votes accepted" if admin else "")
+        )
+        for kind, row in summary.by_kind.items():
+            rate = summary.pass_rate(kind)
+            click.echo(f"  {kind}: {row['challenges']} grids, pass rate {rate:.2f}")
+        for code, n in sorted(summary.errors.items()):
+            click.echo(f"  error {code}: {n}")
+
+    emit(as_json, {"visitors": dict(crowd.kinds()), **summary.to_dict()}, text)

@@ -1,0 +1,187 @@
+"""Drive a running crowdgate with a crowd of simulated visitors, over HTTP only."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .client import Http, ServiceError
+from .perception import GoldMemory, Perceiver, PerceptionError
+from .visitors import DEFAULT_MIX, KINDS, Visitor, allocate, choose
+
+#: the page the simulated widget is embedded in (the demo site allows localhost and 127.0.0.1)
+DEFAULT_ORIGIN = "http://localhost"
+
+
+@dataclass
+class Summary:
+    """What a run did: grids answered, passed and failed, per kind, and the errors met."""
+
+    challenges: int = 0
+    passes: int = 0
+    fails: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: votes the service recorded during the run (needs an admin key; else None)
+    votes_accepted: int | None = None
+
+    def add(self, kind: str, outcome: str) -> None:
+        """Count one grid of a visitor of ``kind``: ``pass``, ``fail`` or an error code."""
+        row = self.by_kind.setdefault(kind, {"challenges": 0, "passes": 0, "fails": 0})
+        if outcome in ("pass", "fail"):
+            self.challenges += 1
+            row["challenges"] += 1
+            self.passes += outcome == "pass"
+            self.fails += outcome == "fail"
+            row["passes" if outcome == "pass" else "fails"] += 1
+        else:
+            self.errors[outcome] = self.errors.get(outcome, 0) + 1
+
+    def pass_rate(self, kind: str | None = None) -> float:
+        """Return the share of answered grids that passed (of one kind, or of all)."""
+        if kind is None:
+            return self.passes / self.challenges if self.challenges else 0.0
+        row = self.by_kind.get(kind, {})
+        return row["passes"] / row["challenges"] if row.get("challenges") else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pass_rate"] = round(self.pass_rate(), 4)
+        data["seconds"] = round(self.seconds, 2)
+        data["challenges_per_s"] = round(self.challenges / self.seconds, 2) if self.seconds else 0
+        return data
+
+
+class Crowd:
+    """A fixed population of simulated visitors who answer grids of one site.
+
+    Parameters
+    ----------
+    url : str
+        Base URL of the running service, e.g. ``http://127.0.0.1:8000``.
+    sitekey : str
+        The site whose challenges the visitors answer.
+    perceiver : Perceiver
+        The fitted picture classifier every visitor sees with.
+    visitors : int
+        Size of the population; each visitor has its own User-Agent and address.
+    mix : dict of kind to share
+        Shares of ``careful``, ``sloppy``, ``random`` and ``adversarial`` visitors.
+    memory : GoldMemory or None
+        What adversarial colluders remember of the gold set (none: they remember nothing).
+    origin : str
+        The ``Origin`` header sent, as a browser on the embedding page would.
+    forwarded : bool
+        Send each visitor's simulated address as ``X-Forwarded-For``; the service honours it
+        only when started with ``CROWDGATE_TRUSTED_PROXIES=1`` (as if behind one proxy).
+    networks : int or None
+        Distinct /24 networks the visitors come from (default: one per visitor).
+    concurrency : int
+        Visitors answering at the same time (threads).
+    seed : int
+        Seeds the kinds' order, the choice of visitor per grid and every visitor's dice.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        sitekey: str,
+        perceiver: Perceiver,
+        *,
+        visitors: int = 50,
+        mix: dict[str, float] | None = None,
+        memory: GoldMemory | None = None,
+        origin: str = DEFAULT_ORIGIN,
+        forwarded: bool = True,
+        networks: int | None = None,
+        concurrency: int = 4,
+        seed: int = 0,
+    ):
+        self.http = Http(url)
+        self.sitekey = sitekey
+        self.perceiver = perceiver
+        self.memory = memory
+        self.origin = origin
+        self.forwarded = forwarded
+        self.concurrency = max(1, concurrency)
+        self.rng = random.Random(seed)
+        kinds = allocate(mix or DEFAULT_MIX, max(1, visitors), self.rng)
+        nets = networks or len(kinds)
+        self.visitors = [Visitor.make(i, k, seed, nets) for i, k in enumerate(kinds)]
+        self._locks = [threading.Lock() for _ in self.visitors]
+
+    def kinds(self) -> Counter:
+        """Return how many visitors of each kind the crowd has."""
+        return Counter(v.kind for v in self.visitors)
+
+    def _headers(self, visitor: Visitor) -> dict[str, str]:
+        headers = {"Origin": self.origin, "User-Agent": visitor.user_agent}
+        if self.forwarded:
+            headers["X-Forwarded-For"] = visitor.address
+        return headers
+
+    def attempt(self, visitor: Visitor) -> str:
+        """Let ``visitor`` answer one grid; return ``pass``, ``fail`` or an error code."""
+        headers = self._headers(visitor)
+        grid = visitor.pending
+        visitor.pending = None
+        if grid is None:
+            status, grid = self.http.json(
+                "POST", "/api/v1/challenge", {"sitekey": self.sitekey}, headers
+            )
+            if status != 200:
+                return _code(status, grid)
+        tiles = []
+        for url in grid["images"]:
+            status, data, _ = self.http.request("GET", url, headers=headers)
+            if status != 200:
+                return f"image-http-{status}"
+            tiles.append(data)
+        try:
+            vectors = self.perceiver.vectors(tiles)
+        except PerceptionError:
+            return "undecodable-tile"
+        picks = choose(visitor, grid["label"], vectors, self.perceiver, self.memory)
+        path = f"/api/v1/challenge/{grid['challenge']}/answer"
+        status, reply = self.http.json("POST", path, {"selected": picks}, headers)
+        if status != 200:
+            return _code(status, reply)
+        if reply.get("success"):
+            return "pass"
+        visitor.pending = reply.get("next")
+        return "fail"
+
+    def run(self, challenges: int) -> Summary:
+        """Have randomly chosen visitors answer ``challenges`` grids; return the tally."""
+        order = [self.rng.randrange(len(self.visitors)) for _ in range(challenges)]
+        summary = Summary(by_kind={k: {"challenges": 0, "passes": 0, "fails": 0} for k in KINDS})
+        lock = threading.Lock()
+
+        def one(index: int) -> None:
+            visitor = self.visitors[index]
+            with self._locks[index]:
+                try:
+                    outcome = self.attempt(visitor)
+                except ServiceError as exc:
+                    outcome = exc.code
+            with lock:
+                summary.add(visitor.kind, outcome)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            list(pool.map(one, order))
+        summary.seconds = time.perf_counter() - start
+        summary.by_kind = {k: v for k, v in summary.by_kind.items() if self.kinds()[k]}
+        return summary
+
+
+def _code(status: int, reply: Any) -> str:
+    if isinstance(reply, dict) and isinstance(reply.get("code"), str):
+        return reply["code"]
+    return f"http-{status}"
