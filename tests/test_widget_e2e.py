@@ -1,0 +1,175 @@
+"""The widget in headless Chromium against a served crowdgate, from pages on another origin.
+
+The gold key of each grid is read from the store, never from the page.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import (  # noqa: F401 (the *_fixture names register fixtures)
+    UNKNOWN_SITEKEY,
+    browser_fixture,
+    demo_site_fixture,
+    gate_fixture,
+    host_fixture,
+    open_grid,
+    page_fixture,
+    right_picks,
+    shoot,
+    token_of,
+    wait_images,
+    wait_text,
+    wait_token,
+    wrong_picks,
+)
+from live import call
+
+pytestmark = pytest.mark.browser
+
+
+def verify(gate, token: str) -> dict:
+    _, verdict = call(
+        gate.base, "/siteverify", form={"secret": gate.seeded.secret, "response": token}
+    )
+    return verdict
+
+
+def test_mouse_solve_posts_the_form_and_the_token_verifies_once(page, gate, demo_site):
+    page.goto(demo_site + "/")
+    widget = page.locator(".crowdgate")
+    shoot(widget, "widget-idle")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/challenge")) as info:
+        page.locator(".cg-check").click()
+    challenge = info.value.json()["challenge"]
+    wait_images(page, ".crowdgate")
+    picks = right_picks(gate.store, challenge)
+    for slot in picks:
+        page.locator(".cg-tile").nth(slot).click()
+    assert page.locator(".cg-tile[aria-pressed=true]").count() == len(picks)
+    shoot(widget, "widget-grid")
+    page.locator(".cg-verify").click()
+    wait_token(page, ".crowdgate")
+    assert page.locator(".cg-check").get_attribute("aria-checked") == "true"
+    shoot(widget, "widget-passed")
+
+    page.locator("#signup").click()
+    page.wait_for_selector("#outcome")
+    shoot(page, "demo-result")
+    assert page.inner_text("#outcome").startswith("Welcome")
+    assert '"success": true' in page.inner_text("#verdict")
+    assert "timeout-or-duplicate" in page.inner_text("#replay")
+    votes = [v for v in gate.store.list_votes(gate.seeded.project) if v.challenge == challenge]
+    assert votes and page.locator("tr.voted").count() == len(votes)
+    assert page.console_errors == []
+
+
+def test_keyboard_only_solve_passes(page, gate, host):
+    page.goto(host + "/page/basic")
+    page.keyboard.press("Tab")
+    focused = "document.activeElement.shadowRoot.activeElement.className"
+    assert "cg-check" in page.evaluate(focused)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/challenge")) as info:
+        page.keyboard.press("Space")
+    challenge = info.value.json()["challenge"]
+    wait_images(page)
+    at = 0
+    for slot in right_picks(gate.store, challenge):
+        for _ in range(slot - at):
+            page.keyboard.press("ArrowRight")
+        at = slot
+        page.keyboard.press("Space")
+    shoot(page.locator("#one"), "widget-keyboard-selected")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert "cg-verify" in page.evaluate(focused)
+    page.keyboard.press("Enter")
+    wait_text(page, "#passes")
+    assert page.inner_text("#passes") == "pass;"
+    assert verify(gate, token_of(page))["success"] is True
+
+
+def test_wrong_answer_gets_a_new_challenge_and_no_token(page, gate, host):
+    page.goto(host + "/page/basic")
+    first = open_grid(page)
+    for slot in wrong_picks(gate.store, first):
+        page.locator(".cg-tile").nth(slot).click()
+    with page.expect_response(lambda r: r.url.endswith("/answer")) as info:
+        page.locator(".cg-verify").click()
+    verdict = info.value.json()
+    assert verdict["success"] is False and "token" not in verdict
+    assert verdict["next"]["challenge"] != first
+    wait_images(page)
+    assert "Not quite" in page.inner_text("#one .cg-status")
+    assert page.locator(".cg-tile[aria-pressed=true]").count() == 0
+    assert token_of(page) == "" and page.inner_text("#passes") == ""
+    shoot(page.locator("#one"), "widget-failed")
+
+
+def test_strict_csp_page_shows_no_violation(page, gate, host):
+    response = page.goto(host + "/page/basic")
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    challenge = open_grid(page)
+    for slot in right_picks(gate.store, challenge):
+        page.locator(".cg-tile").nth(slot).click()
+    page.locator(".cg-verify").click()
+    wait_text(page, "#passes")
+    assert page.evaluate("window.cspViolations") == []
+    assert page.console_errors == []
+    # The stylesheet applied: a styled checkbox is not the browser's default button.
+    border = page.locator(".cg").evaluate("el => getComputedStyle(el).borderTopStyle")
+    assert border != "none"
+
+
+def test_two_widgets_on_one_page_work_independently(page, gate, host):
+    page.goto(host + "/page/two")
+    first = open_grid(page, "#one")
+    for slot in right_picks(gate.store, first):
+        page.locator("#one .cg-tile").nth(slot).click()
+    page.locator("#one .cg-verify").click()
+    wait_token(page, "#one")
+    assert token_of(page, "#two") == ""
+    assert page.locator("#two .cg-check").get_attribute("aria-checked") == "false"
+    assert page.locator("#two .cg-panel").is_hidden()
+    second = open_grid(page, "#two")
+    assert second != first
+    shoot(page.locator("form"), "widget-two")
+    for slot in right_picks(gate.store, second):
+        page.locator("#two .cg-tile").nth(slot).click()
+    page.locator("#two .cg-verify").click()
+    wait_token(page, "#two")
+    one, two = token_of(page, "#one"), token_of(page, "#two")
+    assert one != two
+    assert verify(gate, one)["success"] and verify(gate, two)["success"]
+
+
+def _luminance(css_rgb: str) -> float:
+    r, g, b = (int(x) for x in css_rgb[css_rgb.index("(") + 1 : -1].split(",")[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_theme_sets_the_widget_background(page, gate, host, theme):
+    page.goto(f"{host}/page/basic?theme={theme}")
+    open_grid(page)
+    background = page.locator(".cg").evaluate("el => getComputedStyle(el).backgroundColor")
+    text = page.locator(".cg-prompt").evaluate("el => getComputedStyle(el).color")
+    if theme == "dark":
+        assert _luminance(background) < 0.25 < _luminance(text)
+    else:
+        assert _luminance(background) > 0.75 > _luminance(text)
+    shoot(page.locator("#one"), f"widget-grid-{theme}")
+
+
+def test_unknown_sitekey_shows_an_error_and_calls_the_error_callback(page, host):
+    page.goto(host + "/page/unknown")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/challenge")) as info:
+        page.locator(".cg-check").click()
+    assert info.value.status == 404
+    wait_text(page, "#errors")
+    assert page.inner_text("#errors") == "unknown-sitekey"
+    status = page.inner_text("#one .cg-status")
+    assert "unknown-sitekey" in status
+    assert page.locator("#one .cg-retry").is_visible()
+    assert UNKNOWN_SITEKEY not in token_of(page)
+    shoot(page.locator("#one"), "widget-error")
