@@ -36,6 +36,8 @@ class Http:
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
         self._local = threading.local()
+        self._open: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -47,6 +49,8 @@ class Http:
             )
             conn = cls(self.host, self.port, timeout=self.timeout)
             self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
         return conn
 
     def request(
@@ -83,11 +87,12 @@ class Http:
         return status, json.loads(raw) if raw and "json" in ctype else None
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every connection any thread opened (threads reconnect on their next call)."""
+        with self._lock:
+            conns, self._open = self._open, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 class Admin:

@@ -174,8 +174,11 @@ class Crowd:
                 summary.add(visitor.kind, outcome)
 
         start = time.perf_counter()
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(one, order))
+        try:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                list(pool.map(one, order))
+        finally:
+            self.http.close()
         summary.seconds = time.perf_counter() - start
         summary.by_kind = {k: v for k, v in summary.by_kind.items() if self.kinds()[k]}
         return summary
