@@ -8,6 +8,7 @@ import click
 
 from ..errors import CrowdgateError
 from . import admin, serve
+from .simulate import simulate
 
 
 class Group(click.Group):
@@ -36,3 +37,5 @@ except ImportError:  # pragma: no cover - the aggregation command ships with its
     pass
 else:
     main.add_command(aggregate)
+
+main.add_command(simulate)
