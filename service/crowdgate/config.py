@@ -63,6 +63,14 @@ class Settings:
     test_keys: bool = True
     #: SQLite ``synchronous`` pragma: NORMAL survives process crashes, FULL also power loss
     sqlite_synchronous: str = "NORMAL"
+    #: the trainer retrains a project after this many new gold or settled labels
+    retrain_every_labels: int = 20
+    #: ... or after this many seconds, if any label came in meanwhile
+    retrain_every_s: int = 300
+    #: seconds between the trainer's checks for due projects
+    worker_poll_s: float = 5.0
+    #: run the trainer beside ``crowdgate serve`` (default: yes on SQLite, no on Redis)
+    embedded_worker: str = "auto"
     #: seconds sites, projects and gold counts are cached per process (0 disables)
     cache_ttl_s: float = 2.0
     #: log level name

@@ -7,7 +7,8 @@ import sys
 import click
 
 from ..errors import CrowdgateError
-from . import admin, serve
+from . import admin, export, serve, worker
+from .aggregate import aggregate
 from .simulate import simulate
 
 
@@ -28,14 +29,7 @@ def main() -> None:
     """crowdgate: captcha-style crowdsourced image labeling with active learning."""
 
 
-for command in (*admin.COMMANDS, *serve.COMMANDS):
+for command in (*admin.COMMANDS, *export.COMMANDS, *serve.COMMANDS, *worker.COMMANDS):
     main.add_command(command)
-
-try:
-    from .aggregate import aggregate
-except ImportError:  # pragma: no cover - the aggregation command ships with its package
-    pass
-else:
-    main.add_command(aggregate)
-
+main.add_command(aggregate)
 main.add_command(simulate)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 from .common import data_dir_option, load_settings, store_for
 
 host_option = click.option(
@@ -22,6 +25,29 @@ workers_option = click.option(
     type=click.IntRange(1, 64),
     help="gunicorn worker processes.",
 )
+
+
+def start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start ``crowdgate worker`` beside the server when the settings ask for it.
+
+    ``auto`` means yes on SQLite (one host, nothing else to run) and no on Redis, where the
+    operator runs one ``crowdgate worker`` per deployment. The child exits with this process.
+    """
+    mode = settings.embedded_worker.lower()
+    if mode not in ("auto", "true", "false"):
+        raise ConfigError("CROWDGATE_EMBEDDED_WORKER must be auto, true or false.")
+    if mode == "false" or (mode == "auto" and not settings.store_uri.startswith("sqlite:")):
+        return None
+    env = {
+        **os.environ,
+        "CROWDGATE_STORE": settings.store_uri,
+        "CROWDGATE_DATA_DIR": str(settings.data_dir),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "crowdgate", "worker", "--parent-pid", str(os.getpid())], env=env
+    )
+    atexit.register(child.terminate)
+    return child
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -57,6 +83,7 @@ def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     store_for(settings).check()
     os.environ["CROWDGATE_DATA_DIR"] = str(settings.data_dir)
     click.echo(f"crowdgate serving on http://{host}:{port} (store: {settings.store_uri})")
+    start_embedded_worker(settings)
     run_gunicorn(settings, host, port, workers)
 
 
@@ -92,6 +119,7 @@ def demo(host: str, port: int, workers: int, site_port: int | None, data_dir: Pa
         f"try: curl -s -X POST {base}/api/v1/challenge -H 'Origin: http://localhost' "
         f'-d \'{{"sitekey": "{info.sitekey}"}}\''
     )
+    start_embedded_worker(settings)
     run_gunicorn(settings, host, port, workers)
 
 

@@ -105,8 +105,17 @@ class SqliteStore(Store):
             raise StoreError(f"Cannot create the folder for {self.path}: {exc}.") from exc
         try:
             self._conn().executescript(SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot create the schema in {self.path}: {exc}.") from exc
+
+    def _migrate(self) -> None:
+        """Add columns that files made by earlier versions lack (additive changes only)."""
+        conn = self._conn()
+        have = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+        for column, kind in (("cl", "TEXT"), ("cc", "REAL"), ("mv", "INTEGER")):
+            if column not in have:
+                conn.execute(f"ALTER TABLE items ADD COLUMN {column} {kind}")
 
     # -- connection handling ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

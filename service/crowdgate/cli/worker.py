@@ -1,0 +1,102 @@
+"""``crowdgate worker`` (the trainer loop) and ``crowdgate retrain PROJECT`` (one run now)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from .. import trainer
+from ..errors import NotFound
+from .common import data_dir_option, json_option, load_settings, store_for
+
+STEPS = ["consensus", "load", "fit", "score", "queues", "done"]
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Retrain every due project once, then exit.")
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Exit when this process is gone (used by the embedded mode).",
+)
+@data_dir_option
+def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
+    """Run the trainer: retrain projects after new labels or time, one trainer at a time."""
+    settings = load_settings(data_dir)
+    store = store_for(settings)
+    if once:
+        owner = "cli-once"
+        versions = trainer.run_once(
+            store, settings.retrain_every_labels, settings.retrain_every_s, owner
+        )
+        click.echo(f"retrained {len(versions)} project(s)")
+        return
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo(f"trainer running (store: {settings.store_uri})", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        trainer.run_forever(
+            store,
+            settings.retrain_every_labels,
+            settings.retrain_every_s,
+            settings.worker_poll_s,
+            stop=lambda: bool(stopping) or _orphaned(parent_pid),
+        )
+
+
+def _orphaned(parent_pid: int | None) -> bool:
+    return parent_pid is not None and os.getppid() != parent_pid
+
+
+@click.command("retrain")
+@click.argument("project_id")
+@click.option("--seed", type=int, default=None, help="random_state of the committee.")
+@data_dir_option
+@json_option
+def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: bool) -> None:
+    """Retrain PROJECT_ID's committee now and refill its question queues."""
+    store = store_for(load_settings(data_dir))
+    project = store.get_project(project_id)
+    if project is None:
+        raise NotFound(f"Project {project_id!r} does not exist.", code="unknown-project")
+    owner = "cli-retrain"
+    lock = f"trainer:{project_id}"
+    if not store.acquire_lock(lock, owner, trainer.LOCK_TTL_S):
+        click.echo(
+            "error: another trainer is retraining this project; try again later (lock-held)",
+            err=True,
+        )
+        sys.exit(2)
+    try:
+        with tqdm(
+            total=len(STEPS), desc="retrain", unit="step", disable=as_json or None, file=sys.stderr
+        ) as bar:
+
+            def step(name: str) -> None:
+                bar.set_postfix_str(name)
+                bar.update(1)
+
+            record = trainer.retrain(store, project, random_state=seed, progress=step)
+    finally:
+        store.release_lock(lock, owner)
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+    else:
+        m = record["metrics"]
+        click.echo(
+            f"model {record['version']}: {m['mode']}, {m['n_labeled']} labeled, "
+            f"{m['n_open']} open, cv accuracy {m.get('cv_accuracy')}, "
+            f"{m['seconds']} s"
+        )
+
+
+COMMANDS = [worker, retrain]

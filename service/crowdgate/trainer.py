@@ -1,0 +1,246 @@
+"""The trainer: retrain the committee on consensus, rescore the pool, refill the queues.
+
+One trainer per project at a time (a lock in the store). ``crowdgate worker`` runs
+:func:`run_forever`; ``crowdgate retrain`` calls :func:`retrain` once; in the embedded mode
+``crowdgate serve`` starts the worker beside gunicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import consensus
+from .committee import (
+    Committee,
+    NotEnoughLabels,
+    cold_start_batch,
+    needs_cold_start,
+    score_pool,
+    select_batch,
+)
+from .models import GOLD, SETTLED, UNLABELED, Project
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+#: Items kept in each label's queue after a retrain (grids draw among the best 40 of them).
+QUEUE_LENGTH = 120
+#: Seconds a trainer's lock lives without renewal (a crashed trainer frees it after this).
+LOCK_TTL_S = 600.0
+
+
+@dataclass
+class Pool:
+    """The project's items split for training: labeled features and labels, open features."""
+
+    labeled_ids: list[str]
+    X_labeled: np.ndarray
+    y_labeled: np.ndarray
+    gold_mask: np.ndarray
+    open_ids: list[str]
+    X_open: np.ndarray
+
+
+def load_pool(store: Store, project: Project, batch: int = 2000) -> Pool:
+    """Read every item's state, label and stored feature vector (in batches)."""
+    lab_ids: list[str] = []
+    labels: list[str] = []
+    gold: list[bool] = []
+    open_ids: list[str] = []
+    for item in store.iter_items(project.id, batch=batch):
+        if item.state in (GOLD, SETTLED) and item.label is not None:
+            lab_ids.append(item.id)
+            labels.append(item.label)
+            gold.append(item.state == GOLD)
+        elif item.state == UNLABELED:
+            open_ids.append(item.id)
+    X_lab = _features(store, project.id, lab_ids)
+    X_open = _features(store, project.id, open_ids)
+    keep_lab = ~np.isnan(X_lab[:, 0]) if len(lab_ids) else np.zeros(0, bool)
+    keep_open = ~np.isnan(X_open[:, 0]) if len(open_ids) else np.zeros(0, bool)
+    return Pool(
+        labeled_ids=[i for i, k in zip(lab_ids, keep_lab, strict=True) if k],
+        X_labeled=X_lab[keep_lab],
+        y_labeled=np.asarray(labels, dtype=object)[keep_lab],
+        gold_mask=np.asarray(gold, bool)[keep_lab],
+        open_ids=[i for i, k in zip(open_ids, keep_open, strict=True) if k],
+        X_open=X_open[keep_open],
+    )
+
+
+def _features(store: Store, project_id: str, ids: list[str], chunk: int = 2000) -> np.ndarray:
+    """Stack stored vectors into float32 rows; items without features get a NaN row."""
+    if not ids:
+        return np.zeros((0, 1), np.float32)
+    rows: list[np.ndarray | None] = []
+    dim = 0
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        found = store.get_features(project_id, part)
+        for item in part:
+            vec = found.get(item)
+            rows.append(vec)
+            if vec is not None:
+                dim = len(vec)
+    out = np.full((len(ids), max(dim, 1)), np.nan, np.float32)
+    for n, vec in enumerate(rows):
+        if vec is not None and len(vec) == dim:
+            out[n] = vec
+    return out
+
+
+def retrain(
+    store: Store,
+    project: Project,
+    *,
+    random_state: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Fit the committee on gold and settled items, rescore the open pool, refill the queues.
+
+    Returns the model record stored with :meth:`Store.put_model`, including ``version``.
+    """
+    step = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    run = len(store.list_models(project.id)) + 1
+    step("consensus")
+    rerun = consensus.rerun(store, project, run)
+    step("load")
+    pool = load_pool(store, project)
+    seed = run if random_state is None else random_state
+    metrics: dict[str, object] = {
+        "n_labeled": len(pool.labeled_ids),
+        "n_gold": int(pool.gold_mask.sum()),
+        "n_open": len(pool.open_ids),
+        "consensus": rerun,
+    }
+    committee = None
+    rows: list[tuple[str, str, float]] = []
+    if len(pool.open_ids) and not needs_cold_start(pool.y_labeled):
+        step("fit")
+        try:
+            committee = Committee(
+                n_members=int(project.setting("committee_size")), random_state=seed
+            ).fit(pool.X_labeled, pool.y_labeled)
+        except NotEnoughLabels:
+            committee = None
+    if committee is None:
+        step("cold start")
+        picks = (
+            cold_start_batch(pool.X_open, QUEUE_LENGTH, random_state=seed)
+            if len(pool.open_ids)
+            else np.zeros(0, int)
+        )
+        ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(picks)]
+        for label in project.labels:
+            store.set_queue(project.id, label, ranked)
+        metrics.update(mode="cold-start")
+    else:
+        step("score")
+        scored = score_pool(committee, pool.X_open, random_state=seed)
+        step("queues")
+        for label in project.labels:
+            # Only items for which the committee hesitates on this label: a grid asking
+            # "is this a 3?" learns little from items no member would call a 3.
+            torn = (scored.candidates == label).any(axis=1)
+            order = select_batch(
+                pool.X_open,
+                scored.scores,
+                QUEUE_LENGTH,
+                candidates=scored.candidates,
+                label=label,
+                eligible=torn,
+                random_state=seed,
+            )
+            ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)]
+            store.set_queue(project.id, label, ranked)
+        metrics.update(mode="committee", measure=scored.measure, **_quality(committee, pool, seed))
+        top = [str(c) for c in scored.candidates[:, 0]]
+        rows = [
+            (pool.open_ids[i], top[i], float(scored.confidence[i]))
+            for i in range(len(pool.open_ids))
+        ]
+    metrics["seconds"] = round(time.perf_counter() - started, 3)
+    record = {"created_at": time.time(), "metrics": metrics}
+    version = store.put_model(project.id, record)
+    if committee is not None:
+        store.set_committee_labels(project.id, version, rows)
+    step("done")
+    return {**record, "version": version}
+
+
+def _quality(committee: Committee, pool: Pool, seed: int) -> dict[str, float | None]:
+    """Cross-validated accuracy on gold and agreement with crowd consensus."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    out: dict[str, float | None] = {"cv_accuracy": None, "agreement": None}
+    X, y = pool.X_labeled[pool.gold_mask], pool.y_labeled[pool.gold_mask]
+    classes, counts = np.unique(y, return_counts=True)
+    folds = int(min(3, counts.min())) if len(classes) > 1 else 0
+    if folds >= 2:
+        right = 0
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+            fold_model = clone(committee).fit(X[train], y[train])
+            right += int((fold_model.predict(X[test]) == y[test]).sum())
+        out["cv_accuracy"] = round(right / len(y), 4)
+    settled = ~pool.gold_mask
+    if settled.any():
+        pred = committee.predict(pool.X_labeled[settled])
+        out["agreement"] = round(float((pred == pool.y_labeled[settled]).mean()), 4)
+    return out
+
+
+def due(store: Store, project: Project, every_labels: int, every_s: float) -> bool:
+    """Return True after ``every_labels`` new labels, or ``every_s`` seconds with new ones."""
+    models = store.list_models(project.id)
+    counts = store.count_items(project.id)
+    labeled = counts["settled"] + counts["gold"]
+    if not models:
+        return counts["unlabeled"] > 0 and counts["gold"] > 0
+    last = models[-1]
+    grown = labeled - int(last["metrics"].get("n_labeled", 0))
+    return grown >= every_labels or (time.time() - last["created_at"] >= every_s and grown > 0)
+
+
+def run_once(store: Store, every_labels: int, every_s: float, owner: str) -> list[int]:
+    """Retrain every project that is due and whose lock this owner gets; return versions."""
+    done = []
+    for project in store.list_projects():
+        lock = f"trainer:{project.id}"
+        if not store.acquire_lock(lock, owner, LOCK_TTL_S):
+            continue
+        try:
+            if due(store, project, every_labels, every_s):
+                record = retrain(store, project)
+                log.info("retrained %s: model %s", project.id, record["version"])
+                done.append(record["version"])
+        finally:
+            store.release_lock(lock, owner)
+    return done
+
+
+def run_forever(
+    store: Store,
+    every_labels: int,
+    every_s: float,
+    poll_s: float,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Poll for due projects until ``stop()``; store errors are logged and retried."""
+    from .errors import StoreError
+
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    while not stop():
+        try:
+            run_once(store, every_labels, every_s, owner)
+        except StoreError as exc:
+            log.warning("trainer: store unavailable, retrying: %s", exc.message)
+        time.sleep(poll_s)

@@ -1,0 +1,172 @@
+"""The trainer and consensus: retrain, queues, committee labels, live and full settling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from crowdgate import consensus, trainer
+from crowdgate.challenge import ChallengeService, Client
+from crowdgate.cli import main
+from crowdgate.committee import Committee, score_pool
+from crowdgate.config import Settings
+from crowdgate.models import GOLD, SETTLED, UNLABELED
+from digits_project import make_digits_project
+from seed import seed_project
+
+
+@pytest.fixture
+def digits(store, tmp_path):
+    truth = make_digits_project(store, tmp_path / "img")
+    return store.get_project("digits"), truth
+
+
+def test_retrain_records_a_model_and_labels_every_open_item(store, digits):
+    project, _ = digits
+    record = trainer.retrain(store, project, random_state=0)
+    assert record["version"] == 1 and record["metrics"]["mode"] == "committee"
+    assert record["metrics"]["cv_accuracy"] > 0.6
+    assert [m["version"] for m in store.list_models("digits")] == [1]
+    open_items = store.list_items("digits", state=UNLABELED, limit=1000)
+    assert open_items and all(i.committee_label in project.labels for i in open_items)
+    assert all(i.model_version == 1 and 0 < i.committee_confidence <= 1 for i in open_items)
+
+
+def test_queues_hold_open_items_whose_top_candidates_include_the_label(store, digits):
+    project, _ = digits
+    trainer.retrain(store, project, random_state=0)
+    picked = store.pick_queue("digits", "3", 6, top_k=40, vote_cap=100)
+    pool = trainer.load_pool(store, project)
+    committee = Committee(random_state=0).fit(pool.X_labeled, pool.y_labeled)
+    candidates = score_pool(committee, pool.X_open, random_state=0).candidates
+    top2 = dict(zip(pool.open_ids, candidates.tolist(), strict=True))
+    assert picked and all("3" in top2[i] for i in picked)
+
+
+def test_retrain_is_reproducible_with_a_seed(store, digits):
+    project, _ = digits
+    trainer.retrain(store, project, random_state=7)
+    first = store.pick_queue("digits", "1", 200, top_k=200, vote_cap=100)
+    trainer.retrain(store, project, random_state=7)
+    second = store.pick_queue("digits", "1", 200, top_k=200, vote_cap=100)
+    assert sorted(first) == sorted(second)
+
+
+def test_cold_start_fills_every_queue_with_diverse_picks(store, tmp_path):
+    make_digits_project(store, tmp_path / "img", n=60, gold_fraction=0.05)
+    record = trainer.retrain(store, store.get_project("digits"), random_state=0)
+    assert record["metrics"]["mode"] == "cold-start"
+    assert len(store.pick_queue("digits", "7", 5, top_k=40, vote_cap=100)) == 5
+
+
+def test_due_after_new_labels_and_lock_keeps_one_trainer(store, digits):
+    project, _ = digits
+    assert trainer.due(store, project, every_labels=5, every_s=3600)
+    assert store.acquire_lock("trainer:digits", "someone-else", 60)
+    assert trainer.run_once(store, 5, 3600, owner="me") == []
+    store.release_lock("trainer:digits", "someone-else")
+    assert trainer.run_once(store, 5, 3600, owner="me") == [1]
+    assert not trainer.due(store, project, every_labels=5, every_s=3600)
+
+
+def _pass_votes(
+    service: ChallengeService, store, sitekey: str, n_voters: int, item: str, answer_for
+) -> None:
+    """Have ``n_voters`` distinct visitors pass challenges until each voted on ``item``."""
+    for v in range(n_voters):
+        client = Client(address=f"10.{v}.0.1", user_agent=f"ua-{v}", origin_host="shop.example")
+        for _ in range(200):
+            challenge = service.issue(sitekey, None, client)
+            slots = challenge.slots
+            if not any(s.item == item for s in slots):
+                service.store.take_challenge(challenge.id, service.clock())
+                continue
+            picks = [
+                i
+                for i, s in enumerate(slots)
+                if (s.gold and s.truth) or (not s.gold and answer_for(s.item, challenge.label))
+            ]
+            assert service.answer(challenge.id, picks, client).success
+            break
+
+
+def test_live_consensus_settles_an_item_after_agreeing_distinct_voters(store, tmp_path):
+    seeded = seed_project(store, open_items=1)
+    item = seeded.open[0]
+    service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
+    _pass_votes(service, store, seeded.sitekey, 8, item, lambda _i, label: label == "circle")
+    got = store.get_item(seeded.project, item)
+    assert got.state == SETTLED and got.label == "circle"
+    assert got.confidence >= 0.95 and got.consensus_by == consensus.LIVE
+    assert len(store.list_votes(seeded.project, item)) >= 3
+
+
+def test_one_network_alone_cannot_settle_an_item(store, tmp_path):
+    seeded = seed_project(store, open_items=1)
+    item = seeded.open[0]
+    service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
+    for v in range(8):
+        client = Client(address=f"10.0.0.{v + 1}", user_agent=f"ua-{v}")
+        challenge = service.issue(seeded.sitekey, "shop.example", client)
+        picks = [
+            i
+            for i, s in enumerate(challenge.slots)
+            if (s.gold and s.truth) or (not s.gold and challenge.label == "circle")
+        ]
+        service.answer(challenge.id, picks, client)
+    assert store.get_item(seeded.project, item).state == UNLABELED
+
+
+def test_promotion_to_gold_when_the_project_allows_it(store, tmp_path):
+    seeded = seed_project(store, open_items=1)
+    project = store.get_project(seeded.project)
+    project.settings.update(promote_to_gold=True, promote_threshold=0.95)
+    store.save_project(project)
+    service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
+    _pass_votes(
+        service, store, seeded.sitekey, 8, seeded.open[0], lambda _i, label: label == "square"
+    )
+    got = store.get_item(seeded.project, seeded.open[0])
+    assert got.state == GOLD and got.known_label == "square"
+    assert store.gold_labels(seeded.project)["square"] == 5
+
+
+def test_full_rerun_keeps_the_live_label_when_votes_agree(store, tmp_path):
+    seeded = seed_project(store, open_items=1)
+    service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
+    _pass_votes(
+        service, store, seeded.sitekey, 8, seeded.open[0], lambda _i, label: label == "triangle"
+    )
+    result = consensus.rerun(store, store.get_project(seeded.project), run=1)
+    assert result["relabeled"] == 0 and result["votes"] > 0
+    assert store.get_item(seeded.project, seeded.open[0]).label == "triangle"
+
+
+def test_live_posterior_is_uniform_without_votes_and_moves_with_them():
+    from crowdgate.models import Project
+
+    project = Project(id="p", name="p", labels=["a", "b", "c"])
+    assert np.allclose(consensus.live_posterior(project, {}), 1 / 3)
+    w = consensus.vote_weight(project)
+    post = consensus.live_posterior(project, {"a": 3 * w})
+    assert post.argmax() == 0 and post[0] > 0.95
+    assert consensus.decide(project, post, votes=3, networks=3) == 0
+    assert consensus.decide(project, post, votes=3, networks=1) is None
+
+
+def test_retrain_command_prints_the_model_as_json(tmp_path):
+    from crowdgate.store import open_store
+
+    uri = f"sqlite:///{tmp_path / 'cg.db'}"
+    store = open_store(uri)
+    make_digits_project(store, tmp_path / "img", n=120)
+    runner = CliRunner()
+    env = {"CROWDGATE_STORE": uri, "CROWDGATE_SECRET_KEY": "k"}
+    result = runner.invoke(main, ["retrain", "digits", "--json", "--seed", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert '"version": 1' in result.output
+    missing = runner.invoke(main, ["retrain", "nope"], env=env)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    once = runner.invoke(main, ["worker", "--once"], env=env)
+    assert once.exit_code == 0 and "retrained 0 project(s)" in once.output
