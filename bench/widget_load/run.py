@@ -1,0 +1,207 @@
+"""Widget load time in headless Chromium on loopback, and the widget's gzipped size.
+
+Measures, per run in a fresh browser context (cold cache):
+
+* ``script``: fetch of ``/widget.js`` (resource timing, start to response end);
+* ``interactive``: from the start of that fetch to the ``onload`` callback, which the widget
+  calls once every container is rendered and its checkbox listens for clicks;
+* ``grid``: from the click on the checkbox (a capture listener on the host page) to the frame
+  after all 9 grid images are loaded and decoded (target: under 300 ms).
+
+The host page is served from ``localhost:Q`` and crowdgate from ``127.0.0.1:P`` (two origins, as
+on a real site), with the demo project (scikit-learn digits) and a strict CSP on the host page.
+
+Usage: ``python bench/widget_load/run.py [--runs 15] [--data-dir DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from flask import Flask, Response
+
+from crowdgate.config import Settings
+from crowdgate.demo import ensure_demo
+from crowdgate.demo_site import serve_in_thread
+from crowdgate.store import open_store
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+BENCH_JS = """
+window.cgBench = {};
+window.cgReady = () => { window.cgBench.ready = performance.now(); };
+document.addEventListener("click", () => {
+  window.cgBench.click = performance.now();
+  const root = document.querySelector("crowdgate-widget").shadowRoot;
+  const poll = () => {
+    const imgs = Array.from(root.querySelectorAll(".cg-tile img"));
+    const shown = imgs.length === 9 && !root.querySelector(".cg-panel").hidden;
+    if (shown && imgs.every((i) => i.complete && i.naturalWidth > 0)) {
+      requestAnimationFrame(() => { window.cgBench.grid = performance.now(); });
+    } else {
+      setTimeout(poll, 1);
+    }
+  };
+  poll();
+}, { capture: true, once: true });
+"""
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bench</title>
+<script src="/bench.js"></script>
+<script src="{cg}/widget.js?onload=cgReady" async defer></script>
+</head><body><form><div class="crowdgate" data-sitekey="{sitekey}"></div></form></body></html>
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def host_app(cg: str, sitekey: str) -> Flask:
+    app = Flask("widget-load-host")
+    csp = (
+        f"default-src 'none'; script-src 'self' {cg}; connect-src {cg}; img-src {cg}; "
+        "base-uri 'none'"
+    )
+
+    @app.get("/")
+    def page() -> Response:
+        html = PAGE.format(cg=cg, sitekey=sitekey)
+        return Response(html, mimetype="text/html", headers={"Content-Security-Policy": csp})
+
+    @app.get("/bench.js")
+    def bench_js() -> Response:
+        return Response(BENCH_JS, mimetype="text/javascript")
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)
+
+    return app
+
+
+def start_crowdgate(data_dir: Path, port: int, store_uri: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CROWDGATE_STORE": store_uri,
+        "CROWDGATE_RATE_LIMIT_ENABLED": "false",
+        "CROWDGATE_LOG_LEVEL": "WARNING",
+    }
+    args = [sys.executable, "-m", "crowdgate", "serve", "--port", str(port)]
+    args += ["--workers", "2", "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/openapi.json", timeout=1).read()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("crowdgate serve did not start")
+
+
+def measure(browser, url: str) -> dict[str, float]:
+    """Load the page once in a fresh context, open the grid, return the timings in ms."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("() => window.cgBench && window.cgBench.ready")
+        page.locator(".cg-check").click()
+        page.wait_for_function("() => window.cgBench.grid", timeout=10_000)
+        marks = page.evaluate(
+            """() => {
+              const entry = performance.getEntriesByType("resource")
+                .find((e) => e.name.includes("/widget.js"));
+              return { ...window.cgBench, start: entry.startTime, end: entry.responseEnd };
+            }"""
+        )
+    finally:
+        context.close()
+    return {
+        "script": marks["end"] - marks["start"],
+        "interactive": marks["ready"] - marks["start"],
+        "grid": marks["grid"] - marks["click"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--data-dir", type=Path, default=None, help="reuse a demo data dir")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="crowdgate-widget-load-"))
+    settings = Settings.from_env(data_dir=data_dir, secret_key="widget-load-bench")
+    store = open_store(settings.store_uri)
+    info = ensure_demo(store, settings)
+    store.close()
+
+    port = free_port()
+    proc = start_crowdgate(data_dir, port, settings.store_uri)
+    cg = f"http://127.0.0.1:{port}"
+    host_port = free_port()
+    host = serve_in_thread(host_app(cg, info.sitekey), "127.0.0.1", host_port)
+    url = f"http://localhost:{host_port}/"
+    try:
+        raw = urllib.request.urlopen(cg + "/widget.js").read()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            measure(browser, url)  # warm up the server's caches and the browser
+            runs = [measure(browser, url) for _ in range(args.runs)]
+            version = browser.version
+            browser.close()
+    finally:
+        host.shutdown()
+        os.killpg(proc.pid, 15)
+        proc.wait(10)
+
+    print(f"Chromium {version}, {args.runs} runs, cold cache per run, loopback")
+    print("| measure | median ms | p90 ms | min ms | max ms |")
+    print("|---|---|---|---|---|")
+    for key in ("script", "interactive", "grid"):
+        values = sorted(r[key] for r in runs)
+        p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
+        print(
+            f"| {key} | {statistics.median(values):.1f} | {p90:.1f} | {values[0]:.1f} | "
+            f"{values[-1]:.1f} |"
+        )
+    print(f"widget.js: {len(raw)} bytes raw, {len(gzip.compress(raw, 9))} bytes gzipped (level 9)")
+    rounded = [{k: round(v, 1) for k, v in r.items()} for r in runs]
+    print(json.dumps({"runs": rounded}))
+
+
+if __name__ == "__main__":
+    main()
