@@ -9,7 +9,7 @@ from flask import Flask
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..store import Store
-from . import admin, errors, health, limits, metrics, openapi, public, security, state
+from . import admin, errors, export_api, health, limits, metrics, openapi, public, security, state
 from . import logging as request_logs
 
 
@@ -32,6 +32,7 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(export_api.bp)
     app.register_blueprint(openapi.bp)
     limits.init_app(app, settings, sitekey_views=[public.challenge])
     health.init_app(app)

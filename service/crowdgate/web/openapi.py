@@ -265,6 +265,58 @@ SPEC: dict[str, Any] = {
                 },
             )
         },
+        "/api/v1/admin/projects/{project_id}/export": {
+            "get": _admin(
+                "Download an export (streamed)",
+                {
+                    "200": {
+                        "description": "The export file, as an attachment",
+                        "content": {
+                            "text/csv": {},
+                            "application/x-ndjson": {},
+                            "application/zip": {},
+                            "application/json": {},
+                        },
+                    }
+                },
+                parameters=[
+                    _param("project_id"),
+                    {
+                        "in": "query",
+                        "name": "format",
+                        "required": True,
+                        "schema": {"enum": ["csv", "jsonl", "imagefolder", "labelstudio"]},
+                    },
+                    {
+                        "in": "query",
+                        "name": "min_confidence",
+                        "schema": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                    {"in": "query", "name": "committee", "schema": {"enum": ["0", "1"]}},
+                    {
+                        "in": "query",
+                        "name": "validation",
+                        "schema": {"type": "number", "minimum": 0, "maximum": 0.9},
+                    },
+                    {"in": "query", "name": "seed", "schema": {"type": "integer"}},
+                    {"in": "query", "name": "image_url", "schema": {"type": "string"}},
+                ],
+            )
+        },
+        "/api/v1/admin/projects/{project_id}/models": {
+            "get": _admin(
+                "Model versions with their metrics",
+                {"200": _ok("Models")},
+                parameters=[_param("project_id")],
+            )
+        },
+        "/api/v1/admin/projects/{project_id}/retrain": {
+            "post": _admin(
+                "Retrain the committee now",
+                {"200": _ok("The new model"), "409": _ok("Trainer busy", ERROR)},
+                parameters=[_param("project_id")],
+            )
+        },
         "/api/v1/admin/sites": {
             "get": _admin("List sites", {"200": _ok("Sites")}),
             "post": _admin(
