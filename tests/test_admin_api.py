@@ -206,3 +206,21 @@ def test_openapi_describes_every_route(app):
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, f"{method} {path} is undocumented"
+
+
+def test_models_are_listed_and_retrain_runs_through_the_api(client, auth, app_store, tmp_path):
+    from digits_project import make_digits_project
+
+    make_digits_project(app_store, tmp_path / "img", n=120)
+    assert client.get("/api/v1/admin/projects/digits/models", headers=auth).get_json() == {
+        "models": []
+    }
+    record = client.post("/api/v1/admin/projects/digits/retrain", headers=auth).get_json()
+    assert record["version"] == 1 and record["metrics"]["mode"] in ("committee", "cold-start")
+    models = client.get("/api/v1/admin/projects/digits/models", headers=auth).get_json()
+    assert [m["version"] for m in models["models"]] == [1]
+    summary = client.get("/api/v1/admin/projects/digits", headers=auth).get_json()
+    assert summary["model"]["version"] == 1
+    app_store.acquire_lock("trainer:digits", "elsewhere", 60)
+    busy = client.post("/api/v1/admin/projects/digits/retrain", headers=auth)
+    assert busy.status_code == 409 and busy.get_json()["code"] == "lock-held"

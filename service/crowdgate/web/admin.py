@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import manage
-from ..errors import BadRequest, NotFound, Unauthorized
+from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..models import ITEM_STATES, Project
 from .body import json_body
 from .state import cg
@@ -54,12 +54,14 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 def project_summary(project: Project) -> dict:
-    """Return a project with its item counts and challenge counters."""
+    """Return a project with its item counts, challenge counters and latest model."""
     store = cg().store
+    models = store.list_models(project.id)
     return {
         **project.to_dict(),
         "counts": store.count_items(project.id),
         "stats": store.get_stats(project.id),
+        "model": models[-1] if models else None,
     }
 
 
@@ -142,6 +144,30 @@ def import_files(project_id: str) -> Response:
         target = folder if len(files) > 1 or not name.lower().endswith(".zip") else folder / name
         report = import_path(cg().store, project, target, cg().settings)
     return jsonify(report.to_dict())
+
+
+@bp.get("/projects/<project_id>/models")
+def list_models(project_id: str) -> Response:
+    """Every trained model version of a project with its metrics, oldest first."""
+    return jsonify({"models": cg().store.list_models(_project(project_id).id)})
+
+
+@bp.post("/projects/<project_id>/retrain")
+def retrain(project_id: str) -> Response:
+    """Retrain the committee now (refused while another trainer holds the project)."""
+    from .. import trainer
+
+    project = _project(project_id)
+    lock, owner = f"trainer:{project.id}", f"api:{g.apikey.id}"
+    if not cg().store.acquire_lock(lock, owner, trainer.LOCK_TTL_S):
+        raise Conflict(
+            "Another trainer is retraining this project; try again later.", code="lock-held"
+        )
+    try:
+        record = trainer.retrain(cg().store, project)
+    finally:
+        cg().store.release_lock(lock, owner)
+    return jsonify(record)
 
 
 @bp.get("/sites")
