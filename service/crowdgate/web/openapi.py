@@ -317,20 +317,6 @@ SPEC: dict[str, Any] = {
                 parameters=[_param("project_id")],
             )
         },
-        "/api/v1/admin/projects/{project_id}/models": {
-            "get": _admin(
-                "Model versions with their metrics",
-                {"200": _ok("Models")},
-                parameters=[_param("project_id")],
-            )
-        },
-        "/api/v1/admin/projects/{project_id}/retrain": {
-            "post": _admin(
-                "Retrain the committee now",
-                {"200": _ok("The new model"), "409": _ok("Trainer busy", ERROR)},
-                parameters=[_param("project_id")],
-            )
-        },
         "/api/v1/admin/sites": {
             "get": _admin("List sites", {"200": _ok("Sites")}),
             "post": _admin(
