@@ -11,6 +11,7 @@ from ..config import Settings
 from ..store import Store
 from . import admin, errors, export_api, health, limits, metrics, openapi, public, security, state
 from . import logging as request_logs
+from .dashboard import bp as dashboard_bp
 
 
 def create_app(
@@ -33,6 +34,7 @@ def create_app(
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(export_api.bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(openapi.bp)
     limits.init_app(app, settings, sitekey_views=[public.challenge])
     health.init_app(app)

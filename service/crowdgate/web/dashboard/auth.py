@@ -1,0 +1,103 @@
+"""Dashboard sign-in with an admin API key, a hardened session cookie and CSRF tokens.
+
+The session (Flask's signed cookie) holds only the key's id, the sign-in time and the CSRF
+token: never a key or a secret. The cookie is HttpOnly, SameSite=Strict, limited to
+``/dashboard`` and Secure whenever the request came over HTTPS. Every POST must carry the
+session's CSRF token in the ``csrf_token`` field, and a cross-origin ``Origin`` is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, Request, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.wrappers.response import Response
+
+from ... import manage
+from ...errors import Forbidden
+from ..state import cg
+
+#: Seconds a dashboard sign-in lasts.
+SESSION_TTL_S = 12 * 3600
+OPEN_ENDPOINTS = {"dashboard.login", "dashboard.static"}
+
+
+class DashboardSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, Secure per request and scoped to the dashboard."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request and request.is_secure)
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        return "Strict"
+
+    def get_cookie_httponly(self, app: Flask) -> bool:
+        return True
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return "/dashboard"
+
+
+def csrf_token() -> str:
+    """Return this session's CSRF token, creating it on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _same_origin(req: Request) -> bool:
+    origin = req.headers.get("Origin")
+    if not origin:
+        return True
+    host = urlsplit(req.host_url)
+    sent = urlsplit(origin)
+    return (sent.scheme, sent.netloc) == (host.scheme, host.netloc)
+
+
+def check_request() -> Response | None:
+    """Refuse a POST without the session's CSRF token; send signed-out visitors to sign in."""
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected) or not _same_origin(request):
+            raise Forbidden(
+                "This form is missing its security token or came from another site; "
+                "reload the dashboard page and submit it again.",
+                code="csrf-failed",
+            )
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    key_id = session.get("key_id")
+    now = cg().clock()
+    live = {k.id: k for k in cg().store.list_apikeys() if not k.revoked}
+    if key_id not in live or now - session.get("at", 0) > SESSION_TTL_S:
+        session.pop("key_id", None)
+        return redirect(url_for("dashboard.login"))
+    g.dashboard_key = live[key_id]
+    return None
+
+
+def login() -> Response | str | tuple[str, int]:
+    """Show the sign-in form, or sign in with the admin key it posts."""
+    if request.method == "POST":
+        record = manage.authenticate(cg().store, request.form.get("key", "").strip())
+        if record is None:
+            return render_template(
+                "dashboard/login.html",
+                error="That key is not a valid admin API key. Create one with "
+                "`crowdgate apikey create --name dashboard`.",
+            ), 401
+        session.clear()
+        session.update(key_id=record.id, at=cg().clock())
+        csrf_token()
+        return redirect(url_for("dashboard.projects"))
+    return render_template("dashboard/login.html", error=None)
+
+
+def logout() -> Response:
+    """Forget the session and go back to the sign-in form."""
+    session.clear()
+    return redirect(url_for("dashboard.login"))

@@ -1,0 +1,188 @@
+"""Project pages: the list, one project's statistics and charts, items, export and import."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers.response import Response
+
+from ... import manage
+from ...errors import BadRequest, NotFound
+from ...export import FORMATS, ExportOptions, record_of
+from ...models import ITEM_STATES, Project
+from ...store.base import THUMB
+from ..export_api import download
+from ..state import cg
+from . import bp, charts
+from .stats import CONFIDENCE_BINS, project_stats
+
+PAGE_SIZE = 48
+
+
+def _project(project_id: str) -> Project:
+    project = cg().store.get_project(project_id)
+    if project is None:
+        raise NotFound(f"Project {project_id!r} does not exist.", code="unknown-project")
+    return project
+
+
+@bp.get("/")
+def projects() -> str:
+    store = cg().store
+    rows = [(p, store.count_items(p.id)) for p in store.list_projects()]
+    return render_template("dashboard/projects.html", rows=rows)
+
+
+@bp.post("/projects")
+def create_project() -> Response:
+    form = request.form
+    project = manage.create_project(
+        cg().store,
+        form.get("id", "").strip(),
+        name=form.get("name") or None,
+        labels=form.get("labels", ""),
+        prompt=form.get("prompt") or None,
+        clock=cg().clock,
+    )
+    return redirect(url_for("dashboard.project", project_id=project.id))
+
+
+@bp.get("/projects/<project_id>")
+def project(project_id: str) -> str:
+    proj = _project(project_id)
+    stats = project_stats(cg().store, proj)
+    models = stats.models
+    accuracy = [
+        (f"v{m.get('version')}", float((m.get("metrics") or {}).get("cv_accuracy") or 0.0))
+        for m in models
+    ]
+    chart = {
+        "per_class": charts.bar_chart(
+            "Settled labels per class",
+            list(stats.per_class),
+            list(stats.per_class.values()),
+            "class",
+            "settled items",
+        ),
+        "over_time": charts.line_chart(
+            "Settled labels over time",
+            [d for d, _ in stats.settled_by_day],
+            [n for _, n in stats.settled_by_day],
+            "day (UTC)",
+            "settled items (cumulative)",
+            empty="No item has settled yet.",
+        ),
+        "votes": charts.bar_chart(
+            "Votes per day",
+            [d for d, _ in stats.votes_by_day],
+            [n for _, n in stats.votes_by_day],
+            "day (UTC)",
+            "votes",
+            empty="No votes yet.",
+        ),
+        "accuracy": charts.line_chart(
+            "Committee accuracy per model version",
+            [v for v, _ in accuracy],
+            [a for _, a in accuracy],
+            "model version",
+            "cross-validated accuracy",
+            y_max=1.0,
+            empty="No model yet.",
+        ),
+        "confidence": charts.histogram(
+            "Consensus confidence of settled items",
+            [],
+            0.0,
+            1.0,
+            CONFIDENCE_BINS,
+            "confidence (bin start)",
+            "settled items",
+            counts=stats.confidence_bins,
+        ),
+    }
+    return render_template(
+        "dashboard/project.html", project=proj, stats=stats, chart=chart, formats=list(FORMATS)
+    )
+
+
+def _float_arg(name: str) -> float | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise BadRequest(
+            f"{name.replace('_', ' ')} must be a number from 0 to 1, not {raw!r}.",
+            code="bad-request",
+        ) from exc
+
+
+@bp.get("/projects/<project_id>/items")
+def items(project_id: str) -> str:
+    proj = _project(project_id)
+    state = request.args.get("state") or None
+    label = request.args.get("label") or None
+    if state is not None and state not in ITEM_STATES:
+        raise BadRequest(f"State must be one of {', '.join(ITEM_STATES)}.", code="bad-request")
+    lo, hi = _float_arg("min_confidence"), _float_arg("max_confidence")
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    machine = ExportOptions(include_committee=True)
+    shown, matched = [], 0
+    for item in cg().store.iter_items(proj.id):
+        if state is not None and item.state != state:
+            continue
+        record = record_of(item, machine)
+        if label is not None and (record is None or record.label != label):
+            continue
+        confidence = record.confidence if record else None
+        if lo is not None and (confidence is None or confidence < lo):
+            continue
+        if hi is not None and (confidence is None or confidence > hi):
+            continue
+        matched += 1
+        if (page - 1) * PAGE_SIZE < matched <= page * PAGE_SIZE:
+            thumb = cg().store.get_blob(proj.id, item.id, THUMB) or b""
+            shown.append((item, record, base64.b64encode(thumb).decode()))
+    pages = max(1, -(-matched // PAGE_SIZE))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "dashboard/items.html",
+        project=proj,
+        shown=shown,
+        matched=matched,
+        page=page,
+        pages=pages,
+        args=args,
+        states=ITEM_STATES,
+    )
+
+
+@bp.get("/projects/<project_id>/export")
+def export(project_id: str) -> Response:
+    return download(cg().store, _project(project_id), request.args.to_dict())
+
+
+@bp.post("/projects/<project_id>/import")
+def import_files(project_id: str) -> str:
+    from ...ingestion import import_path
+
+    proj = _project(project_id)
+    files = [f for f in request.files.getlist("file") if f.filename]
+    if not files:
+        raise BadRequest("Choose a zip or one or more images to upload.", code="bad-request")
+    with tempfile.TemporaryDirectory(prefix="crowdgate-upload-") as tmp:
+        folder = Path(tmp) / "upload"
+        folder.mkdir()
+        names = []
+        for n, upload in enumerate(files):
+            name = Path(upload.filename or "").name or f"upload-{n}"
+            upload.save(folder / name)
+            names.append(name)
+        single_zip = len(names) == 1 and names[0].lower().endswith(".zip")
+        target = folder / names[0] if single_zip else folder
+        report = import_path(cg().store, proj, target, cg().settings)
+    return render_template("dashboard/import_report.html", project=proj, report=report)

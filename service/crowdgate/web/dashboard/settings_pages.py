@@ -1,0 +1,69 @@
+"""Sites (create, rotate secret, embed snippet) and admin API keys (create, revoke)."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers.response import Response
+
+from ... import manage
+from ...errors import NotFound
+from ..state import cg
+from . import bp
+
+
+def _sites_page(**extra: object) -> str:
+    store = cg().store
+    return render_template(
+        "dashboard/sites.html",
+        sites=store.list_sites(),
+        projects=store.list_projects(),
+        origin=request.host_url.rstrip("/"),
+        **extra,
+    )
+
+
+@bp.get("/sites")
+def sites() -> str:
+    return _sites_page()
+
+
+@bp.post("/sites")
+def create_site() -> str:
+    form = request.form
+    site, secret = manage.create_site(
+        cg().store,
+        name=form.get("name", ""),
+        hostnames=form.get("hostnames", ""),
+        project=form.get("project", ""),
+        compat=form.get("compat", ""),
+        clock=cg().clock,
+    )
+    return _sites_page(revealed=site, secret=secret)
+
+
+@bp.post("/sites/<sitekey>/rotate")
+def rotate_secret(sitekey: str) -> str:
+    secret = manage.rotate_secret(cg().store, sitekey)
+    site = cg().store.get_site(sitekey)
+    if site is None:
+        raise NotFound(f"Site {sitekey!r} does not exist.", code="unknown-sitekey")
+    return _sites_page(revealed=site, secret=secret)
+
+
+@bp.get("/keys")
+def keys(**extra: object) -> str:
+    return render_template("dashboard/keys.html", keys=cg().store.list_apikeys(), **extra)
+
+
+@bp.post("/keys")
+def create_key() -> str:
+    record, bearer = manage.create_apikey(
+        cg().store, request.form.get("name", ""), clock=cg().clock
+    )
+    return keys(created=record, bearer=bearer)
+
+
+@bp.post("/keys/<key_id>/revoke")
+def revoke_key(key_id: str) -> Response:
+    manage.revoke_apikey(cg().store, key_id)
+    return redirect(url_for("dashboard.keys"))
