@@ -1,0 +1,189 @@
+"""The dashboard through Flask's test client: sign-in, CSRF, cookies and every page with data."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from crowdgate import manage
+from export_data import labeled_project
+from seed import shape_png
+
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path: str = "/dashboard/login") -> str:
+    with client.get(path) as page:
+        return TOKEN_RE.search(page.get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def bearer(app_store) -> str:
+    return manage.create_apikey(app_store, "dashboard")[1]
+
+
+@pytest.fixture
+def signed_in(client, app_store, bearer):
+    labeled_project(app_store)
+    reply = client.post("/dashboard/login", data={"key": bearer, "csrf_token": csrf(client)})
+    assert reply.status_code == 302 and reply.headers["Location"] == "/dashboard/"
+    return client
+
+
+def test_pages_need_a_sign_in(client):
+    reply = client.get("/dashboard/projects/shapes")
+    assert reply.status_code == 302 and reply.headers["Location"] == "/dashboard/login"
+
+
+def test_a_wrong_key_cannot_sign_in(client, bearer):
+    reply = client.post("/dashboard/login", data={"key": "cgk_wrong", "csrf_token": csrf(client)})
+    assert reply.status_code == 401 and "not a valid admin API key" in reply.get_data(as_text=True)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_a_post_without_the_csrf_token_is_refused(signed_in):
+    reply = signed_in.post("/dashboard/projects", data={"id": "pets", "labels": "cat,dog"})
+    assert reply.status_code == 403 and "security token" in reply.get_data(as_text=True)
+    forged = signed_in.post(
+        "/dashboard/projects", data={"id": "pets", "labels": "cat,dog", "csrf_token": "guess"}
+    )
+    assert forged.status_code == 403
+
+
+def test_a_cross_origin_post_is_refused_even_with_the_token(signed_in):
+    token = csrf(signed_in, "/dashboard/")
+    reply = signed_in.post(
+        "/dashboard/projects",
+        data={"id": "pets", "labels": "cat,dog", "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert reply.status_code == 403
+
+
+def test_login_without_the_csrf_token_is_refused(client, bearer):
+    assert client.post("/dashboard/login", data={"key": bearer}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secure"),
+    [("http://localhost", False), ("https://localhost", True)],
+    ids=["http", "https"],
+)
+def test_session_cookie_is_httponly_strict_and_secure_over_https(client, bearer, base_url, secure):
+    token = csrf(client)
+    reply = client.post(
+        "/dashboard/login", data={"key": bearer, "csrf_token": token}, base_url=base_url
+    )
+    cookie = reply.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard" in cookie
+    assert ("Secure" in cookie) is secure
+    assert bearer not in cookie
+
+
+def test_revoking_the_key_ends_the_session(signed_in, app_store):
+    key = next(k for k in app_store.list_apikeys() if k.name == "dashboard")
+    app_store.revoke_apikey(key.id)
+    assert signed_in.get("/dashboard/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("path", "needles"),
+    [
+        ("/dashboard/", ["shapes", "circle, square, triangle", "New project"]),
+        (
+            "/dashboard/projects/shapes",
+            [
+                "Settled labels per class",
+                "Settled labels over time",
+                "Votes per day",
+                "Committee accuracy per model version",
+                "Consensus confidence of settled items",
+                "in progress",
+                "<svg",
+                "Download",
+            ],
+        ),
+        ("/dashboard/projects/shapes/items", ["42 items", "data:image/webp;base64,", "gold"]),
+        ("/dashboard/projects/shapes/items?state=settled&min_confidence=0.9", ["2 items"]),
+        ("/dashboard/projects/shapes/items?label=circle&state=gold", ["4 items"]),
+        ("/dashboard/sites", ["Shop", "shop.example", "Rotate secret"]),
+        ("/dashboard/keys", ["dashboard", "active", "Revoke"]),
+    ],
+    ids=["projects", "project", "items", "items-filtered", "items-by-label", "sites", "keys"],
+)
+def test_each_page_renders_with_data_under_a_strict_csp(signed_in, path, needles):
+    reply = signed_in.get(path)
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 200, html
+    for needle in needles:
+        assert needle in html
+    csp = reply.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "<script" not in html and "style=" not in html
+
+
+def test_project_page_charts_show_model_accuracy_and_pass_rate(signed_in, app_store):
+    app_store.incr_stats("shapes", challenges_issued=4, challenges_passed=3)
+    html = signed_in.get("/dashboard/projects/shapes").get_data(as_text=True)
+    assert "v1: 0.8<" in html and "v2: 0.9<" in html and "75%" in html
+
+
+def test_items_are_paged(signed_in, app_store):
+    labeled_project(app_store, pid="many", open_items=60)
+    first = signed_in.get("/dashboard/projects/many/items").get_data(as_text=True)
+    second = signed_in.get("/dashboard/projects/many/items?page=2").get_data(as_text=True)
+    assert "page 1 of 2" in first and first.count('class="item"') == 48
+    assert "page 2 of 2" in second and second.count('class="item"') == 72 - 48
+
+
+def test_create_project_site_rotate_and_keys(signed_in, app_store):
+    token = csrf(signed_in, "/dashboard/")
+    reply = signed_in.post(
+        "/dashboard/projects", data={"id": "pets", "labels": "cat,dog", "csrf_token": token}
+    )
+    assert reply.status_code == 302 and app_store.get_project("pets").labels == ["cat", "dog"]
+    html = signed_in.post(
+        "/dashboard/sites",
+        data={"name": "Pets", "hostnames": "pets.example", "project": "pets", "csrf_token": token},
+    ).get_data(as_text=True)
+    sitekey = re.search(r'class="sitekey">([^<]+)<', html).group(1)
+    secret = re.search(r'class="secret">([^<]+)<', html).group(1)
+    assert f'data-sitekey="{sitekey}"' in html and "/widget.js" in html
+    rotated = signed_in.post(f"/dashboard/sites/{sitekey}/rotate", data={"csrf_token": token})
+    new_secret = re.search(r'class="secret">([^<]+)<', rotated.get_data(as_text=True)).group(1)
+    assert new_secret != secret
+    made = signed_in.post("/dashboard/keys", data={"name": "ci", "csrf_token": token})
+    key = re.search(r'class="secret">([^<]+)<', made.get_data(as_text=True)).group(1)
+    assert manage.authenticate(app_store, key).name == "ci"
+
+
+def test_bad_form_input_shows_the_reason(signed_in):
+    token = csrf(signed_in, "/dashboard/")
+    reply = signed_in.post(
+        "/dashboard/projects", data={"id": "Bad Id", "labels": "a,b", "csrf_token": token}
+    )
+    assert reply.status_code == 400 and "invalid-project-id" in reply.get_data(as_text=True)
+
+
+def test_upload_imports_images_and_shows_the_per_file_report(signed_in, app_store):
+    token = csrf(signed_in, "/dashboard/")
+    files = [
+        (io.BytesIO(shape_png("circle", 900)), "a.png"),
+        (io.BytesIO(b"not an image"), "broken.png"),
+    ]
+    reply = signed_in.post(
+        "/dashboard/projects/shapes/import",
+        data={"csrf_token": token, "file": files},
+        content_type="multipart/form-data",
+    )
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and "added 1" in html and "refused 1" in html
+    assert "broken.png" in html
+
+
+def test_export_download_from_the_dashboard(signed_in):
+    with signed_in.get("/dashboard/projects/shapes/export?format=jsonl&committee=1") as reply:
+        assert reply.status_code == 200
+        assert len(reply.get_data().splitlines()) == 12 + 10 + 10
