@@ -25,6 +25,8 @@ BENCH_ENV = {
     "CROWDGATE_RATE_LIMIT_SITEKEY": "1000000/minute",
 }
 START_TIMEOUT_S = 60
+#: the benchmark servers' secret key (salts voter keys and gold variant seeds)
+SECRET = "crowdgate-simulate"
 
 
 def free_port() -> int:
@@ -53,7 +55,7 @@ class LocalServer:
         self.port = free_port()
         self.env = {
             **os.environ,
-            "CROWDGATE_SECRET_KEY": "crowdgate-simulate",
+            "CROWDGATE_SECRET_KEY": SECRET,
             "CROWDGATE_DATA_DIR": str(self.data_dir),
             **BENCH_ENV,
             **(env or {}),
