@@ -69,8 +69,7 @@ def seed_project(
 def _put(store: Store, pid: str, png: bytes, state: str, label: str | None) -> str:
     item_id = hashlib.sha256(png).hexdigest()
     blobs = {"image": png, "thumb": png}
-    if state == GOLD:
-        blobs.update({f"v{i}": png + bytes([i]) for i in range(4)})
+    blobs.update({f"v{i}": png + bytes([i]) for i in range(4)})
     store.put_item(
         Item(
             project=pid,
@@ -79,7 +78,7 @@ def _put(store: Store, pid: str, png: bytes, state: str, label: str | None) -> s
             state=state,
             known_label=label,
             label=label,
-            variants=4 if label else 0,
+            variants=4,
         ),
         blobs,
         None,

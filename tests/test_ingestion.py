@@ -308,7 +308,7 @@ def project(db: Store) -> Project:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, secret_key="test", gold_variants=3)
+    return Settings(data_dir=tmp_path, secret_key="test", tile_variants=3)
 
 
 def test_folder_import_adds_items_merges_duplicates_and_reports_bad_files(
@@ -332,17 +332,17 @@ def test_folder_import_adds_items_merges_duplicates_and_reports_bad_files(
     items = db.list_items("pets")
     assert [i.filename for i in items] == ["a.png", "b.jpg"]
     for item in items:
-        assert item.state == UNLABELED and item.known_label is None and item.variants == 0
+        assert item.state == UNLABELED and item.known_label is None and item.variants == 3
         assert item.mime == "image/webp"
         image = db.get_blob("pets", item.id, IMAGE)
         assert image is not None and decode(image).size == (item.width, item.height)
         assert decode(db.get_blob("pets", item.id, THUMB) or b"").size == (128, 128)
-        assert db.get_blob("pets", item.id, variant_kind(0)) is None
+        assert db.get_blob("pets", item.id, variant_kind(2)) is not None
     features = db.get_features("pets", [i.id for i in items])
     assert set(features) == {i.id for i in items}
 
 
-def test_manifest_import_makes_gold_with_variants_and_refuses_unknown_labels(
+def test_manifest_import_makes_gold_and_refuses_unknown_labels(
     db: Store, project: Project, settings: Settings, tmp_path: Path
 ) -> None:
     for n in range(4):
@@ -359,14 +359,14 @@ def test_manifest_import_makes_gold_with_variants_and_refuses_unknown_labels(
     cat, plain = items["0.png"], items["2.png"]
     assert (cat.state, cat.label, cat.known_label, cat.split) == (GOLD, "cat", "cat", "train")
     assert items["1.png"].split == "val"
-    assert (plain.state, plain.known_label, plain.variants) == (UNLABELED, None, 0)
+    assert (plain.state, plain.known_label, plain.variants) == (UNLABELED, None, 3)
     assert cat.variants == 3
     blobs = [db.get_blob("pets", cat.id, variant_kind(i)) for i in range(3)]
     assert all(blobs) and len(set(blobs) | {db.get_blob("pets", cat.id, THUMB)}) == 4
     assert db.gold_labels("pets") == {"cat": 1, "dog": 1}
 
 
-def test_gold_variants_are_keyed_by_the_deployment_secret(
+def test_tile_variants_are_keyed_by_the_deployment_secret(
     db: Store, settings: Settings, tmp_path: Path
 ) -> None:
     (tmp_path / "a.png").write_bytes(encode(photo(), "PNG"))

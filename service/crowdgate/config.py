@@ -47,8 +47,9 @@ class Settings:
     max_side_px: int = 512
     #: pixels on the side of the square grid thumbnail
     thumb_px: int = 128
-    #: perturbed variants made for each gold item
-    gold_variants: int = 4
+    #: perturbed grid tiles made for every item at import; every slot is served as one of them,
+    #: so gold and unlabeled tiles look alike and no tile's bytes repeat across challenges
+    tile_variants: int = 4
     #: rate limit applied per client on public routes (Flask-Limiter syntax)
     rate_limit_client: str = "120/minute"
     #: rate limit applied per sitekey on challenge issuance

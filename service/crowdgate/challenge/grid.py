@@ -56,7 +56,7 @@ def compose_grid(
     slots = [Slot(item=i, gold=True, truth=lab == label) for lab, ids in drawn.items() for i in ids]
     slots += [Slot(item=i, gold=False) for i in open_ids]
     for slot in slots:
-        if slot.gold and variants:
+        if variants:
             slot.variant = rng.randrange(variants)
     rng.shuffle(slots)
     return Grid(label=label, slots=slots[:size])

@@ -84,7 +84,7 @@ def import_path(
         A folder, ``.zip``, ``.csv``/``.jsonl`` manifest or single image.
     settings
         Supplies ``max_image_pixels``, ``max_file_bytes``, ``max_side_px``, ``thumb_px`` and
-        ``gold_variants``.
+        ``tile_variants``.
     progress
         ``None``, a callable called with ``1`` per file, or a tqdm-like object (``update(1)``
         per file; its ``total`` is filled in when it is ``None``).
@@ -163,7 +163,9 @@ def _prepare(
         features = np.asarray(extract(norm.image), dtype=np.float32)
     gold = entry.label is not None
     blobs = {IMAGE: norm.data, THUMB: norm.thumb}
-    n_variants = settings.gold_variants if gold else 0
+    # Every item gets variants, not only gold: if only gold tiles were perturbed, a bot could
+    # tell gold from unlabeled tiles by their bytes and answer only the gold ones truthfully.
+    n_variants = settings.tile_variants
     if n_variants:
         # Keyed by the deployment secret: reproducible here, but someone holding the original
         # (say, a public dataset image) cannot precompute the served variant bytes.
