@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask, Response, render_template_string, request
 
-from crowdgate.demo_site import DemoSite, create_demo_site, serve_in_thread
 from crowdgate.store import Store, open_store
+from crowdgate.web.demo_site import DemoSite, create_demo_site, serve_in_thread
 from live import Served
 from redis_server import free_port
 from seed import Seeded, seed_project

@@ -63,15 +63,18 @@ def test_challenge_has_gold_of_both_kinds_and_opaque_image_urls(client, app_stor
     assert reply.headers["Access-Control-Allow-Origin"] == "https://shop.example"
 
 
-def test_gold_images_are_served_as_variants_not_the_thumbnail(client, app_store, clock):
+def test_every_slot_is_served_as_a_variant_so_gold_looks_like_the_rest(client, app_store, clock):
     seeded = seed_project(app_store)
     body = issue(client, seeded.sitekey).get_json()
     challenge = app_store.get_challenge(body["challenge"], clock())
     for i, slot in enumerate(challenge.slots):
-        data = client.get(f"/api/v1/challenge/{challenge.id}/image/{i}").data
-        if slot.gold:
-            assert data == app_store.get_blob(seeded.project, slot.item, f"v{slot.variant}")
-            assert data != app_store.get_blob(seeded.project, slot.item, "thumb")
+        reply = client.get(f"/api/v1/challenge/{challenge.id}/image/{i}")
+        assert 0 <= slot.variant < 4
+        assert reply.data == app_store.get_blob(seeded.project, slot.item, f"v{slot.variant}")
+        assert reply.data != app_store.get_blob(seeded.project, slot.item, "thumb")
+        assert reply.mimetype == "image/webp" and reply.headers["Cache-Control"].startswith(
+            "private"
+        )
 
 
 def test_pass_records_one_vote_per_open_slot_and_token_verifies_once(client, app_store, clock):
@@ -237,3 +240,34 @@ def test_malformed_answers_are_clear_400s(client, app_store, body):
     reply = client.post(f"/api/v1/challenge/{cid}/answer", data=body, content_type="text/plain")
     assert reply.status_code in (400, 410)
     assert reply.get_json()["code"] in ("bad-request", "challenge-expired")
+
+
+def test_challenge_ts_is_when_the_challenge_was_issued(client, app_store, clock):
+    from datetime import UTC, datetime
+
+    seeded = seed_project(app_store)
+    issued = clock()
+    body = issue(client, seeded.sitekey).get_json()
+    clock.advance(42)
+    picks = {"selected": right_answer(app_store, body["challenge"], clock)}
+    token = client.post(
+        f"/api/v1/challenge/{body['challenge']}/answer", json=picks, headers=ORIGIN
+    ).get_json()["token"]
+    verdict = verify(client, seeded.secret, token).get_json()
+    stamp = datetime.fromisoformat(verdict["challenge_ts"].replace("Z", "+00:00"))
+    assert stamp == datetime.fromtimestamp(issued, UTC).replace(microsecond=0)
+
+
+def test_widget_is_served_gzipped_cacheable_and_to_any_origin(client):
+    import gzip
+
+    plain = client.get("/widget.js")
+    packed = client.get("/recaptcha/api.js", headers={"Accept-Encoding": "gzip, br"})
+    assert plain.status_code == packed.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) <= 15 * 1024
+    assert plain.headers["Access-Control-Allow-Origin"] == "*"
+    assert "max-age" in plain.headers["Cache-Control"]
+    again = client.get("/widget.js", headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304

@@ -10,8 +10,8 @@ import pytest
 from browser import SECRET_KEY, Gate, right_picks, wrong_picks
 from browser import gate_fixture as gate_fixture  # registers the `gate` fixture
 from crowdgate.challenge.voter import voter_keys
-from crowdgate.demo_site import DemoSite, create_demo_site, pass_votes
 from crowdgate.models import GOLD, UNLABELED
+from crowdgate.web.demo_site import DemoSite, create_demo_site, pass_votes
 from live import call
 
 ORIGIN = "http://localhost:5000"

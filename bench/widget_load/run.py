@@ -35,8 +35,8 @@ from flask import Flask, Response
 
 from crowdgate.config import Settings
 from crowdgate.demo import ensure_demo
-from crowdgate.demo_site import serve_in_thread
 from crowdgate.store import open_store
+from crowdgate.web.demo_site import serve_in_thread
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -92,7 +92,7 @@ def start_demo_site(
     The page is served as ``localhost`` when crowdgate is reached as ``127.0.0.1`` (and the other
     way round), so the browser sees two origins, as it would with a real site.
     """
-    from .demo_site import DemoSite, create_demo_site, serve_in_thread
+    from .web.demo_site import DemoSite, create_demo_site, serve_in_thread
 
     site = DemoSite(
         crowdgate_url=crowdgate_url, sitekey=info.sitekey, secret=info.secret, project=info.project

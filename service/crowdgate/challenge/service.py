@@ -136,7 +136,7 @@ class ChallengeService:
                 project,
                 self.selector,
                 self.rng,
-                self.settings.gold_variants,
+                self.settings.tile_variants,
                 self.gold_counts.get(project.id) or {},
             )
             label, slots, test = grid.label, grid.slots, False
@@ -180,7 +180,7 @@ class ChallengeService:
 
     # -- images ---------------------------------------------------------------------------
     def slot_image(self, challenge_id: str, slot: int) -> tuple[bytes, str]:
-        """Return ``(bytes, mime)`` of one slot: a gold variant, or the item's thumbnail."""
+        """Return ``(bytes, mime)`` of one slot: the perturbed variant chosen at issue."""
         challenge = self.store.get_challenge(challenge_id[:MAX_REF_LEN], self.clock())
         if challenge is None:
             raise Gone(
@@ -192,7 +192,7 @@ class ChallengeService:
         picked: Slot = challenge.slots[slot]
         if challenge.test:
             return testkit.image(slot), "image/png"
-        kind = variant_kind(picked.variant) if picked.gold and picked.variant >= 0 else THUMB
+        kind = variant_kind(picked.variant) if picked.variant >= 0 else THUMB
         data = self.store.get_blob(challenge.project, picked.item, kind)
         if data is None and kind != THUMB:
             data = self.store.get_blob(challenge.project, picked.item, THUMB)
@@ -223,7 +223,8 @@ class ChallengeService:
             sitekey=challenge.sitekey,
             hostname=challenge.hostname,
             project=challenge.project,
-            challenge_ts=now,
+            # reCAPTCHA's challenge_ts is when the challenge was loaded, not when it was solved
+            challenge_ts=challenge.issued_at,
             expires_at=now + self.settings.token_ttl_s,
             test=challenge.test,
         )

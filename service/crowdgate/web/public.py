@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from functools import lru_cache
 from importlib import resources
@@ -21,13 +22,13 @@ WIDGET_MAX_AGE_S = 3600
 
 
 @lru_cache(maxsize=1)
-def widget_bytes() -> tuple[bytes, str]:
-    """Return the built widget bundle and its ETag (read once per process)."""
+def widget_bytes() -> tuple[bytes, bytes, str]:
+    """Return the built widget bundle, its gzip encoding and its ETag (made once per process)."""
     try:
         data = resources.files("crowdgate.web").joinpath("static/widget.js").read_bytes()
     except FileNotFoundError:
         data = b""
-    return data, hashlib.sha256(data).hexdigest()[:32]
+    return data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:32]
 
 
 def _client() -> Client:
@@ -42,11 +43,15 @@ def _client() -> Client:
 @bp.get("/recaptcha/api.js")
 def widget() -> Response:
     """Serve the widget script with caching headers; usable from any origin."""
-    data, etag = widget_bytes()
+    data, packed, etag = widget_bytes()
     if not data:
         raise NotFound("The widget bundle is missing from this installation.", code="no-widget")
-    response = Response(data, mimetype="text/javascript")
-    response.set_etag(etag)
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = Response(packed if zipped else data, mimetype="text/javascript")
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.set_etag(etag + ("-gz" if zipped else ""))
     response.headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE_S}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"

@@ -23,10 +23,10 @@ from typing import Any
 from flask import Flask, Response, abort, render_template, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .challenge.voter import voter_keys
-from .clock import Clock, system_clock
-from .models import GOLD, Vote
-from .store import THUMB, Store
+from ..challenge.voter import voter_keys
+from ..clock import Clock, system_clock
+from ..models import GOLD, Vote
+from ..store import THUMB, Store
 
 #: Seconds the demo waits for crowdgate's /siteverify.
 VERIFY_TIMEOUT_S = 10.0
@@ -94,12 +94,21 @@ def siteverify(base: str, secret: str, token: str, remoteip: str = "") -> dict[s
         return {"success": False, "error-codes": ["network-error"]}
 
 
+#: seconds after a challenge's issue in which its answer (and so its votes) can come
+CHALLENGE_WINDOW_S = 600
+
+
 def pass_votes(store: Store, project: str, voter: str, second: int) -> list[Vote]:
     """Return the votes ``voter`` cast in the last challenge they passed during ``second``.
 
-    ``second`` is the Unix second of the token's ``challenge_ts``; votes carry the exact time.
+    ``second`` is the Unix second of the token's ``challenge_ts`` (when the challenge was
+    issued); the votes carry the time of the answer, within the challenge's lifetime after it.
     """
-    mine = [v for v in store.list_votes(project) if v.voter == voter and int(v.ts) == second]
+    mine = [
+        v
+        for v in store.list_votes(project)
+        if v.voter == voter and second <= int(v.ts) <= second + CHALLENGE_WINDOW_S
+    ]
     if not mine:
         return []
     last = mine[-1].challenge
@@ -147,7 +156,7 @@ def create_demo_site(
 ) -> Flask:
     """Return the demo site's WSGI app; ``secret_key`` is crowdgate's, to find the votes."""
     app = Flask(
-        "crowdgate.demo_site",
+        __name__,
         template_folder="templates/demo",
         static_folder="templates/demo/static",
         static_url_path="/static",
