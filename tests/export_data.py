@@ -27,7 +27,7 @@ def labeled_project(store: Store, pid: str = "shapes", open_items: int = 30) -> 
     committee: set[str] = set()
     open_only: set[str] = set()
     for k, item in enumerate(seeded.open):
-        label = LABELS[k % len(LABELS)]
+        label = LABELS[(k // 3) % len(LABELS)]
         confidence = round(0.5 + 0.49 * (k % 10) / 9, 4)
         if k % 3 == 0:
             store.update_item(

@@ -44,6 +44,9 @@ bp.add_url_rule("/logout", "logout", auth.logout, methods=["POST"])
 @bp.after_request
 def _headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
+    # Browsers send ``Origin: null`` on form posts under ``no-referrer``; the CSRF check
+    # compares the Origin, so the dashboard's own pages use ``same-origin`` instead.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -117,9 +117,10 @@ def line_chart(
         return _empty(title, empty)
     top = y_max if y_max is not None else _nice_max(max(ys))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(1, len(xs) - 1) if len(xs) > 1 else 0
+    pad = 32  # keeps the first and last tick labels inside the frame
+    step = (plot_w - 2 * pad) / max(1, len(xs) - 1)
     points = [
-        (LEFT + (k * step if len(xs) > 1 else plot_w / 2), TOP + plot_h - plot_h * y / top)
+        (LEFT + (pad + k * step if len(xs) > 1 else plot_w / 2), TOP + plot_h - plot_h * y / top)
         for k, y in enumerate(ys)
     ]
     every = max(1, len(xs) // 8)
