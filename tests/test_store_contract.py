@@ -366,3 +366,24 @@ def test_stats_add_up(store: Store) -> None:
     store.incr_stats("digits", issued=2, passed=1)
     store.incr_stats("digits", issued=1)
     assert store.get_stats("digits") == {"issued": 3, "passed": 1}
+
+
+def test_token_redeems_by_its_sites_current_secret_only(store: Store) -> None:
+    make_project(store)
+    store.create_site(
+        Site(
+            sitekey="sk",
+            name="Shop",
+            secret_hash="h1",
+            hostnames=["a.b"],
+            project="digits",
+            created_at=NOW,
+        )
+    )
+    store.record_pass("digits", [], make_token("digits.s1"), vote_cap=3)
+    assert store.redeem_token("digits.s1", NOW + 1, secret_hash="wrong") is None
+    assert store.redeem_token("digits.s1", NOW + 1, secret_hash="h1").sitekey == "sk"
+    store.record_pass("digits", [], make_token("digits.s2"), vote_cap=3)
+    store.set_site_secret("sk", "h2")
+    assert store.redeem_token("digits.s2", NOW + 1, secret_hash="h1") is None
+    assert store.redeem_token("digits.s2", NOW + 1, secret_hash="h2") is not None

@@ -272,22 +272,23 @@ class ChallengeService:
         if len(secret) > MAX_REF_LEN:
             return _verdict(["invalid-input-secret"])
         testing = self.settings.test_keys and secret == keys.TEST_SECRET
-        site = (
-            testkit.TEST_SITE
-            if testing
-            else self.store.get_site_by_secret(keys.hash_secret(secret))
-        )
-        if site is None:
-            return _verdict(["invalid-input-secret"])
-        if sitekey not in (None, "") and sitekey != site.sitekey:
-            return _verdict(["sitekey-secret-mismatch"])
         if testing and response == keys.TEST_RESPONSE:
             return _verdict([], self.clock(), "test.crowdgate.invalid")
+        secret_hash = keys.hash_secret(secret)
         if len(response) > MAX_REF_LEN or "." not in response:
-            return _verdict(["invalid-input-response"])
-        record = self.store.redeem_token(response, self.clock(), site.sitekey)
+            site = testkit.TEST_SITE if testing else self.store.get_site_by_secret(secret_hash)
+            return _verdict(["invalid-input-response" if site else "invalid-input-secret"])
+        # One atomic step finds the token, checks it belongs to the site whose secret this
+        # is, and consumes it; the secret is looked up on its own only when that fails.
+        if testing:
+            record = self.store.redeem_token(response, self.clock(), sitekey=keys.TEST_SITEKEY)
+        else:
+            record = self.store.redeem_token(response, self.clock(), secret_hash=secret_hash)
         if record is None:
-            return _verdict(["timeout-or-duplicate"])
+            known = testing or self.store.get_site_by_secret(secret_hash) is not None
+            return _verdict(["timeout-or-duplicate" if known else "invalid-input-secret"])
+        if sitekey not in (None, "") and sitekey != record.sitekey:
+            return _verdict(["sitekey-secret-mismatch"])
         return _verdict([], record.challenge_ts, record.hostname)
 
 

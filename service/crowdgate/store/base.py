@@ -172,10 +172,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
-        """Atomically consume a token of ``sitekey``: the first caller gets it, later ones None.
+    def redeem_token(
+        self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
+    ) -> TokenRecord | None:
+        """Atomically consume a token of one site: the first caller gets it, later ones None.
 
-        A token issued for another sitekey is neither returned nor consumed.
+        The site is named by ``sitekey``, or by ``secret_hash``: the hash of its current
+        secret, so siteverify needs no separate site lookup. A token of another site is
+        neither returned nor consumed.
         """
 
     @abc.abstractmethod

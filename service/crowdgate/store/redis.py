@@ -18,6 +18,7 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
 - ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL until expiry
 - ``cg:{p:P}:stats`` hash of counters
+- ``cg:{p:P}:secrets`` hash of sitekey to current secret hash (siteverify's one-step redeem)
 - ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` set of
   voter networks
 - ``cg:{p:P}:queue:<label>`` zset of open items to ask about a label, by disagreement
@@ -161,11 +162,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 
-# KEYS: token key. ARGV: sitekey. Deletes and returns the token only if it belongs to sitekey.
+# KEYS: token key, the project's sitekey -> secret hash map.
+# ARGV: 'site' and a sitekey, or 'secret' and a secret hash. Deletes and returns the token only
+# if it belongs to that site, or to the site whose current secret hashes to that value.
 REDEEM = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
-if cjson.decode(raw)['sitekey'] ~= ARGV[1] then return false end
+local sitekey = cjson.decode(raw)['sitekey']
+if ARGV[1] == 'site' and sitekey ~= ARGV[2] then return false end
+if ARGV[1] == 'secret' and redis.call('HGET', KEYS[2], sitekey) ~= ARGV[2] then return false end
 redis.call('DEL', KEYS[1])
 return raw
 """
@@ -379,6 +384,7 @@ class RedisStore(Store):
         pipe.zadd(G + "sites", {site.sitekey: site.created_at}, nx=True)
         if not self._call(pipe.execute)[0]:
             raise Conflict(f"Site {site.sitekey!r} already exists.", code="site-exists")
+        self._call(self.r.hset, _p(site.project) + "secrets", site.sitekey, site.secret_hash)
 
     def get_site(self, sitekey: str) -> Site | None:
         raw = self._call(self.r.get, G + "site:" + sitekey)
@@ -404,6 +410,7 @@ class RedisStore(Store):
         pipe.set(G + "sitesecret:" + secret_hash, json.dumps(site.to_dict()))
         pipe.delete(G + "sitesecret:" + old)
         self._call(pipe.execute)
+        self._call(self.r.hset, _p(site.project) + "secrets", sitekey, secret_hash)
 
     def create_apikey(self, key: ApiKey) -> None:
         pipe = self.r.pipeline(transaction=True)
@@ -503,12 +510,16 @@ class RedisStore(Store):
         loglik = {k.decode(): float(v) for k, v in ll.items()}
         return Evidence(item_id, loglik, int(votes or 0), int(nets))
 
-    def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
+    def redeem_token(
+        self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
+    ) -> TokenRecord | None:
         project = _route(token)
         if project is None:
             return None
-        key = _p(project) + "tok:" + token_digest(token)
-        raw = self._call(self._redeem, keys=[key], args=[sitekey])
+        p = _p(project)
+        mode = ("site", sitekey) if sitekey is not None else ("secret", secret_hash)
+        keys = [p + "tok:" + token_digest(token), p + "secrets"]
+        raw = self._call(self._redeem, keys=keys, args=list(mode))
         if raw is None:
             return None
         record = TokenRecord(token=token, **json.loads(raw))

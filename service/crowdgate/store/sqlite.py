@@ -509,12 +509,22 @@ class SqliteStore(Store):
     def get_evidence(self, project_id: str, item_id: str) -> Evidence:
         return self._evidence(self._conn(), project_id, item_id)
 
-    def redeem_token(self, token: str, now: float, sitekey: str) -> TokenRecord | None:
+    def redeem_token(
+        self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
+    ) -> TokenRecord | None:
+        if sitekey is not None:
+            owner = "json_extract(data, '$.sitekey') = ?"
+            arg = sitekey
+        else:
+            owner = (
+                "json_extract(data, '$.sitekey') IN "
+                "(SELECT sitekey FROM sites WHERE secret_hash = ?)"
+            )
+            arg = secret_hash
         with self._tx() as db:
             rows = db.execute(
-                "DELETE FROM tokens WHERE digest=? AND json_extract(data, '$.sitekey')=? "
-                "RETURNING expires_at, data",
-                (token_digest(token), sitekey),
+                f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
+                (token_digest(token), arg),
             ).fetchall()
         if not rows or rows[0][0] <= now:
             return None
