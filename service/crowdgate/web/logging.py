@@ -87,7 +87,11 @@ def _end(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Switch the process to JSON logs and tag every request with an id; register it first."""
+    """Switch the process to JSON logs at the configured level and tag every request with an id.
+
+    Register it first, so its access line is written after every other hook has run.
+    """
+    logging.getLogger().setLevel(app.extensions["crowdgate"].settings.log_level)
     use_json_logs()
     app.before_request(_begin)
     app.after_request(_end)
