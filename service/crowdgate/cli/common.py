@@ -27,13 +27,15 @@ def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 
 def store_for(settings: Settings) -> Store:
-    """Open the configured store."""
-    options = (
-        {"synchronous": settings.sqlite_synchronous}
-        if settings.store_uri.startswith("sqlite:")
-        else {}
-    )
-    return open_store(settings.store_uri, **options)
+    """Open the configured store; it is closed when the running command ends."""
+    options: dict[str, object] = {}
+    if settings.store_uri.startswith("sqlite:"):
+        options["synchronous"] = settings.sqlite_synchronous
+    store = open_store(settings.store_uri, **options)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(store.close)
+    return store
 
 
 def emit(as_json: bool, document: Any, text: Callable[[], None]) -> None:
