@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -397,6 +398,34 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+
+
+#: The dashboard's HTML pages (session sign-in and CSRF token, not bearer keys).
+DASHBOARD_PAGES = [
+    ("/dashboard/", "get", "Projects"),
+    ("/dashboard/login", "get", "Sign-in form"),
+    ("/dashboard/login", "post", "Sign in with an admin key"),
+    ("/dashboard/logout", "post", "Sign out"),
+    ("/dashboard/static/{filename}", "get", "Dashboard stylesheet"),
+    ("/dashboard/projects", "post", "Create a project"),
+    ("/dashboard/projects/{project_id}", "get", "A project's statistics and charts"),
+    ("/dashboard/projects/{project_id}/items", "get", "Item browser"),
+    ("/dashboard/projects/{project_id}/export", "get", "Download an export"),
+    ("/dashboard/projects/{project_id}/import", "post", "Upload images or a zip"),
+    ("/dashboard/sites", "get", "Sites"),
+    ("/dashboard/sites", "post", "Create a site"),
+    ("/dashboard/sites/{sitekey}/rotate", "post", "Rotate a site's secret"),
+    ("/dashboard/keys", "get", "API keys"),
+    ("/dashboard/keys", "post", "Create an API key"),
+    ("/dashboard/keys/{key_id}/revoke", "post", "Revoke an API key"),
+]
+for _path, _method, _summary in DASHBOARD_PAGES:
+    SPEC["paths"].setdefault(_path, {})[_method] = {
+        "summary": _summary,
+        "tags": ["dashboard"],
+        "parameters": [_param(n) for n in re.findall(r"{([a-z_]+)}", _path)],
+        "responses": {"200": {"description": "HTML page", "content": {"text/html": {}}}},
+    }
 
 
 @bp.get("/openapi.json")
