@@ -184,10 +184,16 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from the last runs.json"
+    )
     args = parser.parse_args()
-    features = digit_features(HERE / ".cache" / "digit_features.npy")
-    runs = [run_one(s, seed, args, features) for seed in range(args.seeds) for s in SELECTORS]
-    (HERE / "runs.json").write_text(json.dumps(runs))
+    if args.report_only:
+        runs = json.loads((HERE / "runs.json").read_text())
+    else:
+        features = digit_features(HERE / ".cache" / "digit_features.npy")
+        runs = [run_one(s, seed, args, features) for seed in range(args.seeds) for s in SELECTORS]
+        (HERE / "runs.json").write_text(json.dumps(runs))
     flags = [f"--seeds {args.seeds}", f"--budget {args.budget}", f"--round {args.round}"]
     command = "python bench/label_efficiency/run.py " + " ".join(flags)
     section = report(runs, args, command)

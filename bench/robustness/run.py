@@ -24,6 +24,7 @@ import argparse
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,9 @@ def at_votes(runs: list[dict], grid: np.ndarray, column: int) -> np.ndarray:
         v = np.asarray([p[0] for p in points], float)
         y = np.asarray([p[column] for p in points], float)
         rows.append(np.where(grid >= v[0], np.interp(grid, v, y), np.nan))
-    return np.nanmean(rows, axis=0) if rows else np.full(len(grid), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # budgets where no run has settled yet
+        return np.nanmean(rows, axis=0) if rows else np.full(len(grid), np.nan)
 
 
 def report(runs: list[dict], args: argparse.Namespace, command: str) -> str:
@@ -186,9 +189,15 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--write-results", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from the last runs.json"
+    )
     args = parser.parse_args()
-    runs = [run_one(c, seed, args) for seed in range(args.seeds) for c in CROWDS]
-    (HERE / "runs.json").write_text(json.dumps(runs))
+    if args.report_only:
+        runs = json.loads((HERE / "runs.json").read_text())
+    else:
+        runs = [run_one(c, seed, args) for seed in range(args.seeds) for c in CROWDS]
+        (HERE / "runs.json").write_text(json.dumps(runs))
     flags = [f"--seeds {args.seeds}", f"--budget {args.budget}", f"--round {args.round}"]
     command = "python bench/robustness/run.py " + " ".join(flags)
     section = report(runs, args, command)
