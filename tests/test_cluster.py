@@ -58,8 +58,21 @@ def test_cluster_uri_selects_the_cluster_client(store: Store) -> None:
     assert isinstance(store.r, RedisCluster)  # type: ignore[attr-defined]
 
 
+def sample(name: str, **labels: str) -> float:
+    """Return the current value of one metric of this process (0 if never incremented)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_challenge_answer_and_siteverify_flow_runs_on_the_cluster(cluster, tmp_path) -> None:
     cluster.flush()
+    before = {
+        "votes": sample("crowdgate_votes_total"),
+        "passed": sample("crowdgate_challenges_total", outcome="passed"),
+        "success": sample("crowdgate_siteverify_total", result="success"),
+        "duplicate": sample("crowdgate_siteverify_total", result="timeout-or-duplicate"),
+    }
     app = _app(cluster, tmp_path, rate_limit_enabled=False)
     store = app.extensions["crowdgate"].store
     seeded = seed_project(store)
@@ -79,6 +92,18 @@ def test_challenge_answer_and_siteverify_flow_runs_on_the_cluster(cluster, tmp_p
     assert again["error-codes"] == ["timeout-or-duplicate"]
     assert len(store.list_votes(seeded.project)) == 6
     assert client.get("/readyz").status_code == 200
+    after = {
+        "votes": sample("crowdgate_votes_total"),
+        "passed": sample("crowdgate_challenges_total", outcome="passed"),
+        "success": sample("crowdgate_siteverify_total", result="success"),
+        "duplicate": sample("crowdgate_siteverify_total", result="timeout-or-duplicate"),
+    }
+    assert {k: after[k] - before[k] for k in before} == {
+        "votes": 6,
+        "passed": 1,
+        "success": 1,
+        "duplicate": 1,
+    }
     store.close()
 
 

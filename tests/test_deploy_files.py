@@ -23,7 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from crowdgate.challenge import TEST_SITEKEY
+from crowdgate.challenge import TEST_SECRET, TEST_SITEKEY
 from crowdgate.config import Settings
 from live import call
 from redis_server import free_port
@@ -175,12 +175,22 @@ def test_gunicorn_config_serves_json_logs_request_ids_and_summed_metrics(gunicor
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: call(base, "/api/v1/challenge", body)[0], range(40)))
     assert statuses == [200] * 40
+    challenge = call(base, "/api/v1/challenge", body)[1]["challenge"]
+    token = call(base, f"/api/v1/challenge/{challenge}/answer", {"selected": [0]})[1]["token"]
+    for _ in range(2):
+        call(base, "/siteverify", form={"secret": TEST_SECRET, "response": token})
     request = urllib.request.Request(base + "/healthz", headers={"X-Request-ID": "probe-42"})
     with urllib.request.urlopen(request, timeout=5) as reply:
         assert reply.headers["X-Request-ID"] == "probe-42"
+    request = urllib.request.Request(base + "/healthz", headers={"X-Request-ID": "a b\tc"})
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert re.fullmatch(r"[0-9a-f]{32}", reply.headers["X-Request-ID"])
     with urllib.request.urlopen(base + "/metrics", timeout=5) as reply:
         metrics = reply.read().decode()
-    assert 'crowdgate_challenges_total{outcome="issued"} 40.0' in metrics
+    assert 'crowdgate_challenges_total{outcome="issued"} 41.0' in metrics
+    assert 'crowdgate_challenges_total{outcome="passed"} 1.0' in metrics
+    assert 'crowdgate_siteverify_total{result="success"} 1.0' in metrics
+    assert 'crowdgate_siteverify_total{result="timeout-or-duplicate"} 1.0' in metrics
     assert "crowdgate_request_seconds_bucket" in metrics
     assert "crowdgate_store_seconds_bucket" in metrics
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
