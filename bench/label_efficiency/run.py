@@ -191,7 +191,9 @@ def main() -> None:
     if args.report_only:
         runs = json.loads((HERE / "runs.json").read_text())
     else:
-        features = digit_features(HERE / ".cache" / "digit_features.npy")
+        features = digit_features(
+            Path(tempfile.gettempdir()) / "crowdgate-bench" / "digit_features.npy"
+        )
         runs = [run_one(s, seed, args, features) for seed in range(args.seeds) for s in SELECTORS]
         (HERE / "runs.json").write_text(json.dumps(runs))
     flags = [f"--seeds {args.seeds}", f"--budget {args.budget}", f"--round {args.round}"]
