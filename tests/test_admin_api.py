@@ -55,6 +55,17 @@ def test_project_create_list_and_get(client, auth):
     )
     assert reply.status_code == 201
     assert reply.get_json()["settings"]["min_votes"] == 5
+    random_project = client.post(
+        "/api/v1/admin/projects",
+        headers=auth,
+        json={
+            "id": "baseline",
+            "labels": ["a", "b"],
+            "settings": {"selector": "random", "live_reliability": 0.9},
+        },
+    ).get_json()
+    assert random_project["settings"]["selector"] == "random"
+    assert random_project["settings"]["live_reliability"] == 0.9
     again = client.post(
         "/api/v1/admin/projects", headers=auth, json={"id": "pets", "labels": ["cat", "dog"]}
     )
@@ -62,7 +73,7 @@ def test_project_create_list_and_get(client, auth):
     got = client.get("/api/v1/admin/projects/pets", headers=auth).get_json()
     assert got["counts"] == {"unlabeled": 0, "settled": 0, "gold": 0}
     listed = client.get("/api/v1/admin/projects", headers=auth).get_json()["projects"]
-    assert [p["id"] for p in listed] == ["pets"]
+    assert [p["id"] for p in listed] == ["baseline", "pets"]
 
 
 @pytest.mark.parametrize(
@@ -76,6 +87,11 @@ def test_project_create_list_and_get(client, auth):
         ({"id": "ok", "labels": ["a", "b"], "settings": {"nope": 1}}, "invalid-settings"),
         ({"id": "ok", "labels": ["a", "b"], "prompt": "no placeholder"}, "bad-request"),
         ({"id": 5, "labels": ["a", "b"]}, "invalid-project-id"),
+        ({"id": "ok", "labels": ["a", "b"], "settings": {"selector": "smart"}}, "invalid-settings"),
+        (
+            {"id": "ok", "labels": ["a", "b"], "settings": {"live_reliability": 1}},
+            "invalid-settings",
+        ),
     ],
     ids=[
         "bad-id",
@@ -86,6 +102,8 @@ def test_project_create_list_and_get(client, auth):
         "unknown-setting",
         "prompt-without-label",
         "numeric-id",
+        "unknown-selector",
+        "certain-reliability",
     ],
 )
 def test_invalid_project_is_a_400_with_a_code(client, auth, body, code):

@@ -154,8 +154,10 @@ def test_careful_visitors_pass_and_random_clickers_fail_a_seeded_project(served,
         concurrency=2,
         seed=1,
     )
-    summary = crowd.run(30)
+    summary = crowd.run(60)
     assert summary.errors == {}
-    assert summary.challenges == 30
-    assert summary.pass_rate(CAREFUL) >= 0.9
+    assert summary.challenges == 60
+    # A careful visitor passes a grid with p ~ 0.94 (2% slips on each of 3 gold tiles), a
+    # random clicker with p = 0.5**3; with ~30 grids each, these bounds sit ~3 sd out.
+    assert summary.pass_rate(CAREFUL) >= 0.8
     assert summary.pass_rate(RANDOM) <= 0.3

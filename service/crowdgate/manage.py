@@ -23,6 +23,11 @@ SETTING_RULES: dict[str, tuple[type, float, float]] = {
     "vote_cap": (int, 1, 1000),
     "promote_threshold": (float, 0.5, 1.0),
     "committee_size": (int, 1, 25),
+    "live_reliability": (float, 0.5, 0.999),
+}
+CHOICE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "pass_rule": ("all",),
+    "selector": ("committee", "random"),
 }
 
 
@@ -74,11 +79,13 @@ def validate_settings(settings: object) -> dict[str, Any]:
                     code="invalid-settings",
                 )
             merged[key] = kind(value)
-        elif key == "pass_rule":
-            if value != "all":
+        elif key in CHOICE_SETTINGS:
+            if value not in CHOICE_SETTINGS[key]:
                 raise BadRequest(
-                    "Setting 'pass_rule' supports only 'all'.", code="invalid-settings"
+                    f"Setting {key!r} must be one of {', '.join(CHOICE_SETTINGS[key])}.",
+                    code="invalid-settings",
                 )
+            merged[key] = value
         elif not isinstance(value, bool):
             raise BadRequest(f"Setting {key!r} must be true or false.", code="invalid-settings")
         else:

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS items (
   state TEXT NOT NULL, known_label TEXT, votes INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL,
   cl TEXT, cc REAL, mv INTEGER, UNIQUE (project, id));
 CREATE INDEX IF NOT EXISTS items_state ON items (project, state, seq);
+CREATE INDEX IF NOT EXISTS items_seq ON items (project, seq);
 CREATE INDEX IF NOT EXISTS items_gold ON items (project, state, known_label, seq);
 CREATE TABLE IF NOT EXISTS blobs (
   project TEXT NOT NULL, item TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,
