@@ -141,3 +141,19 @@ def test_rate_limit_counters_live_on_the_cluster(cluster, tmp_path) -> None:
     rc.close()
     assert client.get("/healthz").status_code == 200, "probes are never rate limited"
     app.extensions["crowdgate"].store.close()
+
+
+def test_socket_timeouts_in_the_cluster_uri_reach_the_store_and_the_limiter(cluster, tmp_path):
+    cluster.flush()
+    from crowdgate import create_app
+
+    uri = cluster.url + "?socket_timeout=2&socket_connect_timeout=1"
+    app = create_app(
+        Settings(data_dir=tmp_path, store=uri, secret_key="s", rate_limit_client="2/minute")
+    )
+    store = app.extensions["crowdgate"].store
+    node = store.r.get_default_node().redis_connection
+    assert node.connection_pool.connection_kwargs["socket_timeout"] == 2
+    client = app.test_client()
+    assert [client.get("/openapi.json").status_code for _ in range(3)] == [200, 200, 429]
+    store.close()
