@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import CrowdgateError
@@ -76,7 +76,6 @@ class Settings:
     cache_ttl_s: float = 2.0
     #: log level name
     log_level: str = "INFO"
-    _generated_secret: bool = field(default=False, repr=False)
 
     @property
     def store_uri(self) -> str:
@@ -91,8 +90,6 @@ class Settings:
         env = dict(os.environ if env is None else env)
         values: dict[str, object] = {}
         for f in fields(cls):
-            if f.name.startswith("_"):
-                continue
             raw = env.get(f"CROWDGATE_{f.name.upper()}")
             if raw is None:
                 continue
