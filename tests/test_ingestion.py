@@ -412,6 +412,23 @@ def test_embeddings_are_stored_as_features(
     assert np.array_equal(db.get_features("pets", [item.id])[item.id], np.arange(4.0))
 
 
+def test_a_project_keeps_one_feature_dimension_across_imports(
+    db: Store, project: Project, settings: Settings, tmp_path: Path
+) -> None:
+    for n in range(3):
+        (tmp_path / f"{n}.png").write_bytes(encode(photo(seed=n), "PNG"))
+    import_path(db, project, tmp_path / "0.png", settings, embeddings={"0.png": np.ones(4)})
+    with pytest.raises(ImportRejected, match="4-dimensional") as wrong:
+        import_path(db, project, tmp_path / "1.png", settings, embeddings={"1.png": np.ones(8)})
+    assert wrong.value.reason == "embedding-dimension"
+    with pytest.raises(ImportRejected, match="built-in features"):
+        import_path(db, project, tmp_path / "2.png", settings)
+    report = import_path(
+        db, project, tmp_path / "2.png", settings, embeddings={"2.png": np.ones(4)}
+    )
+    assert report.added == 1 and len(db.list_items("pets")) == 2
+
+
 def test_bad_manifest_fails_before_anything_is_written(
     db: Store, project: Project, settings: Settings, tmp_path: Path
 ) -> None:

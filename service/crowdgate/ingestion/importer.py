@@ -108,9 +108,10 @@ def import_path(
         If the source as a whole is unreadable (missing path, bad manifest, zip bomb); items
         written before that stay, each complete.
     """
+    extract = None if embeddings is not None else _feature_extractor()
+    _check_dimension(store, project, embeddings, extract)
     source = iter_source(path, max_file_bytes=settings.max_file_bytes)
     tick = _progress_ticker(progress, path)
-    extract = None if embeddings is not None else _feature_extractor()
     labels = set(project.labels)
     vectors = _EmbeddingTable(embeddings) if embeddings is not None else None
 
@@ -217,6 +218,48 @@ class _EmbeddingTable:
                 f"must be finite with shape {self._shape}; fix the embeddings file.",
             )
         return vec
+
+
+def project_feature_dim(store: Store, project_id: str) -> int | None:
+    """Return the length of the feature vectors a project's items already have, if any."""
+    first = store.list_items(project_id, limit=1)
+    if not first:
+        return None
+    vec = store.get_features(project_id, [first[0].id]).get(first[0].id)
+    return None if vec is None else len(vec)
+
+
+def _check_dimension(
+    store: Store,
+    project: Project,
+    embeddings: Mapping[str, np.ndarray] | None,
+    extract: FeatureFn | None,
+) -> None:
+    """Refuse an import whose vectors would not match the ones the project already has.
+
+    The committee needs one feature space per project: imported embeddings must match the
+    stored vectors' length, and a project built on embeddings cannot take built-in features.
+    """
+    have = project_feature_dim(store, project.id)
+    if have is None:
+        return
+    if embeddings is not None:
+        first = next(iter(embeddings.values()), None)
+        new = None if first is None else int(np.shape(first)[-1])
+        source = "the embeddings file's vectors"
+    elif extract is not None:
+        from ..committee.features import FEATURE_DIM
+
+        new, source = FEATURE_DIM, "the built-in features"
+    else:
+        return
+    if new is not None and new != have:
+        raise ImportRejected(
+            "embedding-dimension",
+            f"Project {project.id!r} already has {have}-dimensional feature vectors but "
+            f"{source} have {new}; import with embeddings of dimension {have} "
+            "(or into a new project).",
+        )
 
 
 def _feature_extractor() -> FeatureFn | None:
