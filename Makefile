@@ -24,7 +24,8 @@ lint: venv
 
 jstest:
 	@if [ -f widget_js/package.json ]; then \
-	  cd widget_js && npm ci --silent --no-audit --no-fund && node --test test/; \
+	  cd widget_js && npm ci --silent --no-audit --no-fund && npm run --silent typecheck \
+	    && node --test test/; \
 	fi
 
 pytest: venv
