@@ -271,3 +271,41 @@ def test_widget_is_served_gzipped_cacheable_and_to_any_origin(client):
     assert "max-age" in plain.headers["Cache-Control"]
     again = client.get("/widget.js", headers={"If-None-Match": plain.headers["ETag"]})
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize("pick", ["all", "none"], ids=["select-all", "select-none"])
+def test_selecting_every_tile_or_none_never_passes(client, app_store, clock, pick):
+    seeded = seed_project(app_store)
+    for _ in range(30):
+        body = issue(client, seeded.sitekey).get_json()
+        selected = list(range(body["grid"])) if pick == "all" else []
+        reply = client.post(
+            f"/api/v1/challenge/{body['challenge']}/answer",
+            json={"selected": selected},
+            headers=ORIGIN,
+        ).get_json()
+        assert reply["success"] is False
+
+
+def test_gold_in_only_one_label_cannot_make_a_challenge(client, app_store):
+    from crowdgate import manage
+    from crowdgate.models import GOLD, Item
+
+    manage.create_project(app_store, "lonely", labels=["cat", "dog"])
+    for n in range(5):
+        app_store.put_item(
+            Item(
+                project="lonely",
+                id=f"{n:064x}",
+                filename=f"{n}.png",
+                state=GOLD,
+                known_label="cat",
+                label="cat",
+            ),
+            {"thumb": b"x"},
+            None,
+        )
+    site, _ = manage.create_site(app_store, name="s", hostnames=["shop.example"], project="lonely")
+    reply = issue(client, site.sitekey)
+    assert reply.status_code == 503
+    assert reply.get_json()["code"] == "no-challenge-available"

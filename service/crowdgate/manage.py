@@ -17,7 +17,7 @@ HOST_RE = re.compile(
 COMPAT_MODES = ("", "recaptcha", "hcaptcha")
 SETTING_RULES: dict[str, tuple[type, float, float]] = {
     "grid_size": (int, 4, 16),
-    "gold_per_grid": (int, 1, 15),
+    "gold_per_grid": (int, 2, 15),
     "min_votes": (int, 1, 100),
     "threshold": (float, 0.5, 1.0),
     "vote_cap": (int, 1, 1000),

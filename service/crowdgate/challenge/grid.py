@@ -32,34 +32,45 @@ def compose_grid(
 ) -> Grid:
     """Return a shuffled grid: gold positives and negatives for ``label`` plus open items.
 
-    Gold per grid follows the project setting, with at least one positive and one negative
-    when the gold set allows; open slots are filled by ``selector``; when there are not enough
-    open items the grid is completed with more gold.
+    Every grid holds at least one gold positive and one gold negative: without a negative,
+    selecting every tile would pass, and without a positive, selecting none would. Gold per
+    grid follows the project setting; open slots are filled by ``selector``; when there are
+    not enough open items the grid is completed with more gold.
+
+    Raises
+    ------
+    NoChallengeAvailable
+        When fewer than two labels have gold.
     """
     size = int(project.setting("grid_size"))
-    want_gold = max(1, min(int(project.setting("gold_per_grid")), size))
+    want_gold = max(2, min(int(project.setting("gold_per_grid")), size))
     counts = gold_counts
-    positives = [lab for lab in project.labels if counts.get(lab, 0) > 0]
-    if not positives:
+    with_gold = [lab for lab in project.labels if counts.get(lab, 0) > 0]
+    if len(with_gold) < 2:
         raise NoChallengeAvailable(
             f"Project {project.id!r} has too little gold to build a challenge: import items "
             "with known labels for at least two labels.",
         )
-    label = rng.choice(positives)
-    negatives = [lab for lab in counts if lab != label]
-    n_pos = rng.randint(1, max(1, want_gold - 1)) if negatives else want_gold
+    label = rng.choice(with_gold)
+    negatives = [lab for lab in with_gold if lab != label]
+    n_pos = rng.randint(1, want_gold - 1)
     open_ids = selector.pick(store, project, label, size - want_gold)
     wants = {label: n_pos}
     for lab in _spread(negatives, counts, size - n_pos - len(open_ids), rng):
         wants[lab] = wants.get(lab, 0) + 1
     drawn = store.sample_gold(project.id, wants)
     slots = [Slot(item=i, gold=True, truth=lab == label) for lab, ids in drawn.items() for i in ids]
+    if not any(s.truth for s in slots) or all(s.truth for s in slots):
+        raise NoChallengeAvailable(
+            f"Project {project.id!r} could not draw gold of both kinds for {label!r}; "
+            "retry, or import more gold.",
+        )
     slots += [Slot(item=i, gold=False) for i in open_ids]
     for slot in slots:
         if variants:
             slot.variant = rng.randrange(variants)
     rng.shuffle(slots)
-    return Grid(label=label, slots=slots[:size])
+    return Grid(label=label, slots=slots)
 
 
 def _spread(labels: list[str], counts: dict[str, int], n: int, rng: random.Random) -> list[str]:
