@@ -11,6 +11,7 @@ import pytest
 import test_store_contract as contract
 from crowdgate.config import Settings
 from crowdgate.store import Store, open_store
+from live import Served, call
 from redis_cluster import RedisClusterProcess
 from seed import seed_project
 
@@ -105,6 +106,36 @@ def test_challenge_answer_and_siteverify_flow_runs_on_the_cluster(cluster, tmp_p
         "duplicate": 1,
     }
     store.close()
+
+
+def test_crowdgate_serve_on_the_cluster_issues_answers_and_verifies_over_http(
+    cluster, tmp_path
+) -> None:
+    cluster.flush()
+    store = open_store(cluster.url)
+    seeded = seed_project(store)
+    server = Served(tmp_path, cluster.url, workers=2)
+    try:
+        status, issued = call(
+            server.base, "/api/v1/challenge", {"sitekey": seeded.sitekey}, headers=ORIGIN
+        )
+        assert status == 200, issued
+        hidden = store.get_challenge(issued["challenge"], 0)
+        picks = [i for i, s in enumerate(hidden.slots) if s.gold and s.truth]
+        _, answer = call(
+            server.base,
+            f"/api/v1/challenge/{issued['challenge']}/answer",
+            {"selected": picks},
+            headers=ORIGIN,
+        )
+        assert answer["success"] is True, answer
+        form = {"secret": seeded.secret, "response": answer["token"]}
+        assert call(server.base, "/siteverify", form=form)[1]["success"] is True
+        assert call(server.base, "/siteverify", form=form)[1]["success"] is False
+        assert call(server.base, "/readyz") == (200, {"status": "ready", "store": "redis"})
+    finally:
+        server.stop()
+        store.close()
 
 
 def test_every_key_of_a_project_hashes_to_one_slot(cluster, tmp_path) -> None:

@@ -88,7 +88,10 @@ class TimedStore:
         attr = getattr(self.wrapped, name)
         if name.startswith("_") or not callable(attr):
             return attr
-        return _timed(name, attr)
+        timed = _timed(name, attr)
+        # Kept on the instance, so later lookups skip __getattr__ and build nothing.
+        setattr(self, name, timed)
+        return timed
 
 
 def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
