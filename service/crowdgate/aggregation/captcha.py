@@ -107,6 +107,12 @@ class GridVoteModel:
         Pseudo-votes at the population reliability added to every voter.
     gold_per_grid : int
         Gold slots per challenge, the weight of one challenge's ``gold_score``.
+    gold_strength : float or None
+        None: every gold slot counts as one observed trial of ``r[v]``, like a vote. A number:
+        the gold record only sets the prior mean of ``r[v]``, worth this many pseudo-votes, and
+        ``r[v]`` is learned from agreement with the consensus on unknown items. Colluders who
+        recognise gold but lie on unknown items pass gold every time; with a number they are
+        judged by their unknown answers, so a gold record cannot buy weight.
     class_alpha : float
         Dirichlet pseudo-count added to every class of the learned class prior.
     random_state : int, Generator or None
@@ -121,11 +127,13 @@ class GridVoteModel:
         gold_per_grid: int = 3,
         class_alpha: float = 1.0,
         random_state: RandomState = 0,
+        gold_strength: float | None = None,
     ):
         self.n_iter = n_iter
         self.tol = tol
         self.prior_strength = prior_strength
         self.gold_per_grid = gold_per_grid
+        self.gold_strength = gold_strength
         self.class_alpha = class_alpha
         self.random_state = random_state
 
@@ -177,7 +185,9 @@ class GridVoteModel:
         self.loss_history_: list[float] = []
         self.prior_ = np.full(k, 1.0 / max(k, 1))
         self.probas_ = np.tile(self.prior_, (n_items, 1))
-        seen = np.bincount(voter_idx, minlength=n_voters) + g_seen
+        n_votes = np.bincount(voter_idx, minlength=n_voters)
+        seen = n_votes + g_seen
+        hit: np.ndarray | None = None
         population = (g_right.sum() + 0.8 * self.prior_strength) / (
             g_seen.sum() + self.prior_strength
         )
@@ -185,7 +195,7 @@ class GridVoteModel:
         cell = item_idx * k + label_idx
         gold_rows = np.flatnonzero(gold_idx >= 0)
         for _ in range(max(self.n_iter, 1) if len(yes) else 0):
-            r = (right + self.prior_strength * population) / (seen + self.prior_strength)
+            r = self._reliability(right, seen, g_right, g_seen, hit, n_votes, population)
             r = np.clip(r, MIN_RELIABILITY, 1.0 - EPS)[voter_idx]
             # log P(vote | class): the "other class" term goes to every class; the asked class
             # gets the log-odds on top, with the sign of the answer.
@@ -199,14 +209,15 @@ class GridVoteModel:
             self.probas_ = probas
             self.loss_history_.append(-float(log_evidence.sum()) / len(yes))
             p_asked = probas.ravel()[cell]
-            hit = np.where(yes, p_asked, 1.0 - p_asked)
-            right = g_right + np.bincount(voter_idx, weights=hit, minlength=n_voters)
+            agree = np.where(yes, p_asked, 1.0 - p_asked)
+            hit = np.bincount(voter_idx, weights=agree, minlength=n_voters)
+            right = g_right + hit
             population = right.sum() / seen.sum()
             self.prior_ = (probas.sum(axis=0) + self.class_alpha) / (n_items + k * self.class_alpha)
             hist = self.loss_history_
             if len(hist) > 1 and abs(hist[-2] - hist[-1]) <= self.tol * abs(hist[-2]):
                 break
-        r = (right + self.prior_strength * population) / (seen + self.prior_strength)
+        r = self._reliability(right, seen, g_right, g_seen, hit, n_votes, population)
         self.population_reliability_ = float(np.clip(population, MIN_RELIABILITY, 1.0 - EPS))
         self.reliability_ = dict(
             zip(self.voters_.tolist(), np.clip(r, MIN_RELIABILITY, 1.0 - EPS).tolist(), strict=True)
@@ -214,6 +225,25 @@ class GridVoteModel:
         keys = tie_keys(n_items, k, self.random_state)
         self.labels_ = self.classes_[tie_break_argmax(self.probas_, keys)]
         return self
+
+    def _reliability(
+        self,
+        right: np.ndarray,
+        seen: np.ndarray,
+        g_right: np.ndarray,
+        g_seen: np.ndarray,
+        hit: np.ndarray | None,
+        n_votes: np.ndarray,
+        population: float,
+    ) -> np.ndarray:
+        """Return every voter's MAP reliability (unclipped) from gold and expected agreement."""
+        s = self.prior_strength
+        if self.gold_strength is None:
+            return (right + s * population) / (seen + s)
+        from_gold = (g_right + s * population) / (g_seen + s)
+        if hit is None:
+            return from_gold
+        return (hit + self.gold_strength * from_gold) / (n_votes + self.gold_strength)
 
     def _class_index(self, labels: np.ndarray) -> np.ndarray:
         n = len(self.classes_)
