@@ -242,3 +242,41 @@ def test_models_are_listed_and_retrain_runs_through_the_api(client, auth, app_st
     app_store.acquire_lock("trainer:digits", "elsewhere", 60)
     busy = client.post("/api/v1/admin/projects/digits/retrain", headers=auth)
     assert busy.status_code == 409 and busy.get_json()["code"] == "lock-held"
+
+
+def test_uploads_with_odd_names_are_imported_not_crashed(client, auth, app_store):
+    seed_project(app_store)
+    files = [
+        (io.BytesIO(shape_png("circle", 700)), ".."),
+        (io.BytesIO(shape_png("square", 701)), "same.png"),
+        (io.BytesIO(shape_png("triangle", 702)), "same.png"),
+    ]
+    reply = client.post(
+        "/api/v1/admin/projects/shapes/import",
+        headers=auth,
+        data={"file": files},
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json()["added"] == 3
+
+
+def test_large_bodies_need_an_authenticated_import(client, auth, app_store):
+    import numpy as np
+
+    seed_project(app_store)
+    noise = np.random.default_rng(0).integers(0, 255, (400, 400, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, "PNG")
+    big = buf.getvalue()
+    assert len(big) > 300 * 1024
+    anonymous = client.post("/api/v1/challenge", data=big, content_type="text/plain")
+    assert anonymous.status_code == 413
+    assert anonymous.get_json()["code"] == "payload-too-large"
+    reply = client.post(
+        "/api/v1/admin/projects/shapes/import",
+        headers=auth,
+        data={"file": (io.BytesIO(big), "noise.png")},
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 200 and reply.get_json()["added"] == 1

@@ -134,3 +134,28 @@ def test_sigkill_under_load_loses_no_acknowledged_vote_or_token(served, tmp_path
     assert status == 200
     after.close()
     store.close()
+
+
+def test_a_chunked_flood_is_refused_without_reading_it_all(served):
+    server, _ = served
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", "/api/v1/challenge/x.y/answer")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Content-Type", "text/plain")
+    conn.endheaders()
+    chunk = b"x" * 65536
+    status = None
+    try:
+        for _ in range(2048):  # up to 128 MiB, far above any limit
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+    except OSError:
+        pass  # the server closed the connection after refusing: that is the point
+    try:
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException):
+        status = "closed"
+    finally:
+        conn.close()
+    assert status in (413, "closed")
+    assert call(server.base, "/openapi.json")[0] == 200

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crowdgate.challenge import TEST_SECRET
+from crowdgate.challenge import TEST_SITEKEY
 from crowdgate.store import Store, open_store
 from live import Served, call
 from redis_server import RedisProcess
@@ -120,10 +120,10 @@ def test_rate_limit_holds_across_both_instances(redis_proc: RedisProcess, tmp_pa
         CROWDGATE_RATE_LIMIT_ENABLED="true",
         CROWDGATE_RATE_LIMIT_CLIENT=f"{CLIENT_LIMIT}/minute",
     )
-    form = {"secret": TEST_SECRET, "response": "_test.not-a-token"}
+    body = {"sitekey": TEST_SITEKEY, "hostname": "localhost"}
     try:
         statuses = [
-            (n % 2, call((a, b)[n % 2].base, "/siteverify", form=form)[0])
+            (n % 2, call((a, b)[n % 2].base, "/api/v1/challenge", body)[0])
             for n in range(2 * CLIENT_LIMIT)
         ]
     finally:

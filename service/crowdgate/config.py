@@ -54,6 +54,10 @@ class Settings:
     rate_limit_client: str = "120/minute"
     #: rate limit applied per sitekey on challenge issuance
     rate_limit_sitekey: str = "6000/minute"
+    #: rate limit per client on slot images (nine per grid)
+    rate_limit_images: str = "1200/minute"
+    #: rate limit per site secret on siteverify (server-to-server, so not per address)
+    rate_limit_siteverify: str = "6000/minute"
     #: switch rate limiting off (benchmarks of raw throughput only; never in production)
     rate_limit_enabled: bool = True
     #: rate-limit storage URI; empty means the store's Redis, or process memory for SQLite

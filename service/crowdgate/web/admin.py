@@ -12,6 +12,7 @@ from ..errors import BadRequest, Conflict, NotFound, Unauthorized
 from ..models import ITEM_STATES, Project
 from .body import json_body
 from .state import cg
+from .uploads import allow_large_body, save_uploads
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 MAX_PAGE = 500
@@ -130,18 +131,10 @@ def import_files(project_id: str) -> Response:
     from ..ingestion import import_path
 
     project = _project(project_id)
+    allow_large_body(cg().settings.max_upload_bytes)
     files = request.files.getlist("file")
-    if not files:
-        raise BadRequest(
-            "Upload one or more files in the multipart field 'file'.", code="bad-request"
-        )
     with tempfile.TemporaryDirectory(prefix="crowdgate-upload-") as tmp:
-        folder = Path(tmp) / "upload"
-        folder.mkdir()
-        for n, upload in enumerate(files):
-            name = Path(upload.filename or f"upload-{n}").name or f"upload-{n}"
-            upload.save(folder / name)
-        target = folder if len(files) > 1 or not name.lower().endswith(".zip") else folder / name
+        target = save_uploads(files, Path(tmp) / "upload")
         report = import_path(cg().store, project, target, cg().settings)
     return jsonify(report.to_dict())
 

@@ -13,6 +13,9 @@ from . import admin, errors, export_api, health, limits, metrics, openapi, publi
 from . import logging as request_logs
 from .dashboard import bp as dashboard_bp
 
+#: bytes any request body may have unless a view raises the limit after authentication
+DEFAULT_BODY_LIMIT = 256 * 1024
+
 
 def create_app(
     settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None
@@ -23,7 +26,8 @@ def create_app(
     app = Flask("crowdgate", static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # Small by default: only authenticated import views raise it (see web/uploads.py).
+        MAX_CONTENT_LENGTH=max(DEFAULT_BODY_LIMIT, settings.max_json_bytes),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state.init_app(app, settings, store=store, clock=clock or system_clock)
@@ -36,6 +40,6 @@ def create_app(
     app.register_blueprint(export_api.bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(openapi.bp)
-    limits.init_app(app, settings, sitekey_views=[public.challenge])
+    limits.init_app(app, settings)
     health.init_app(app)
     return app

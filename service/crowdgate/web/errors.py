@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -42,9 +42,20 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _limited(exc: RateLimitExceeded) -> Response:
-        response = error_response(
-            "rate-limited", f"Too many requests ({exc.description}); slow down and retry.", 429
-        )
+        message = f"Too many requests ({exc.description}); slow down and retry."
+        response = error_response("rate-limited", message, 429)
+        if request.endpoint == "public.siteverify":
+            # keep siteverify's shape, so reCAPTCHA/hCaptcha client libraries read a failure
+            response = jsonify(
+                {
+                    "success": False,
+                    "error-codes": ["rate-limited"],
+                    "code": "rate-limited",
+                    "message": message,
+                }
+            )
+            response.status_code = 429
+        response.headers["Retry-After"] = "60"
         return response
 
     @app.errorhandler(HTTPException)

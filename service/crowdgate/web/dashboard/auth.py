@@ -19,6 +19,7 @@ from werkzeug.wrappers.response import Response
 from ... import manage
 from ...errors import Forbidden
 from ..state import cg
+from ..uploads import allow_large_body
 
 #: Seconds a dashboard sign-in lasts.
 SESSION_TTL_S = 12 * 3600
@@ -41,6 +42,9 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
         return "/dashboard"
 
 
+UPLOAD_ENDPOINTS = frozenset({"dashboard.import_files"})
+
+
 def csrf_token() -> str:
     """Return this session's CSRF token, creating it on first use."""
     if "csrf" not in session:
@@ -60,6 +64,10 @@ def _same_origin(req: Request) -> bool:
 def check_request() -> Response | None:
     """Refuse a POST without the session's CSRF token; send signed-out visitors to sign in."""
     if request.method == "POST":
+        # Only a signed-in session may send a large body (the import form); anyone else's
+        # body is read under the app's small default limit before being refused.
+        if request.endpoint in UPLOAD_ENDPOINTS and session.get("key_id"):
+            allow_large_body(cg().settings.max_upload_bytes)
         sent = request.form.get("csrf_token", "")
         expected = session.get("csrf", "")
         if not expected or not hmac.compare_digest(sent, expected) or not _same_origin(request):

@@ -16,6 +16,7 @@ from ...models import ITEM_STATES, Project
 from ...store.base import THUMB
 from ..export_api import download
 from ..state import cg
+from ..uploads import save_uploads
 from . import bp, charts
 from .stats import CONFIDENCE_BINS, project_stats
 
@@ -175,14 +176,6 @@ def import_files(project_id: str) -> str:
     if not files:
         raise BadRequest("Choose a zip or one or more images to upload.", code="bad-request")
     with tempfile.TemporaryDirectory(prefix="crowdgate-upload-") as tmp:
-        folder = Path(tmp) / "upload"
-        folder.mkdir()
-        names = []
-        for n, upload in enumerate(files):
-            name = Path(upload.filename or "").name or f"upload-{n}"
-            upload.save(folder / name)
-            names.append(name)
-        single_zip = len(names) == 1 and names[0].lower().endswith(".zip")
-        target = folder / names[0] if single_zip else folder
+        target = save_uploads(files, Path(tmp) / "upload")
         report = import_path(cg().store, proj, target, cg().settings)
     return render_template("dashboard/import_report.html", project=proj, report=report)
