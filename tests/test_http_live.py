@@ -159,3 +159,21 @@ def test_a_chunked_flood_is_refused_without_reading_it_all(served):
         conn.close()
     assert status in (413, "closed")
     assert call(server.base, "/openapi.json")[0] == 200
+
+
+def test_metrics_sum_every_gunicorn_worker(served):
+    server, _ = served
+    for _ in range(12):
+        call(server.base, "/api/v1/challenge", {"sitekey": TEST_SITEKEY, "hostname": "localhost"})
+    import urllib.request
+
+    text = urllib.request.urlopen(server.base + "/metrics", timeout=10).read().decode()
+    issued = [
+        line
+        for line in text.splitlines()
+        if line.startswith("crowdgate_responses_total")
+        and 'endpoint="public.challenge"' in line
+        and 'status="200"' in line
+    ]
+    total = sum(float(line.rsplit(" ", 1)[1]) for line in issued)
+    assert total >= 12, issued

@@ -50,8 +50,30 @@ def start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
     return child
 
 
+def metrics_folder(settings: Settings, port: int) -> None:
+    """Give gunicorn's workers one Prometheus multiprocess folder, emptied at start.
+
+    Must run before crowdgate's metrics are imported (they open their files in it), so that
+    /metrics sums every worker instead of showing whichever one answers.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = settings.data_dir / f"metrics-{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def _child_exit(server: object, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve ``crowdgate:create_app()`` with gunicorn in this process (blocks)."""
+    metrics_folder(settings, port)
     from gunicorn.app.base import BaseApplication
 
     from ..web import create_app
@@ -65,6 +87,7 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
             self.cfg.set("accesslog", None)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("control_socket_disable", True)
+            self.cfg.set("child_exit", _child_exit)
 
         def load(self) -> Any:
             return create_app(settings)
