@@ -64,10 +64,33 @@ def test_due_after_new_labels_and_lock_keeps_one_trainer(store, digits):
     project, _ = digits
     assert trainer.due(store, project, every_labels=5, every_s=3600)
     assert store.acquire_lock("trainer:digits", "someone-else", 60)
-    assert trainer.run_once(store, 5, 3600, owner="me") == []
+    assert trainer.run_once(store, 5, 3600) == []
     store.release_lock("trainer:digits", "someone-else")
-    assert trainer.run_once(store, 5, 3600, owner="me") == [1]
+    assert trainer.run_once(store, 5, 3600) == [1]
     assert not trainer.due(store, project, every_labels=5, every_s=3600)
+
+
+def test_two_trainers_of_one_project_never_overlap(store, digits):
+    with trainer.hold_lock(store, "digits") as renew:
+        with pytest.raises(trainer.LockHeld), trainer.hold_lock(store, "digits"):
+            pass
+        renew()
+    with trainer.hold_lock(store, "digits") as renew:
+        store.release_lock("trainer:digits", "nobody")
+        renew()
+
+
+def test_a_retrain_whose_lock_expired_and_was_taken_stops(store, digits, monkeypatch):
+    import time
+
+    project, _ = digits
+    monkeypatch.setattr(trainer, "LOCK_TTL_S", 0.05)
+    with trainer.hold_lock(store, "digits") as renew:
+        time.sleep(0.1)
+        assert store.acquire_lock("trainer:digits", "second-trainer", 60)
+        with pytest.raises(trainer.LockHeld):
+            trainer.retrain(store, project, renew=renew)
+    assert store.list_models("digits") == []
 
 
 def _pass_votes(

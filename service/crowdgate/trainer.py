@@ -11,7 +11,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,7 @@ from .committee import (
     score_pool,
     select_batch,
 )
+from .errors import Conflict
 from .models import GOLD, SETTLED, UNLABELED, Project
 from .store import Store
 
@@ -96,18 +99,52 @@ def _features(store: Store, project_id: str, ids: list[str], chunk: int = 2000) 
     return out
 
 
+class LockHeld(Conflict):
+    code = "lock-held"
+
+
+@contextmanager
+def hold_lock(store: Store, project_id: str) -> Iterator[Callable[[], None]]:
+    """Hold the project's trainer lock under a unique owner; yield a function that renews it.
+
+    Raises :class:`LockHeld` when another trainer holds it, and the renew function raises it
+    if the lock was lost (expired and taken), so two trainers never write one project.
+    """
+    name = f"trainer:{project_id}"
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    if not store.acquire_lock(name, owner, LOCK_TTL_S):
+        raise LockHeld(f"Another trainer is retraining project {project_id!r}; try again later.")
+
+    def renew() -> None:
+        if not store.acquire_lock(name, owner, LOCK_TTL_S):
+            raise LockHeld(f"The trainer lock of {project_id!r} was lost; stopping this run.")
+
+    try:
+        yield renew
+    finally:
+        store.release_lock(name, owner)
+
+
 def retrain(
     store: Store,
     project: Project,
     *,
     random_state: int | None = None,
     progress: Callable[[str], None] | None = None,
+    renew: Callable[[], None] | None = None,
 ) -> dict:
     """Fit the committee on gold and settled items, rescore the open pool, refill the queues.
 
+    ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock.
     Returns the model record stored with :meth:`Store.put_model`, including ``version``.
     """
-    step = progress or (lambda _msg: None)
+
+    def step(name: str) -> None:
+        if renew is not None:
+            renew()
+        if progress is not None:
+            progress(name)
+
     started = time.perf_counter()
     run = len(store.list_models(project.id)) + 1
     step("consensus")
@@ -210,20 +247,18 @@ def due(store: Store, project: Project, every_labels: int, every_s: float) -> bo
     return grown >= every_labels or (time.time() - last["created_at"] >= every_s and grown > 0)
 
 
-def run_once(store: Store, every_labels: int, every_s: float, owner: str) -> list[int]:
-    """Retrain every project that is due and whose lock this owner gets; return versions."""
+def run_once(store: Store, every_labels: int, every_s: float) -> list[int]:
+    """Retrain every due project whose lock this process gets; return the new versions."""
     done = []
     for project in store.list_projects():
-        lock = f"trainer:{project.id}"
-        if not store.acquire_lock(lock, owner, LOCK_TTL_S):
-            continue
         try:
-            if due(store, project, every_labels, every_s):
-                record = retrain(store, project)
-                log.info("retrained %s: model %s", project.id, record["version"])
-                done.append(record["version"])
-        finally:
-            store.release_lock(lock, owner)
+            with hold_lock(store, project.id) as renew:
+                if due(store, project, every_labels, every_s):
+                    record = retrain(store, project, renew=renew)
+                    log.info("retrained %s: model %s", project.id, record["version"])
+                    done.append(record["version"])
+        except LockHeld:
+            continue
     return done
 
 
@@ -237,10 +272,9 @@ def run_forever(
     """Poll for due projects until ``stop()``; store errors are logged and retried."""
     from .errors import StoreError
 
-    owner = f"{socket.gethostname()}:{os.getpid()}"
     while not stop():
         try:
-            run_once(store, every_labels, every_s, owner)
+            run_once(store, every_labels, every_s)
         except StoreError as exc:
             log.warning("trainer: store unavailable, retrying: %s", exc.message)
         time.sleep(poll_s)

@@ -34,10 +34,7 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     settings = load_settings(data_dir)
     store = store_for(settings)
     if once:
-        owner = "cli-once"
-        versions = trainer.run_once(
-            store, settings.retrain_every_labels, settings.retrain_every_s, owner
-        )
+        versions = trainer.run_once(store, settings.retrain_every_labels, settings.retrain_every_s)
         click.echo(f"retrained {len(versions)} project(s)")
         return
     stopping = []
@@ -68,26 +65,18 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
     project = store.get_project(project_id)
     if project is None:
         raise NotFound(f"Project {project_id!r} does not exist.", code="unknown-project")
-    owner = "cli-retrain"
-    lock = f"trainer:{project_id}"
-    if not store.acquire_lock(lock, owner, trainer.LOCK_TTL_S):
-        click.echo(
-            "error: another trainer is retraining this project; try again later (lock-held)",
-            err=True,
-        )
-        sys.exit(2)
-    try:
-        with tqdm(
+    with (
+        trainer.hold_lock(store, project_id) as renew,
+        tqdm(
             total=len(STEPS), desc="retrain", unit="step", disable=as_json or None, file=sys.stderr
-        ) as bar:
+        ) as bar,
+    ):
 
-            def step(name: str) -> None:
-                bar.set_postfix_str(name)
-                bar.update(1)
+        def step(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
 
-            record = trainer.retrain(store, project, random_state=seed, progress=step)
-    finally:
-        store.release_lock(lock, owner)
+        record = trainer.retrain(store, project, random_state=seed, progress=step, renew=renew)
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:

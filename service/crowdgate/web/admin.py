@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import manage
-from ..errors import BadRequest, Conflict, NotFound, Unauthorized
+from ..errors import BadRequest, NotFound, Unauthorized
 from ..models import ITEM_STATES, Project
 from .body import json_body
 from .state import cg
@@ -151,15 +151,8 @@ def retrain(project_id: str) -> Response:
     from .. import trainer
 
     project = _project(project_id)
-    lock, owner = f"trainer:{project.id}", f"api:{g.apikey.id}"
-    if not cg().store.acquire_lock(lock, owner, trainer.LOCK_TTL_S):
-        raise Conflict(
-            "Another trainer is retraining this project; try again later.", code="lock-held"
-        )
-    try:
-        record = trainer.retrain(cg().store, project)
-    finally:
-        cg().store.release_lock(lock, owner)
+    with trainer.hold_lock(cg().store, project.id) as renew:
+        record = trainer.retrain(cg().store, project, renew=renew)
     return jsonify(record)
 
 
