@@ -48,7 +48,8 @@ class Settings:
     #: pixels on the side of the square grid thumbnail
     thumb_px: int = 128
     #: perturbed grid tiles made for every item at import; every slot is served as one of them,
-    #: so gold and unlabeled tiles look alike and no tile's bytes repeat across challenges
+    #: so gold and unlabeled tiles look alike. A tile's bytes repeat once per this many
+    #: servings, so a bot memorising gold by bytes needs this many entries per gold item.
     tile_variants: int = 4
     #: rate limit applied per client on public routes (Flask-Limiter syntax)
     rate_limit_client: str = "120/minute"

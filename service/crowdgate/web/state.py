@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -10,6 +11,8 @@ from ..challenge import ChallengeService
 from ..clock import Clock
 from ..config import Settings
 from ..store import Store, open_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +26,11 @@ class Crowdgate:
 def init_app(app: Flask, settings: Settings, *, store: Store | None, clock: Clock) -> None:
     """Open the configured store (unless one is given) and attach the core services."""
     store = store or open_store(settings.store_uri, **_store_options(settings))
+    if settings.test_keys:
+        log.warning(
+            "The published test sitekey and secret are accepted (they always pass); set "
+            "CROWDGATE_TEST_KEYS=false in production."
+        )
     app.extensions["crowdgate"] = Crowdgate(
         settings=settings,
         store=store,
