@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import CrowdgateError
@@ -54,12 +55,20 @@ def compose_grid(
     label = rng.choice(with_gold)
     negatives = [lab for lab in with_gold if lab != label]
     n_pos = rng.randint(1, want_gold - 1)
-    open_ids = selector.pick(store, project, label, size - want_gold)
-    wants = {label: n_pos}
-    for lab in _spread(negatives, counts, size - n_pos - len(open_ids), rng):
-        wants[lab] = wants.get(lab, 0) + 1
-    drawn = store.sample_gold(project.id, wants)
-    slots = [Slot(item=i, gold=True, truth=lab == label) for lab, ids in drawn.items() for i in ids]
+    # Negatives are drawn for every non-positive slot up front, so one store call serves
+    # however many open items come back; the first ones fill what open items leave free.
+    fill = _spread(negatives, counts, size - n_pos, rng)
+    wants = Counter(fill)
+    wants[label] = n_pos
+    open_ids, drawn = selector.draw(store, project, label, size - want_gold, dict(wants), rng)
+    keep = Counter(fill[: size - n_pos - len(open_ids)])
+    keep[label] = n_pos
+    # Sampled again here: a store may return a small gold set whole, in its stored order.
+    slots = [
+        Slot(item=i, gold=True, truth=lab == label)
+        for lab, ids in drawn.items()
+        for i in rng.sample(ids, min(keep[lab], len(ids)))
+    ]
     if not any(s.truth for s in slots) or all(s.truth for s in slots):
         raise NoChallengeAvailable(
             f"Project {project.id!r} could not draw gold of both kinds for {label!r}; "

@@ -6,6 +6,7 @@ challenge service only depends on the :class:`Selector` protocol.
 
 from __future__ import annotations
 
+import random
 from typing import Protocol
 
 from ..models import Project
@@ -19,6 +20,18 @@ class Selector(Protocol):
         """Return up to ``n`` distinct unlabeled item ids to show in a grid asking ``label``."""
         ...
 
+    def draw(
+        self,
+        store: Store,
+        project: Project,
+        label: str,
+        n: int,
+        gold: dict[str, int],
+        rng: random.Random,
+    ) -> tuple[list[str], dict[str, list[str]]]:
+        """Return ``pick``'s items and up to ``gold[lab]`` gold ids per label, in one store call."""
+        ...
+
 
 class RandomSelector:
     """Uniformly random open items: the baseline every smarter selector is measured against."""
@@ -26,6 +39,19 @@ class RandomSelector:
     def pick(self, store: Store, project: Project, label: str, n: int) -> list[str]:
         """Return up to ``n`` random unlabeled item ids (constant cost in the pool size)."""
         return store.sample_open(project.id, n)
+
+    def draw(
+        self,
+        store: Store,
+        project: Project,
+        label: str,
+        n: int,
+        gold: dict[str, int],
+        rng: random.Random,
+    ) -> tuple[list[str], dict[str, list[str]]]:
+        """Return up to ``n`` random unlabeled item ids and the gold ids asked for."""
+        got = store.draw_grid(project.id, label, max(n, 0), gold)
+        return got.open, got.gold
 
 
 #: How many of a queue's best items a grid's open slots are drawn from (randomness among them).
@@ -40,16 +66,35 @@ class QueueSelector:
     or when a queue runs short, the rest of the grid is filled at random.
     """
 
+    def __init__(self) -> None:
+        self._rng = random.SystemRandom()
+
     def pick(self, store: Store, project: Project, label: str, n: int) -> list[str]:
         """Return up to ``n`` open items, committee-chosen first, random for the remainder."""
-        if n <= 0:
-            return []
-        chosen: list[str] = []
-        if project.setting("selector") == "committee":
-            chosen = store.pick_queue(
-                project.id, label, n, QUEUE_TOP_K, int(project.setting("vote_cap"))
-            )
+        return self.draw(store, project, label, n, {}, self._rng)[0]
+
+    def draw(
+        self,
+        store: Store,
+        project: Project,
+        label: str,
+        n: int,
+        gold: dict[str, int],
+        rng: random.Random,
+    ) -> tuple[list[str], dict[str, list[str]]]:
+        """Return ``pick``'s items and the gold ids asked for, read in one store call."""
+        n = max(n, 0)
+        committee = n > 0 and project.setting("selector") == "committee"
+        got = store.draw_grid(
+            project.id,
+            label,
+            n,
+            gold,
+            top_k=QUEUE_TOP_K if committee else 0,
+            vote_cap=int(project.setting("vote_cap")),
+        )
+        chosen = rng.sample(got.queue, min(n, len(got.queue)))
         if len(chosen) < n:
-            extra = [i for i in store.sample_open(project.id, n) if i not in chosen]
+            extra = [i for i in got.open if i not in chosen]
             chosen += extra[: n - len(chosen)]
-        return chosen
+        return chosen, got.gold

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..errors import CrowdgateError
-from .base import IMAGE, THUMB, Store, variant_kind
+from .base import IMAGE, THUMB, GridDraw, Store, variant_kind
 
-__all__ = ["IMAGE", "THUMB", "Store", "open_store", "variant_kind"]
+__all__ = ["IMAGE", "THUMB", "GridDraw", "Store", "open_store", "variant_kind"]
 
 SCHEMES = ("sqlite", "redis", "rediss", "redis+cluster")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +18,18 @@ IMAGE, THUMB = "image", "thumb"
 def variant_kind(index: int) -> str:
     """Return the blob kind of the ``index``-th perturbed gold variant."""
     return f"v{index}"
+
+
+@dataclass
+class GridDraw:
+    """Everything one grid is made of, as read by :meth:`Store.draw_grid`."""
+
+    #: still-open items from the top of the asked label's queue
+    queue: list[str]
+    #: random unlabeled items
+    open: list[str]
+    #: random gold item ids per label
+    gold: dict[str, list[str]]
 
 
 class Store(abc.ABC):
@@ -189,6 +202,31 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_evidence(self, project_id: str, item_id: str) -> Evidence:
         """Return an item's live evidence (empty if it has no votes)."""
+
+    def draw_grid(
+        self,
+        project_id: str,
+        label: str,
+        n_open: int,
+        gold: dict[str, int],
+        top_k: int = 0,
+        vote_cap: int = 0,
+    ) -> GridDraw:
+        """Read what a grid asking ``label`` is made of, in one round trip where possible.
+
+        Returns up to ``top_k`` items from the top of ``label``'s queue that are still open
+        (none when ``top_k`` is 0), up to ``n_open`` random unlabeled items (a backend may skip
+        them when the queue alone has ``n_open``), and up to ``gold[lab]`` random gold ids of
+        each label. Queue items at ``vote_cap`` votes may be returned; :meth:`record_pass`
+        drops their votes and the item from that queue. Cost is independent of pool size.
+        """
+        queue = self.pick_queue(project_id, label, top_k, top_k, vote_cap) if top_k > 0 else []
+        want_open = n_open if len(queue) < n_open else 0
+        return GridDraw(
+            queue=queue,
+            open=self.sample_open(project_id, want_open) if want_open > 0 else [],
+            gold=self.sample_gold(project_id, gold),
+        )
 
     # -- committee ---------------------------------------------------------------------------
     @abc.abstractmethod

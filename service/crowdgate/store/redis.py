@@ -55,7 +55,7 @@ from ..models import (
     TokenRecord,
     Vote,
 )
-from .base import Store, token_digest
+from .base import GridDraw, Store, token_digest
 
 G = "cg:{cg}:"
 
@@ -103,25 +103,26 @@ end
 return 1
 """
 
-# KEYS: stats, token key, vote log, then per vote: item, voters set, item vote list,
-#       item log-odds hash, item networks set
+# KEYS: stats, token key, vote log, the first vote's label's queue, then per vote: item, voters set,
+#       item vote list, item log-odds hash, item networks set
 # ARGV: token JSON, token TTL in ms, vote cap, 1 to count a pass (0 for test challenges),
-#       then per vote: voter key, vote JSON, asked label, log-odds weight, network key
+#       then per vote: voter key, vote JSON, asked label, log-odds weight, network key, item id
 # Returns one entry per item that got a vote: {vote index, votes, networks, label, ll, ...}.
+# An item that is closed or at the cap leaves the queue here, so grids need not check it.
 RECORD_PASS = """
 local out = {}
 local cap = tonumber(ARGV[3])
-local n = (#KEYS - 3) / 5
+local n = (#KEYS - 4) / 5
 local kept = 0
 for i = 1, n do
-  local k, a = 5 * i - 1, 5 * i
+  local k, a = 5 * i, 6 * i - 1
   local item, voters, ivotes, ll, nets = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
     KEYS[k + 4]
-  local voter, vote, label, weight, net = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
-    ARGV[a + 4]
-  if redis.call('HGET', item, 'state') == 'unlabeled'
-      and tonumber(redis.call('HGET', item, 'votes')) < cap
-      and redis.call('SADD', voters, voter) == 1 then
+  local voter, vote, label, weight, net, id = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    ARGV[a + 4], ARGV[a + 5]
+  local open = redis.call('HGET', item, 'state') == 'unlabeled'
+    and tonumber(redis.call('HGET', item, 'votes')) < cap
+  if open and redis.call('SADD', voters, voter) == 1 then
     local votes = redis.call('HINCRBY', item, 'votes', 1)
     redis.call('RPUSH', KEYS[3], vote)
     redis.call('RPUSH', ivotes, vote)
@@ -131,11 +132,40 @@ for i = 1, n do
     for _, v in ipairs(redis.call('HGETALL', ll)) do entry[#entry + 1] = v end
     out[#out + 1] = entry
     kept = kept + 1
+    open = votes < cap
   end
+  if not open and label == ARGV[7] then redis.call('ZREM', KEYS[4], id) end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 if kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', kept) end
 if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'challenges_passed', 1) end
+return out
+"""
+
+# KEYS: the asked label's queue, the unlabeled-state zset, then one gold zset per label
+# ARGV: queue entries to scan (0 for none), eligible ones to return, open items to sample,
+#       then per gold zset: ids to sample
+# Returns {queue ids (still open, best first), open ids, gold ids of each gold zset...}.
+# Queue entries no longer open are dropped from the queue.
+DRAW_GRID = """
+local queue, stale = {}, {}
+local scan, top = tonumber(ARGV[1]), tonumber(ARGV[2])
+if scan > 0 then
+  for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, scan - 1)) do
+    if not redis.call('ZSCORE', KEYS[2], id) then
+      stale[#stale + 1] = id
+    elseif #queue < top then
+      queue[#queue + 1] = id
+    end
+  end
+  if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
+end
+local out = {queue, {}}
+if tonumber(ARGV[3]) > 0 then out[2] = redis.call('ZRANDMEMBER', KEYS[2], ARGV[3]) end
+for i = 3, #KEYS do
+  out[i] = {}
+  if tonumber(ARGV[i + 1]) > 0 then out[i] = redis.call('ZRANDMEMBER', KEYS[i], ARGV[i + 1]) end
+end
 return out
 """
 
@@ -206,6 +236,7 @@ class RedisStore(Store):
         self._put_item = self.r.register_script(PUT_ITEM)
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)
+        self._draw_grid = self.r.register_script(DRAW_GRID)
         self._redeem = self.r.register_script(REDEEM)
         self._put_model = self.r.register_script(PUT_MODEL)
         self._acquire = self.r.register_script(ACQUIRE)
@@ -336,6 +367,24 @@ class RedisStore(Store):
             label: [i.decode() for i in ids or []]
             for label, ids in zip(wants, replies, strict=True)
         }
+
+    def draw_grid(
+        self,
+        project_id: str,
+        label: str,
+        n_open: int,
+        gold: dict[str, int],
+        top_k: int = 0,
+        vote_cap: int = 0,
+    ) -> GridDraw:
+        p = _p(project_id)
+        labels = list(gold)
+        keys = [p + "queue:" + label, p + "state:" + UNLABELED]
+        keys += [p + "gold:" + lab for lab in labels]
+        args = [2 * top_k, top_k, n_open, *(gold[lab] for lab in labels)]
+        reply = self._call(self._draw_grid, keys=keys, args=args)
+        ids = [[i.decode() for i in part or []] for part in reply]
+        return GridDraw(queue=ids[0], open=ids[1], gold=dict(zip(labels, ids[2:], strict=True)))
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
         ids = self._call(self.r.zrandmember, _p(project_id) + "state:" + UNLABELED, n)
@@ -473,7 +522,13 @@ class RedisStore(Store):
         data = token.to_dict()
         data.pop("token")
         ttl_ms = max(1, math.ceil((token.expires_at - token.challenge_ts) * 1000))
-        keys = [p + "stats", p + "tok:" + token_digest(token.token), p + "votes"]
+        label = votes[0].label if votes else ""
+        keys = [
+            p + "stats",
+            p + "tok:" + token_digest(token.token),
+            p + "votes",
+            p + "queue:" + label,
+        ]
         args: list[Any] = [json.dumps(data), ttl_ms, vote_cap, "0" if token.test else "1"]
         for vote in votes:
             i = vote.item
@@ -490,6 +545,7 @@ class RedisStore(Store):
                 vote.label,
                 repr(vote.weight),
                 vote.network,
+                i,
             ]
         out = []
         for entry in self._call(self._record_pass, keys=keys, args=args):
