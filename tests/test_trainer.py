@@ -94,15 +94,24 @@ def test_a_retrain_whose_lock_expired_and_was_taken_stops(store, digits, monkeyp
 
 
 def _pass_votes(
-    service: ChallengeService, store, sitekey: str, n_voters: int, item: str, answer_for
+    service: ChallengeService,
+    store,
+    sitekey: str,
+    n_voters: int,
+    item: str,
+    answer_for,
+    asked: str | None = None,
 ) -> None:
-    """Have ``n_voters`` distinct visitors pass challenges until each voted on ``item``."""
+    """Have ``n_voters`` distinct visitors pass challenges until each voted on ``item``.
+
+    With ``asked``, only grids asking for that label count, so every voter can say yes to it.
+    """
     for v in range(n_voters):
         client = Client(address=f"10.{v}.0.1", user_agent=f"ua-{v}", origin_host="shop.example")
         for _ in range(200):
             challenge = service.issue(sitekey, None, client)
             slots = challenge.slots
-            if not any(s.item == item for s in slots):
+            if not any(s.item == item for s in slots) or asked not in (None, challenge.label):
                 service.store.take_challenge(challenge.id, service.clock())
                 continue
             picks = [
@@ -118,7 +127,9 @@ def test_live_consensus_settles_an_item_after_agreeing_distinct_voters(store, tm
     seeded = seed_project(store, open_items=1)
     item = seeded.open[0]
     service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
-    _pass_votes(service, store, seeded.sitekey, 8, item, lambda _i, label: label == "circle")
+    _pass_votes(
+        service, store, seeded.sitekey, 8, item, lambda _i, label: label == "circle", "circle"
+    )
     got = store.get_item(seeded.project, item)
     assert got.state == SETTLED and got.label == "circle"
     assert got.confidence >= 0.95 and got.consensus_by == consensus.LIVE
@@ -148,7 +159,13 @@ def test_promotion_to_gold_when_the_project_allows_it(store, tmp_path):
     store.save_project(project)
     service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
     _pass_votes(
-        service, store, seeded.sitekey, 8, seeded.open[0], lambda _i, label: label == "square"
+        service,
+        store,
+        seeded.sitekey,
+        8,
+        seeded.open[0],
+        lambda _i, label: label == "square",
+        "square",
     )
     got = store.get_item(seeded.project, seeded.open[0])
     assert got.state == GOLD and got.known_label == "square"
@@ -159,7 +176,13 @@ def test_full_rerun_keeps_the_live_label_when_votes_agree(store, tmp_path):
     seeded = seed_project(store, open_items=1)
     service = ChallengeService(store, Settings(data_dir=tmp_path, secret_key="k", cache_ttl_s=0))
     _pass_votes(
-        service, store, seeded.sitekey, 8, seeded.open[0], lambda _i, label: label == "triangle"
+        service,
+        store,
+        seeded.sitekey,
+        8,
+        seeded.open[0],
+        lambda _i, label: label == "triangle",
+        "triangle",
     )
     result = consensus.rerun(store, store.get_project(seeded.project), run=1)
     assert result["relabeled"] == 0 and result["votes"] > 0
