@@ -80,6 +80,8 @@ def test_rerun_reopens_a_settled_item_that_later_votes_contradict(store):
     assert got.state == UNLABELED and got.label is None
     assert got.consensus_by == "reopened-em-7"
     assert len(store.list_votes(seeded.project, item)) == 7
+    assert _record(store, seeded, item, [("circle", True)] * 3, first=7) == []
+    assert store.get_item(seeded.project, item).state == UNLABELED
 
 
 def _colluded_votes() -> dict[str, list]:

@@ -22,6 +22,9 @@ from .models import GOLD, SETTLED, UNLABELED, Evidence, Item, Project, Vote
 from .store import Store
 
 LIVE = "live"
+#: ``consensus_by`` prefix of an item the full run reopened; only a later full run settles it,
+#: since the live sums that settled it before still say the same.
+REOPENED = "reopened-"
 #: Distinct voters who must have said yes to the settled class: a posterior built from "no"
 #: answers to other classes, or one trusted voter's yes, is not agreement.
 MIN_AGREEING = 2
@@ -136,7 +139,8 @@ def apply_live(
     """Settle the items whose live evidence now meets the rule; return what settled.
 
     The summed log-odds decide first (no extra reads); only an item that passes reads its
-    record and votes for the agreement checks of :func:`confirm`.
+    record and votes for the agreement checks of :func:`confirm`. Items the full run reopened
+    are left to the full run.
     """
     out = []
     for ev in evidence:
@@ -145,6 +149,8 @@ def apply_live(
             continue
         item = store.get_item(project.id, ev.item)
         if item is None or item.state != UNLABELED:
+            continue
+        if (item.consensus_by or "").startswith(REOPENED):
             continue
         votes = store.list_votes(project.id, ev.item)
         top = confirm(project, item, posterior, votes, ev.networks)
@@ -216,7 +222,7 @@ def rerun(store: Store, project: Project, run: int, now: float | None = None) ->
                     label=None,
                     confidence=None,
                     settled_at=None,
-                    consensus_by=f"reopened-{by}",
+                    consensus_by=REOPENED + by,
                 )
                 reopened += 1
     return {
