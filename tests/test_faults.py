@@ -157,7 +157,7 @@ def test_crashes_lose_no_acknowledged_vote_or_token_and_redis_outage_is_a_clear_
     store = open_store(aof_redis.url)
     seeded = seed_project(store, open_items=400)
     project = store.get_project(seeded.project)
-    project.settings["vote_cap"] = 1000
+    project.settings.update(vote_cap=1000, network_cap=1000)
     store.save_project(project)
     server = Served(tmp_path, aof_redis.url, workers=2, CROWDGATE_SECRET_KEY=SECRET)
     trainer = Trainer(tmp_path, aof_redis.url)

@@ -91,7 +91,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote_or_token(served, tmp_path
     store = open_store(uri)
     seeded = seed_project(store, open_items=400)
     project = store.get_project(seeded.project)
-    project.settings["vote_cap"] = 1000
+    project.settings.update(vote_cap=1000, network_cap=1000)
     store.save_project(project)
     acknowledged: list[tuple[str, str]] = []
     stop = threading.Event()

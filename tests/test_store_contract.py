@@ -387,3 +387,38 @@ def test_token_redeems_by_its_sites_current_secret_only(store: Store) -> None:
     store.set_site_secret("sk", "h2")
     assert store.redeem_token("digits.s2", NOW + 1, secret_hash="h1") is None
     assert store.redeem_token("digits.s2", NOW + 1, secret_hash="h2") is not None
+
+
+def test_one_network_gives_an_item_at_most_network_cap_votes(store: Store) -> None:
+    make_project(store)
+    item = add_item(store, 1)
+
+    def vote(voter: str, network: str) -> Vote:
+        return Vote(
+            project="digits",
+            item=item.id,
+            label="1",
+            answer=True,
+            voter=voter,
+            network=network,
+            challenge="digits.c",
+            gold_score=1.0,
+            ts=NOW,
+            weight=1.0,
+        )
+
+    kept = [
+        store.record_pass(
+            "digits",
+            [vote(f"v{n}", "same-net")],
+            make_token(f"digits.n{n}"),
+            vote_cap=15,
+            network_cap=2,
+        )
+        for n in range(4)
+    ]
+    assert [len(k) for k in kept] == [1, 1, 0, 0]
+    other = store.record_pass(
+        "digits", [vote("v9", "other-net")], make_token("digits.o"), vote_cap=15, network_cap=2
+    )
+    assert (other[0].votes, other[0].networks) == (3, 2)

@@ -202,7 +202,7 @@ def main() -> None:
     store = open_store(uri)
     info = ensure_demo(store, Settings.from_env(env))
     project = store.get_project(info.project)
-    project.settings["vote_cap"] = 10**6
+    project.settings.update(vote_cap=10**6, network_cap=10**6)
     store.save_project(project)
     ports = [free_port(), free_port(), free_port()]
     servers = []

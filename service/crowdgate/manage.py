@@ -21,6 +21,7 @@ SETTING_RULES: dict[str, tuple[type, float, float]] = {
     "min_votes": (int, 1, 100),
     "threshold": (float, 0.5, 1.0),
     "vote_cap": (int, 1, 1000),
+    "network_cap": (int, 1, 1000),
     "promote_threshold": (float, 0.5, 1.0),
     "committee_size": (int, 1, 25),
     "live_reliability": (float, 0.5, 0.999),

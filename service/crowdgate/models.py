@@ -26,6 +26,7 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     "min_votes": 3,
     "threshold": 0.95,
     "vote_cap": 15,
+    "network_cap": 2,
     "promote_to_gold": False,
     "promote_threshold": 0.995,
     "committee_size": 5,

@@ -253,7 +253,8 @@ class ChallengeService:
             if not s.gold and project is not None
         ]
         cap = int(project.setting("vote_cap")) if project else 0
-        evidence = self.store.record_pass(challenge.project, votes, token, cap)
+        net_cap = int(project.setting("network_cap")) if project else 0
+        evidence = self.store.record_pass(challenge.project, votes, token, cap, net_cap)
         if project is not None and evidence:
             consensus.apply_live(self.store, project, evidence, now)
         return AnswerResult(success=True, token=token.token, votes=len(evidence))

@@ -174,12 +174,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def record_pass(
-        self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
+        self,
+        project_id: str,
+        votes: list[Vote],
+        token: TokenRecord,
+        vote_cap: int,
+        network_cap: int | None = None,
     ) -> list[Evidence]:
         """Atomically store a passed challenge's votes and token, and count the pass.
 
         A vote whose (item, voter) pair already voted is dropped, and so is a vote on an item
-        that is no longer unlabeled or already has ``vote_cap`` votes. Each kept vote adds its
+        that is no longer unlabeled or already has ``vote_cap`` votes, or ``network_cap`` votes
+        from the vote's client network (default: no cap per network). Each kept vote adds its
         ``weight`` to the item's live log-odds of the asked label and its network to the item's
         networks. Returns the evidence of each item that got a vote, in vote order.
         """

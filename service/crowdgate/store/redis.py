@@ -19,8 +19,8 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL until expiry
 - ``cg:{p:P}:stats`` hash of counters
 - ``cg:{p:P}:secrets`` hash of sitekey to current secret hash (siteverify's one-step redeem)
-- ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` set of
-  voter networks
+- ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` hash of
+  voter network to votes
 - ``cg:{p:P}:queue:<label>`` zset of open items to ask about a label, by disagreement
 - ``cg:{p:P}:modelseq`` model version counter; ``cg:{p:P}:models`` list of model JSON
 - ``cg:{cg}:lock:<name>`` lock owner, with a TTL
@@ -104,37 +104,40 @@ return 1
 """
 
 # KEYS: stats, token key, vote log, the first vote's label's queue, then per vote: item, voters set,
-#       item vote list, item log-odds hash, item networks set
+#       item vote list, item log-odds hash, item votes-per-network hash
 # ARGV: token JSON, token TTL in ms, vote cap, 1 to count a pass (0 for test challenges),
-#       then per vote: voter key, vote JSON, asked label, log-odds weight, network key, item id
+#       votes one network may give one item, then per vote: voter key, vote JSON, asked label,
+#       log-odds weight, network key, item id
 # Returns one entry per item that got a vote: {vote index, votes, networks, label, ll, ...}.
 # An item that is closed or at the cap leaves the queue here, so grids need not check it.
 RECORD_PASS = """
 local out = {}
 local cap = tonumber(ARGV[3])
+local netcap = tonumber(ARGV[5])
 local n = (#KEYS - 4) / 5
 local kept = 0
 for i = 1, n do
-  local k, a = 5 * i, 6 * i - 1
+  local k, a = 5 * i, 6 * i
   local item, voters, ivotes, ll, nets = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
     KEYS[k + 4]
   local voter, vote, label, weight, net, id = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
     ARGV[a + 4], ARGV[a + 5]
   local open = redis.call('HGET', item, 'state') == 'unlabeled'
     and tonumber(redis.call('HGET', item, 'votes')) < cap
-  if open and redis.call('SADD', voters, voter) == 1 then
+  local roomy = tonumber(redis.call('HGET', nets, net) or '0') < netcap
+  if open and roomy and redis.call('SADD', voters, voter) == 1 then
     local votes = redis.call('HINCRBY', item, 'votes', 1)
     redis.call('RPUSH', KEYS[3], vote)
     redis.call('RPUSH', ivotes, vote)
     redis.call('HINCRBYFLOAT', ll, label, weight)
-    redis.call('SADD', nets, net)
-    local entry = {i, votes, redis.call('SCARD', nets)}
+    redis.call('HINCRBY', nets, net, 1)
+    local entry = {i, votes, redis.call('HLEN', nets)}
     for _, v in ipairs(redis.call('HGETALL', ll)) do entry[#entry + 1] = v end
     out[#out + 1] = entry
     kept = kept + 1
     open = votes < cap
   end
-  if not open and label == ARGV[7] then redis.call('ZREM', KEYS[4], id) end
+  if not open and label == ARGV[8] then redis.call('ZREM', KEYS[4], id) end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 if kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', kept) end
@@ -516,7 +519,12 @@ class RedisStore(Store):
         return self._challenge(challenge_id, now, take=True)
 
     def record_pass(
-        self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
+        self,
+        project_id: str,
+        votes: list[Vote],
+        token: TokenRecord,
+        vote_cap: int,
+        network_cap: int | None = None,
     ) -> list[Evidence]:
         p = _p(project_id)
         data = token.to_dict()
@@ -529,7 +537,13 @@ class RedisStore(Store):
             p + "votes",
             p + "queue:" + label,
         ]
-        args: list[Any] = [json.dumps(data), ttl_ms, vote_cap, "0" if token.test else "1"]
+        args: list[Any] = [
+            json.dumps(data),
+            ttl_ms,
+            vote_cap,
+            "0" if token.test else "1",
+            vote_cap if network_cap is None else network_cap,
+        ]
         for vote in votes:
             i = vote.item
             keys += [
@@ -561,7 +575,7 @@ class RedisStore(Store):
         pipe = self.r.pipeline(transaction=False)
         pipe.hgetall(p + "ll:" + item_id)
         pipe.hget(p + "item:" + item_id, "votes")
-        pipe.scard(p + "nets:" + item_id)
+        pipe.hlen(p + "nets:" + item_id)
         ll, votes, nets = self._call(pipe.execute)
         loglik = {k.decode(): float(v) for k, v in ll.items()}
         return Evidence(item_id, loglik, int(votes or 0), int(nets))

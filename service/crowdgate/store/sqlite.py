@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS evidence (
   PRIMARY KEY (project, item, label));
 CREATE TABLE IF NOT EXISTS item_networks (
   project TEXT NOT NULL, item TEXT NOT NULL, network TEXT NOT NULL,
-  PRIMARY KEY (project, item, network));
+  votes INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (project, item, network));
 CREATE TABLE IF NOT EXISTS queue (
   project TEXT NOT NULL, label TEXT NOT NULL, item TEXT NOT NULL, score REAL NOT NULL,
   PRIMARY KEY (project, label, item));
@@ -117,6 +117,9 @@ class SqliteStore(Store):
         for column, kind in (("cl", "TEXT"), ("cc", "REAL"), ("mv", "INTEGER")):
             if column not in have:
                 conn.execute(f"ALTER TABLE items ADD COLUMN {column} {kind}")
+        nets = {row[1] for row in conn.execute("PRAGMA table_info(item_networks)")}
+        if "votes" not in nets:
+            conn.execute("ALTER TABLE item_networks ADD COLUMN votes INTEGER NOT NULL DEFAULT 1")
 
     # -- connection handling ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -455,8 +458,14 @@ class SqliteStore(Store):
         return Challenge.from_dict(json.loads(rows[0][1]))
 
     def record_pass(
-        self, project_id: str, votes: list[Vote], token: TokenRecord, vote_cap: int
+        self,
+        project_id: str,
+        votes: list[Vote],
+        token: TokenRecord,
+        vote_cap: int,
+        network_cap: int | None = None,
     ) -> list[Evidence]:
+        net_cap = vote_cap if network_cap is None else network_cap
         touched: list[str] = []
         data = token.to_dict()
         data.pop("token")
@@ -465,8 +474,21 @@ class SqliteStore(Store):
                 cur = db.execute(
                     "UPDATE items SET votes=votes+1 WHERE project=? AND id=? AND state=? "
                     "AND votes<? AND NOT EXISTS (SELECT 1 FROM votes WHERE project=? AND item=? "
-                    "AND voter=?)",
-                    (project_id, vote.item, UNLABELED, vote_cap, project_id, vote.item, vote.voter),
+                    "AND voter=?) AND NOT EXISTS (SELECT 1 FROM item_networks WHERE project=? "
+                    "AND item=? AND network=? AND votes>=?)",
+                    (
+                        project_id,
+                        vote.item,
+                        UNLABELED,
+                        vote_cap,
+                        project_id,
+                        vote.item,
+                        vote.voter,
+                        project_id,
+                        vote.item,
+                        vote.network,
+                        net_cap,
+                    ),
                 )
                 if not cur.rowcount:
                     continue
@@ -480,7 +502,8 @@ class SqliteStore(Store):
                     (project_id, vote.item, vote.label, vote.weight),
                 )
                 db.execute(
-                    "INSERT OR IGNORE INTO item_networks (project, item, network) VALUES (?,?,?)",
+                    "INSERT INTO item_networks (project, item, network) VALUES (?,?,?) "
+                    "ON CONFLICT (project, item, network) DO UPDATE SET votes = votes + 1",
                     (project_id, vote.item, vote.network),
                 )
                 touched.append(vote.item)

@@ -1,0 +1,288 @@
+"""HTTP load on loopback: challenge, answer and siteverify against a bare Flask hello route.
+
+Both apps run under the same gunicorn settings in the same run; the load comes from several
+generator processes with keep-alive connections. Every figure is printed as a ratio to hello,
+since absolute numbers drift with whatever else the shared machine is doing.
+
+    python bench/http_load/run.py --store redis --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The same worker model ``crowdgate serve`` uses (see crowdgate/cli/serve.py).
+GUNICORN = ["-k", "gthread", "--threads", "4", "--log-level", "warning", "--no-control-socket"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        *GUNICORN,
+        app,
+    ]
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"gunicorn {app} did not start")
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(15)
+
+
+def _worker(port: int, kind: str, jobs: list, seconds: float, out: mp.Queue) -> None:
+    """Send requests of one kind for ``seconds`` (or until ``jobs`` run out); report latencies."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    lat: list[float] = []
+    errors = 0
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        if kind == "hello":
+            method, path, body, headers = "GET", "/hello", None, {}
+        else:
+            if n >= len(jobs):
+                break
+            method, path, body, headers = jobs[n]
+        n += 1
+        t0 = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers)
+        reply = conn.getresponse()
+        data = reply.read()
+        lat.append(time.perf_counter() - t0)
+        if reply.status != 200:
+            errors += 1
+        elif kind == "challenge":
+            jobs_out = json.loads(data)["challenge"]
+            out.put(("issued", jobs_out))
+        elif kind == "answer":
+            token = json.loads(data).get("token")
+            if token:
+                out.put(("token", token))
+    out.put(("done", (kind, lat, errors)))
+
+
+def run_phase(port: int, kind: str, per_proc_jobs: list[list], seconds: float) -> dict:
+    """Run one phase with one process per job list; return throughput and latency figures."""
+    out: mp.Queue = mp.Queue()
+    procs = [
+        mp.Process(target=_worker, args=(port, kind, jobs, seconds, out)) for jobs in per_proc_jobs
+    ]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    lat: list[float] = []
+    errors = 0
+    produced: list[str] = []
+    done = 0
+    while done < len(procs):
+        tag, value = out.get()
+        if tag == "done":
+            done += 1
+            lat += value[1]
+            errors += value[2]
+        else:
+            produced.append(value)
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    arr = np.array(lat) * 1000
+    return {
+        "kind": kind,
+        "requests": len(lat),
+        "errors": errors,
+        "rps": len(lat) / min(elapsed, seconds + 1),
+        "p50_ms": float(np.percentile(arr, 50)),
+        "p99_ms": float(np.percentile(arr, 99)),
+        "produced": produced,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--procs", type=int, default=8, help="client processes (connections)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "service"))
+    from crowdgate.config import Settings
+    from crowdgate.demo import ensure_demo
+    from crowdgate.store import open_store
+
+    tmp = Path(tempfile.mkdtemp(prefix="crowdgate-bench-"))
+    redis_proc = None
+    if args.store == "redis":
+        rport = free_port()
+        redis_proc = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(rport),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(0.5)
+        uri = f"redis://127.0.0.1:{rport}/0"
+    else:
+        uri = f"sqlite:///{tmp / 'crowdgate.db'}"
+    env = {
+        **os.environ,
+        "CROWDGATE_STORE": uri,
+        "CROWDGATE_DATA_DIR": str(tmp),
+        "CROWDGATE_SECRET_KEY": "bench",
+        "CROWDGATE_RATE_LIMIT_CLIENT": "100000000/minute",
+        "CROWDGATE_RATE_LIMIT_SITEKEY": "100000000/minute",
+        "PYTHONPATH": str(ROOT / "service") + os.pathsep + str(ROOT / "bench" / "http_load"),
+    }
+    settings = Settings.from_env(env)
+    if redis_proc is not None:
+        wait_for_port(rport)
+    store = open_store(uri)
+    info = ensure_demo(store, settings)
+    project = store.get_project(info.project)
+    project.settings.update(vote_cap=10**6, network_cap=10**6)
+    store.save_project(project)
+
+    hello_port, cg_port = free_port(), free_port()
+    hello = crowd = None
+    try:
+        hello = start_gunicorn("hello_app:app", hello_port, args.workers, env)
+        crowd = start_gunicorn("crowdgate:create_app()", cg_port, args.workers, env)
+        results = {"hello": run_phase(hello_port, "hello", [[]] * args.procs, args.seconds)}
+        body = json.dumps({"sitekey": info.sitekey}).encode()
+        challenge_job = (
+            "POST",
+            "/api/v1/challenge",
+            body,
+            {"Content-Type": "text/plain", "Origin": "http://localhost"},
+        )
+        big = [challenge_job] * 10**6
+        results["challenge"] = run_phase(cg_port, "challenge", [big] * args.procs, args.seconds)
+        answers = []
+        for n, cid in enumerate(results["challenge"]["produced"]):
+            hidden = store.get_challenge(cid, time.time())
+            if hidden is None:
+                continue
+            picks = [i for i, s in enumerate(hidden.slots) if s.gold and s.truth]
+            answers.append(
+                (
+                    "POST",
+                    f"/api/v1/challenge/{cid}/answer",
+                    json.dumps({"selected": picks}).encode(),
+                    {
+                        "Content-Type": "text/plain",
+                        "Origin": "http://localhost",
+                        "User-Agent": f"bench-{n}",
+                    },
+                )
+            )
+        split = [answers[i :: args.procs] for i in range(args.procs)]
+        results["answer"] = run_phase(cg_port, "answer", split, args.seconds)
+        verifies = [
+            (
+                "POST",
+                "/siteverify",
+                f"secret={info.secret}&response={t}".encode(),
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            for t in results["answer"]["produced"]
+        ]
+        split = [verifies[i :: args.procs] for i in range(args.procs)]
+        results["siteverify"] = run_phase(cg_port, "siteverify", split, args.seconds)
+    finally:
+        for proc in (hello, crowd):
+            if proc is not None:
+                stop(proc)
+        if redis_proc:
+            os.killpg(redis_proc.pid, signal.SIGTERM)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    base = results["hello"]
+    print(
+        f"store={args.store} seconds={args.seconds} client_procs={args.procs} "
+        f"gunicorn_workers={args.workers} (gthread, 4 threads)"
+    )
+    print(
+        f"{'route':<11} {'requests':>8} {'errors':>6} {'req/s':>8} {'x hello':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7}"
+    )
+    for kind, r in results.items():
+        print(
+            f"{kind:<11} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.0f} "
+            f"{r['rps'] / base['rps']:>8.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+        )
+    if args.store == "redis":
+        ok_c = results["challenge"]["rps"] / base["rps"] >= 0.5
+        ok_v = results["siteverify"]["rps"] / base["rps"] >= 0.6
+        print(
+            f"target challenge >= 0.5 x hello: {'met' if ok_c else 'NOT met'}; "
+            f"siteverify >= 0.6 x hello: {'met' if ok_v else 'NOT met'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
