@@ -177,6 +177,8 @@ def test_sitekey_that_does_not_match_the_secret_is_refused(client, app_store, cl
     token = solve(client, app_store, clock, seeded.sitekey)
     reply = verify(client, seeded.secret, token, sitekey="another").get_json()
     assert reply["error-codes"] == ["sitekey-secret-mismatch"]
+    again = verify(client, seeded.secret, token, sitekey=seeded.sitekey).get_json()
+    assert again["success"] is True, "a mismatched sitekey must not spend the token"
 
 
 def test_unknown_sitekey_is_a_clear_404(client, app_store):

@@ -284,10 +284,18 @@ class ChallengeService:
         if testing:
             record = self.store.redeem_token(response, self.clock(), sitekey=keys.TEST_SITEKEY)
         else:
-            record = self.store.redeem_token(response, self.clock(), secret_hash=secret_hash)
+            # With a sitekey, it must be the secret's site before anything is consumed.
+            asked = sitekey if isinstance(sitekey, str) and sitekey else None
+            record = self.store.redeem_token(
+                response, self.clock(), sitekey=asked, secret_hash=secret_hash
+            )
         if record is None:
-            known = testing or self.store.get_site_by_secret(secret_hash) is not None
-            return _verdict(["timeout-or-duplicate" if known else "invalid-input-secret"])
+            site = None if testing else self.store.get_site_by_secret(secret_hash)
+            if not testing and site is None:
+                return _verdict(["invalid-input-secret"])
+            if site is not None and sitekey not in (None, "") and sitekey != site.sitekey:
+                return _verdict(["sitekey-secret-mismatch"])
+            return _verdict(["timeout-or-duplicate"])
         if sitekey not in (None, "") and sitekey != record.sitekey:
             return _verdict(["sitekey-secret-mismatch"])
         return _verdict([], record.challenge_ts, record.hostname)

@@ -196,9 +196,9 @@ class Store(abc.ABC):
     ) -> TokenRecord | None:
         """Atomically consume a token of one site: the first caller gets it, later ones None.
 
-        The site is named by ``sitekey``, or by ``secret_hash``: the hash of its current
-        secret, so siteverify needs no separate site lookup. A token of another site is
-        neither returned nor consumed.
+        The site is named by ``sitekey``, by ``secret_hash`` (the hash of its current secret,
+        so siteverify needs no separate site lookup), or by both, which must then agree. A
+        token of another site is neither returned nor consumed.
         """
 
     @abc.abstractmethod

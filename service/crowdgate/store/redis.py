@@ -196,14 +196,14 @@ return 1
 """
 
 # KEYS: token key, the project's sitekey -> secret hash map.
-# ARGV: 'site' and a sitekey, or 'secret' and a secret hash. Deletes and returns the token only
-# if it belongs to that site, or to the site whose current secret hashes to that value.
+# ARGV: a sitekey or '', a secret hash or ''. Deletes and returns the token only if it belongs
+# to that site and to the site whose current secret hashes to that value (each if given).
 REDEEM = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local sitekey = cjson.decode(raw)['sitekey']
-if ARGV[1] == 'site' and sitekey ~= ARGV[2] then return false end
-if ARGV[1] == 'secret' and redis.call('HGET', KEYS[2], sitekey) ~= ARGV[2] then return false end
+if ARGV[1] ~= '' and sitekey ~= ARGV[1] then return false end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], sitekey) ~= ARGV[2] then return false end
 redis.call('DEL', KEYS[1])
 return raw
 """
@@ -587,9 +587,8 @@ class RedisStore(Store):
         if project is None:
             return None
         p = _p(project)
-        mode = ("site", sitekey) if sitekey is not None else ("secret", secret_hash)
         keys = [p + "tok:" + token_digest(token), p + "secrets"]
-        raw = self._call(self._redeem, keys=keys, args=list(mode))
+        raw = self._call(self._redeem, keys=keys, args=[sitekey or "", secret_hash or ""])
         if raw is None:
             return None
         record = TokenRecord(token=token, **json.loads(raw))

@@ -536,19 +536,21 @@ class SqliteStore(Store):
     def redeem_token(
         self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
     ) -> TokenRecord | None:
+        owner = "1=1"
+        args: list[str] = []
         if sitekey is not None:
-            owner = "json_extract(data, '$.sitekey') = ?"
-            arg = sitekey
-        else:
-            owner = (
-                "json_extract(data, '$.sitekey') IN "
+            owner += " AND json_extract(data, '$.sitekey') = ?"
+            args.append(sitekey)
+        if secret_hash is not None:
+            owner += (
+                " AND json_extract(data, '$.sitekey') IN "
                 "(SELECT sitekey FROM sites WHERE secret_hash = ?)"
             )
-            arg = secret_hash
+            args.append(secret_hash)
         with self._tx() as db:
             rows = db.execute(
                 f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
-                (token_digest(token), arg),
+                (token_digest(token), *args),
             ).fetchall()
         if not rows or rows[0][0] <= now:
             return None
