@@ -138,6 +138,15 @@ def test_items_are_paged(signed_in, app_store):
     assert "page 2 of 2" in second and second.count('class="item"') == 72 - 48
 
 
+def test_pager_links_carry_only_the_filters(signed_in, app_store):
+    labeled_project(app_store, pid="many", open_items=60)
+    html = signed_in.get(
+        "/dashboard/projects/many/items?min_confidence=0&_anchor=x&_external=1&_scheme=https"
+    ).get_data(as_text=True)
+    assert "page=2" in html and "min_confidence=0" in html
+    assert "#x" not in html and "http://localhost/dashboard" not in html and "_anchor" not in html
+
+
 def test_create_project_site_rotate_and_keys(signed_in, app_store):
     token = csrf(signed_in, "/dashboard/")
     reply = signed_in.post(

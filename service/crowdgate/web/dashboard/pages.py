@@ -149,7 +149,9 @@ def items(project_id: str) -> str:
             thumb = cg().store.get_blob(proj.id, item.id, THUMB) or b""
             shown.append((item, record, base64.b64encode(thumb).decode()))
     pages = max(1, -(-matched // PAGE_SIZE))
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # Only the filters go back into the pager links: url_for treats keys such as _external
+    # or _anchor as instructions, so the query string must not choose them.
+    args = {k: v for k, v in request.args.items() if k in ITEM_FILTERS and v}
     return render_template(
         "dashboard/items.html",
         project=proj,
@@ -160,6 +162,9 @@ def items(project_id: str) -> str:
         args=args,
         states=ITEM_STATES,
     )
+
+
+ITEM_FILTERS = ("state", "label", "min_confidence", "max_confidence")
 
 
 @bp.get("/projects/<project_id>/export")
