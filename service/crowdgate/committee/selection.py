@@ -34,9 +34,23 @@ __all__ = [
     "select_queries",
 ]
 
-#: Pool rows scored per committee call; bounds memory to about
-#: ``n_members * DEFAULT_CHUNK_SIZE * n_classes * 8`` bytes of probabilities at a time.
-DEFAULT_CHUNK_SIZE = 4096
+#: Probabilities (float64 values) held at once when the chunk size is chosen automatically:
+#: 2**22 values is 32 MiB, whatever the number of members and classes.
+PROBA_BUDGET = 2**22
+#: Bounds of the automatic chunk: small chunks make scikit-learn's multi-threaded k-NN search
+#: pay its start-up cost per call (8 calls of 4,096 rows took twice one call of 32,768), and
+#: large ones only add memory.
+MIN_CHUNK, MAX_CHUNK = 4096, 16384
+#: ``None``: rows per committee call chosen from ``PROBA_BUDGET`` (see ``auto_chunk_size``).
+DEFAULT_CHUNK_SIZE = None
+
+
+def auto_chunk_size(n_members: int, n_classes: int) -> int:
+    """Return rows per committee call so member probabilities stay within PROBA_BUDGET."""
+    rows = PROBA_BUDGET // max(1, n_members * n_classes)
+    return int(min(MAX_CHUNK, max(MIN_CHUNK, rows)))
+
+
 #: Measure used when none is named; see ``docs/committee.md`` for the offline comparison.
 DEFAULT_MEASURE = "vote_entropy"
 #: Labels below which selection is diverse-random instead of committee-driven.
@@ -101,7 +115,7 @@ def score_pool(
     X: np.ndarray,
     *,
     measure: str = DEFAULT_MEASURE,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     random_state: int | np.random.RandomState | None = None,
 ) -> PoolScores:
     """Score every pool row with a fitted committee, ``chunk_size`` rows at a time.
@@ -115,8 +129,9 @@ def score_pool(
     measure : str
         A name in ``MEASURE_NAMES``; ``"margin"`` uses the consensus probabilities and
         ``"random"`` ignores them (the baseline).
-    chunk_size : int
+    chunk_size : int or None
         Rows per committee call; only one chunk of member probabilities is held at a time.
+        ``None`` picks it from the committee's size (:func:`auto_chunk_size`).
     random_state : int, RandomState instance or None
         Used only by ``measure="random"``.
 
@@ -126,6 +141,8 @@ def score_pool(
     """
     _check_choice(measure, MEASURE_NAMES, "measure")
     check_is_fitted(committee)
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(len(committee.estimators_), len(committee.classes_))
     if chunk_size < 1:
         raise SelectionError(f"chunk_size must be at least 1, got {chunk_size}.")
     n_items = X.shape[0]
@@ -303,7 +320,7 @@ def select_queries(
     diversity: str = "kmeans",
     label: object = None,
     eligible: np.ndarray | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     min_labels: int = DEFAULT_MIN_LABELS,
     random_state: int | np.random.RandomState | None = None,
 ) -> np.ndarray:
