@@ -422,3 +422,10 @@ def test_one_network_gives_an_item_at_most_network_cap_votes(store: Store) -> No
         "digits", [vote("v9", "other-net")], make_token("digits.o"), vote_cap=15, network_cap=2
     )
     assert (other[0].votes, other[0].networks) == (3, 2)
+
+
+def test_sampling_a_small_pool_returns_all_of_it(store: Store) -> None:
+    make_project(store)
+    items = {add_item(store, n).id for n in range(6)}
+    for _ in range(20):
+        assert set(store.sample_open("digits", 6)) == items

@@ -318,7 +318,12 @@ class SqliteStore(Store):
             if rows and rows[0][0] not in found:
                 found.append(rows[0][0])
                 if len(found) == n:
-                    break
+                    return found
+        # Seeks at random positions keep landing on the same rows when few match (a small
+        # pool, or big gaps in seq); then read a bounded run of rows and draw from it.
+        rows = self._q(f"SELECT id FROM items WHERE {where} ORDER BY seq LIMIT ?", (*args, 4 * n))
+        rest = [r[0] for r in rows if r[0] not in found]
+        found += self._rng.sample(rest, min(n - len(found), len(rest)))
         return found
 
     def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
