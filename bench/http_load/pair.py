@@ -18,8 +18,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,25 +27,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = ["-k", "gthread", "--threads", "4", "--log-level", "warning", "--no-control-socket"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import GUNICORN, free_port, stop, wait_for_port  # noqa: E402  (the sibling runner)
+
 HEADERS = {"Content-Type": "text/plain", "Origin": "http://localhost"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -59,11 +42,6 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(15)
 
 
 def _client(ports: list[int], uri: str, sitekey: str, secret: str, seconds: float, out) -> None:
