@@ -80,6 +80,15 @@ def test_pass_is_verified_once_and_its_votes_are_explained(demo, gate):
         assert f"/item/{vote.item}" in html
         assert item is not None and item.state == UNLABELED
     assert "you got 100% of them right" in html
+    gold_shown = re.findall(r"/gold/([0-9a-f]{64})", html)
+    assert len(gold_shown) == 3 and set(gold_shown) <= set(gate.seeded.gold)
+    assert demo.get(f"/gold/{gold_shown[0]}").status_code == 200
+
+
+def test_gold_tiles_the_demo_did_not_explain_are_not_served(demo, gate):
+    shown = [g for g in gate.seeded.gold if demo.get(f"/gold/{g}").status_code == 200]
+    assert len(shown) < len(gate.seeded.gold)
+    assert demo.get("/gold/unknown").status_code == 404
 
 
 def test_votes_of_another_visitor_in_the_same_second_are_not_shown(gate):

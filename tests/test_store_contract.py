@@ -429,3 +429,16 @@ def test_sampling_a_small_pool_returns_all_of_it(store: Store) -> None:
     items = {add_item(store, n).id for n in range(6)}
     for _ in range(20):
         assert set(store.sample_open("digits", 6)) == items
+
+
+def test_peek_shows_a_live_token_without_spending_it(store: Store) -> None:
+    make_project(store)
+    record = make_token("digits.peek")
+    record.challenge, record.gold = "digits.c", ["a" * 64, "b" * 64]
+    store.record_pass("digits", [], record, vote_cap=3)
+    seen = store.peek_token("digits.peek", NOW + 1)
+    assert seen is not None and seen.gold == ["a" * 64, "b" * 64] and seen.challenge == "digits.c"
+    assert store.peek_token("digits.peek", NOW + 121) is None
+    assert store.peek_token("nonsense", NOW) is None
+    assert store.redeem_token("digits.peek", NOW + 1, "sk") is not None
+    assert store.peek_token("digits.peek", NOW + 1) is None

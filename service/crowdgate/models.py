@@ -202,9 +202,13 @@ class TokenRecord:
     challenge_ts: float
     expires_at: float
     test: bool = False
+    #: the answered challenge and its gold items: kept server-side with the token, for the
+    #: site's own explanation pages (the demo); siteverify never returns them
+    challenge: str = ""
+    gold: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # every field is a scalar; asdict's deep copy is slow
+        return dict(self.__dict__)  # scalars and one list of strings; asdict's deep copy is slow
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenRecord:

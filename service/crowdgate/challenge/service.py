@@ -227,6 +227,8 @@ class ChallengeService:
             challenge_ts=challenge.issued_at,
             expires_at=now + self.settings.token_ttl_s,
             test=challenge.test,
+            challenge=challenge.id,
+            gold=[s.item for s in challenge.slots if s.gold],
         )
         if not passed:
             self.store.incr_stats(challenge.project, challenges_failed=1)

@@ -202,6 +202,10 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def peek_token(self, token: str, now: float) -> TokenRecord | None:
+        """Return a live token's record without consuming it (for a site's own pages)."""
+
+    @abc.abstractmethod
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         """Return the votes of a project (or of one item) in the order they were recorded."""
 

@@ -594,6 +594,14 @@ class RedisStore(Store):
         record = TokenRecord(token=token, **json.loads(raw))
         return record if record.expires_at > now else None
 
+    def peek_token(self, token: str, now: float) -> TokenRecord | None:
+        project = _route(token)
+        if project is None:
+            return None
+        raw = self._call(self.r.get, _p(project) + "tok:" + token_digest(token))
+        record = TokenRecord(token=token, **json.loads(raw)) if raw else None
+        return record if record is not None and record.expires_at > now else None
+
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         key = _p(project_id) + ("votes" if item_id is None else "ivotes:" + item_id)
         return [Vote.from_dict(json.loads(v)) for v in self._call(self.r.lrange, key, 0, -1)]

@@ -561,6 +561,12 @@ class SqliteStore(Store):
             return None
         return TokenRecord(token=token, **json.loads(rows[0][1]))
 
+    def peek_token(self, token: str, now: float) -> TokenRecord | None:
+        rows = self._q(
+            "SELECT data FROM tokens WHERE digest=? AND expires_at>?", (token_digest(token), now)
+        )
+        return TokenRecord(token=token, **json.loads(rows[0][0])) if rows else None
+
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         if item_id is None:
             rows = self._q("SELECT data FROM votes WHERE project=? ORDER BY seq", (project_id,))

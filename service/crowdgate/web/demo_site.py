@@ -26,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from ..challenge.voter import voter_keys
 from ..clock import Clock, system_clock
 from ..models import GOLD, Vote
-from ..store import THUMB, Store
+from ..store import THUMB, Store, variant_kind
 
 #: Seconds the demo waits for crowdgate's /siteverify.
 VERIFY_TIMEOUT_S = 10.0
@@ -72,6 +72,8 @@ class Explanation:
     gold: int
     gold_score: float
     items: list[VotedItem]
+    #: the gold items of the answered grid (read from the token before it is verified)
+    gold_items: list[str] = field(default_factory=list)
 
 
 def siteverify(base: str, secret: str, token: str, remoteip: str = "") -> dict[str, Any]:
@@ -162,6 +164,7 @@ def create_demo_site(
         static_url_path="/static",
     )
     cg = site.crowdgate_url.rstrip("/")
+    shown_gold: set[str] = set()
     csp = (
         f"default-src 'none'; script-src {cg}; connect-src {cg}; img-src 'self' {cg}; "
         "style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -190,6 +193,9 @@ def create_demo_site(
         if not token:
             return signup_page("Tick the checkbox and solve the grid before signing up.", 400)
         address = request.remote_addr or ""
+        # The demo shares crowdgate's store, so it can read which tiles were gold before the
+        # token is spent; siteverify itself never says (a real site could not show this).
+        peeked = store.peek_token(token, clock()) if len(token) <= 200 else None
         first = siteverify(site.verify_base, site.secret, token, address)
         replay = siteverify(site.verify_base, site.secret, token, address)
         explanation = None
@@ -200,6 +206,9 @@ def create_demo_site(
             )
             votes = pass_votes(store, site.project, voter, second)
             explanation = explain(store, site.project, votes)
+            if explanation is not None and peeked is not None:
+                explanation.gold_items = list(peeked.gold)
+                shown_gold.update(peeked.gold)
         html = render_template(
             "result.html",
             name=request.form.get("name", ""),
@@ -225,6 +234,16 @@ def create_demo_site(
         return render_template(
             "progress.html", project=project, counts=counts, stats=stats, crowd=crowd
         )
+
+    @app.get("/gold/<item_id>")
+    def gold_tile(item_id: str) -> Response:
+        # Only gold tiles this demo already explained, as a perturbed variant (as served).
+        if item_id not in shown_gold:
+            abort(404)
+        data = store.get_blob(site.project, item_id, variant_kind(0))
+        if data is None:
+            abort(404)
+        return Response(data, mimetype="image/webp", headers={"Cache-Control": "no-store"})
 
     @app.get("/item/<item_id>")
     def thumb(item_id: str) -> Response:
