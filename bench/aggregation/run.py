@@ -30,7 +30,9 @@ from crowdgate.aggregation import AGGREGATORS, read_answers, read_gold
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DATA = ROOT.parent / "shared" / "data" / "crowd"
-RESULTS = ROOT / "bench" / "RESULTS.md"
+sys.path.insert(0, str(HERE.parent))
+from results import write_section  # noqa: E402  (bench/results.py)
+
 CROWDKIT = ("MajorityVote", "Wawa", "DawidSkene", "OneCoinDawidSkene", "GLAD", "MACE")
 
 
@@ -106,19 +108,6 @@ def report(results: dict[str, dict[str, dict]], truths: dict[str, dict[str, str]
     return "\n".join(lines)
 
 
-def write_section(text: str, command: str) -> None:
-    """Replace (or append) the ``## Aggregation`` section of bench/RESULTS.md."""
-    body = f"## Aggregation\n\nCommand: `{command}`\n\n{text}\n"
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find("## Aggregation\n")
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + body
-    else:
-        end = old.find("\n## ", start + 1)
-        new = old[:start] + body + (old[end + 1 :] if end >= 0 else "")
-    RESULTS.write_text(new)
-
-
 def main(argv: list[str] | None = None) -> str:
     """Run the benchmark, print the report and return it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -139,7 +128,8 @@ def main(argv: list[str] | None = None) -> str:
     text = report(results, truths)
     print(text)
     if args.write_results:
-        write_section(text, "python bench/aggregation/run.py --write-results")
+        command = "python bench/aggregation/run.py --write-results"
+        write_section(f"## Aggregation\n\nCommand: `{command}`\n\n{text}\n", "## Aggregation")
     return text
 
 

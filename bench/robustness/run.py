@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 import warnings
@@ -34,7 +35,9 @@ from crowdgate.simulate.harness import DigitsService, Split
 from crowdgate.simulate.plot import line_chart
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE.parent / "RESULTS.md"
+sys.path.insert(0, str(HERE.parent))
+from results import RESULTS, write_section  # noqa: E402  (bench/results.py)
+
 CROWDS = {
     "clean": "careful=0.9,sloppy=0.1",
     "random 20%": "careful=0.7,sloppy=0.1,random=0.2",
@@ -167,18 +170,6 @@ def report(runs: list[dict], args: argparse.Namespace, command: str) -> str:
             f"(budgets with at least {MIN_SETTLED} settled items; target 2) -> {verdict}."
         )
     return "\n".join(lines) + "\n"
-
-
-def write_section(section: str, heading: str) -> None:
-    """Replace (or append) the section starting at ``heading`` in bench/RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(heading + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    RESULTS.write_text(text)
 
 
 def main() -> None:
