@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..config import Settings
-from ..store import Store, open_store
+from ..store import Store, open_configured_store
 
 data_dir_option = click.option(
     "--data-dir",
@@ -28,10 +28,7 @@ def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 def store_for(settings: Settings) -> Store:
     """Open the configured store; it is closed when the running command ends."""
-    options: dict[str, object] = {}
-    if settings.store_uri.startswith("sqlite:"):
-        options["synchronous"] = settings.sqlite_synchronous
-    store = open_store(settings.store_uri, **options)
+    store = open_configured_store(settings)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(store.close)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..config import Settings
 from ..errors import CrowdgateError
 from .base import IMAGE, THUMB, GridDraw, Store, variant_kind
 
@@ -29,3 +30,11 @@ def open_store(uri: str, **options: object) -> Store:
         code="config-invalid",
         status=500,
     )
+
+
+def open_configured_store(settings: Settings) -> Store:
+    """Open the store ``settings`` name, with the backend options the settings carry."""
+    options: dict[str, object] = {}
+    if settings.store_uri.startswith("sqlite:"):
+        options["synchronous"] = settings.sqlite_synchronous
+    return open_store(settings.store_uri, **options)

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from ..challenge import ChallengeService
 from ..clock import Clock
 from ..config import Settings
-from ..store import Store, open_store
+from ..store import Store, open_configured_store
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class Crowdgate:
 
 def init_app(app: Flask, settings: Settings, *, store: Store | None, clock: Clock) -> None:
     """Open the configured store (unless one is given) and attach the core services."""
-    store = store or open_store(settings.store_uri, **_store_options(settings))
+    store = store or open_configured_store(settings)
     if settings.test_keys:
         log.warning(
             "The published test sitekey and secret are accepted (they always pass); set "
@@ -37,12 +37,6 @@ def init_app(app: Flask, settings: Settings, *, store: Store | None, clock: Cloc
         service=ChallengeService(store, settings, clock=clock),
         clock=clock,
     )
-
-
-def _store_options(settings: Settings) -> dict[str, object]:
-    if settings.store_uri.startswith("sqlite:"):
-        return {"synchronous": settings.sqlite_synchronous}
-    return {}
 
 
 def cg() -> Crowdgate:
