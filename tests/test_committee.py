@@ -166,7 +166,8 @@ def test_chunked_scoring_equals_one_pass_and_bounds_batches(digits, measure):
     committee.largest_batch_ = 0
     chunked = score_pool(committee, X[200:], measure=measure, chunk_size=97)
     assert committee.largest_batch_ == 97
-    assert np.array_equal(whole.scores, chunked.scores)
+    # equal up to float32 rounding: OpenBLAS may pick another kernel for another batch size
+    np.testing.assert_allclose(chunked.scores, whole.scores, rtol=1e-5, atol=1e-6)
     assert np.array_equal(whole.candidates, chunked.candidates)
     assert chunked.scores.dtype == np.float32
 
