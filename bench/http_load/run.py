@@ -82,13 +82,38 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(15)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of one process group."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 def _worker(port: int, kind: str, jobs: list, seconds: float, out: mp.Queue) -> None:
-    """Send requests of one kind for ``seconds`` (or until ``jobs`` run out); report latencies."""
+    """Send requests of one kind for ``seconds`` (or until ``jobs`` run out); report latencies.
+
+    Replies are kept as bytes and parsed after the timed loop, so the generator spends no CPU
+    per request beyond sending it and reading the reply, the same for every route.
+    """
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     lat: list[float] = []
+    replies: list[bytes] = []
     errors = 0
     end = time.perf_counter() + seconds
     n = 0
+    cpu0 = time.process_time()
     while time.perf_counter() < end:
         if kind == "hello":
             method, path, body, headers = "GET", "/hello", None, {}
@@ -104,40 +129,50 @@ def _worker(port: int, kind: str, jobs: list, seconds: float, out: mp.Queue) -> 
         lat.append(time.perf_counter() - t0)
         if reply.status != 200:
             errors += 1
-        elif kind == "challenge":
-            jobs_out = json.loads(data)["challenge"]
-            out.put(("issued", jobs_out))
-        elif kind == "answer":
-            token = json.loads(data).get("token")
-            if token:
-                out.put(("token", token))
-    out.put(("done", (kind, lat, errors)))
+        elif kind in ("challenge", "answer"):
+            replies.append(data)
+    cpu = time.process_time() - cpu0
+    produced = []
+    for data in replies:
+        doc = json.loads(data)
+        if kind == "challenge":
+            produced.append(doc["challenge"])
+        elif doc.get("token"):
+            produced.append(doc["token"])
+    out.put((kind, lat, errors, cpu, produced))
 
 
-def run_phase(port: int, kind: str, per_proc_jobs: list[list], seconds: float) -> dict:
-    """Run one phase with one process per job list; return throughput and latency figures."""
+def run_phase(
+    port: int, kind: str, per_proc_jobs: list[list], seconds: float, groups: dict[str, int]
+) -> dict:
+    """Run one phase with one process per job list; return throughput, latency and CPU figures.
+
+    ``groups`` names process groups (gunicorn, redis-server) whose CPU time is read from /proc
+    before and after the phase; the client processes report their own.
+    """
     out: mp.Queue = mp.Queue()
     procs = [
         mp.Process(target=_worker, args=(port, kind, jobs, seconds, out)) for jobs in per_proc_jobs
     ]
+    before = {name: group_cpu_s(pgid) for name, pgid in groups.items()}
     t0 = time.perf_counter()
     for p in procs:
         p.start()
     lat: list[float] = []
     errors = 0
+    client_cpu = 0.0
     produced: list[str] = []
-    done = 0
-    while done < len(procs):
-        tag, value = out.get()
-        if tag == "done":
-            done += 1
-            lat += value[1]
-            errors += value[2]
-        else:
-            produced.append(value)
+    for _ in procs:
+        _, p_lat, p_errors, p_cpu, p_produced = out.get()
+        lat += p_lat
+        errors += p_errors
+        client_cpu += p_cpu
+        produced += p_produced
     elapsed = time.perf_counter() - t0
     for p in procs:
         p.join()
+    cpu = {name: group_cpu_s(pgid) - before[name] for name, pgid in groups.items()}
+    cpu["client"] = client_cpu
     arr = np.array(lat) * 1000
     return {
         "kind": kind,
@@ -146,6 +181,7 @@ def run_phase(port: int, kind: str, per_proc_jobs: list[list], seconds: float) -
         "rps": len(lat) / min(elapsed, seconds + 1),
         "p50_ms": float(np.percentile(arr, 50)),
         "p99_ms": float(np.percentile(arr, 99)),
+        "cpu_ms": {name: 1000 * v / max(len(lat), 1) for name, v in cpu.items()},
         "produced": produced,
     }
 
@@ -212,7 +248,14 @@ def main() -> None:
     try:
         hello = start_gunicorn("hello_app:app", hello_port, args.workers, env)
         crowd = start_gunicorn("crowdgate:create_app()", cg_port, args.workers, env)
-        results = {"hello": run_phase(hello_port, "hello", [[]] * args.procs, args.seconds)}
+        results = {
+            "hello": run_phase(
+                hello_port, "hello", [[]] * args.procs, args.seconds, {"app": hello.pid}
+            )
+        }
+        groups = {"app": crowd.pid}
+        if redis_proc is not None:
+            groups["redis"] = redis_proc.pid
         body = json.dumps({"sitekey": info.sitekey}).encode()
         challenge_job = (
             "POST",
@@ -221,7 +264,9 @@ def main() -> None:
             {"Content-Type": "text/plain", "Origin": "http://localhost"},
         )
         big = [challenge_job] * 10**6
-        results["challenge"] = run_phase(cg_port, "challenge", [big] * args.procs, args.seconds)
+        results["challenge"] = run_phase(
+            cg_port, "challenge", [big] * args.procs, args.seconds, groups
+        )
         answers = []
         for n, cid in enumerate(results["challenge"]["produced"]):
             hidden = store.get_challenge(cid, time.time())
@@ -241,7 +286,7 @@ def main() -> None:
                 )
             )
         split = [answers[i :: args.procs] for i in range(args.procs)]
-        results["answer"] = run_phase(cg_port, "answer", split, args.seconds)
+        results["answer"] = run_phase(cg_port, "answer", split, args.seconds, groups)
         verifies = [
             (
                 "POST",
@@ -252,7 +297,7 @@ def main() -> None:
             for t in results["answer"]["produced"]
         ]
         split = [verifies[i :: args.procs] for i in range(args.procs)]
-        results["siteverify"] = run_phase(cg_port, "siteverify", split, args.seconds)
+        results["siteverify"] = run_phase(cg_port, "siteverify", split, args.seconds, groups)
     finally:
         for proc in (hello, crowd):
             if proc is not None:
@@ -268,12 +313,13 @@ def main() -> None:
     )
     print(
         f"{'route':<11} {'requests':>8} {'errors':>6} {'req/s':>8} {'x hello':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>7}"
+        f"{'p50 ms':>7} {'p99 ms':>7}  CPU ms per request (app, redis, client)"
     )
     for kind, r in results.items():
         print(
             f"{kind:<11} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.0f} "
-            f"{r['rps'] / base['rps']:>8.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+            f"{r['rps'] / base['rps']:>8.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}  "
+            + " ".join(f"{name}={ms:.3f}" for name, ms in r["cpu_ms"].items())
         )
     if args.store == "redis":
         ok_c = results["challenge"]["rps"] / base["rps"] >= 0.5
