@@ -10,12 +10,12 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-from collections.abc import Callable
 
 from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limit, Limiter
 
 from ..config import Settings
+from ..store.redis_pool import thread_pool
 from .body import peek_field
 
 log = logging.getLogger(__name__)
@@ -69,40 +69,76 @@ def storage_uri(settings: Settings) -> str:
     return "memory://"
 
 
-def route_limits(settings: Settings) -> dict[str, tuple[str, Callable[[], str], bool]]:
-    """Return endpoint -> (limit, key function, replaces the per-client default)."""
-    return {
-        # a visitor's challenge counts against their own limit and their site's
-        "public.challenge": (settings.rate_limit_sitekey, sitekey_key, False),
+CHALLENGE = "public.challenge"
+SLOT_IMAGE = "public.slot_image"
+SITEVERIFY = "public.siteverify"
+#: routes counted per site as well as (challenge) or instead of (siteverify) per client
+PER_SITE = frozenset({CHALLENGE, SITEVERIFY})
+
+
+def site_key() -> str:
+    """Limit key for the site a request speaks for: its secret on siteverify, else its sitekey."""
+    return secret_key() if request.endpoint == SITEVERIFY else sitekey_key()
+
+
+def route_limits(settings: Settings) -> list[Limit]:
+    """Return the two limits every request is checked against: per client and per site.
+
+    Both are Flask-Limiter default limits whose value depends on the route, so each request
+    is checked once, in Flask-Limiter's ``before_request`` hook, against at most two counters
+    (a decorated view is checked in the hook and again in its wrapper, and Flask-Limiter
+    builds every default limit afresh per request: about 0.1 ms for nothing).
+    """
+
+    def per_client() -> str:
         # nine tiles per grid: their own, higher per-client limit
-        "public.slot_image": (settings.rate_limit_images, client_key, True),
-        # server-to-server from the site's backend: counted per site secret, not per address
-        "public.siteverify": (settings.rate_limit_siteverify, secret_key, True),
-    }
+        return (
+            settings.rate_limit_images
+            if request.endpoint == SLOT_IMAGE
+            else settings.rate_limit_client
+        )
+
+    def per_site() -> str:
+        # siteverify is server-to-server from the site's backend: counted per site secret only
+        if request.endpoint == SITEVERIFY:
+            return settings.rate_limit_siteverify
+        return settings.rate_limit_sitekey
+
+    return [
+        Limit(
+            per_client,
+            key_function=client_key,
+            exempt_when=lambda: request.endpoint == SITEVERIFY,
+        ),
+        # a visitor's challenge counts against their own limit and their site's
+        Limit(
+            per_site,
+            key_function=site_key,
+            exempt_when=lambda: request.endpoint not in PER_SITE,
+        ),
+    ]
 
 
 def init_app(app: Flask, settings: Settings) -> Limiter:
-    """Attach the limiter, then wrap the views that have limits of their own."""
+    """Attach the limiter with every route's limits."""
     uri = storage_uri(settings)
     if uri == "memory://" and settings.rate_limit_enabled:
         log.info("rate limits are counted per process (memory://); use Redis to share them")
+    options: dict[str, object] = {}
+    if uri.startswith(("redis://", "rediss://")):
+        # per-thread connections: no pool lock and socket poll on every limit check
+        options["connection_pool"] = thread_pool(uri)
     limiter = Limiter(
         key_func=client_key,
         app=app,
-        default_limits=[settings.rate_limit_client],
+        default_limits=route_limits(settings),
         storage_uri=uri,
+        storage_options=options,  # type: ignore[arg-type]
         headers_enabled=False,
         swallow_errors=True,
         key_prefix="cg-limits",
         enabled=settings.rate_limit_enabled,
     )
-    # Flask-Limiter checks a decorated view inside the decorator's wrapper and skips it in
-    # its middleware, so the wrapper must be the function Flask calls.
-    for endpoint, (limit, key, replaces) in route_limits(settings).items():
-        view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(
-            limit, key_func=key, override_defaults=replaces
-        )(view)
-    # Flask-Limiter's view wrappers hold the limiter only weakly: the app keeps it alive.
+    # Flask-Limiter holds the app's limiter only weakly: the app keeps it alive.
     app.extensions["crowdgate_limiter"] = limiter
     return limiter

@@ -1,0 +1,57 @@
+"""The per-thread Redis pool: one connection per thread, recovered after the server drops it."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from crowdgate.store.redis_pool import thread_client
+
+
+def test_each_thread_keeps_one_connection_of_its_own(redis_proc):
+    client = thread_client(redis_proc.url)
+    seen: dict[str, list[int]] = {}
+
+    def work(name: str) -> None:
+        seen[name] = [client.client_id() for _ in range(3)]
+
+    threads = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(len(set(ids)) == 1 for ids in seen.values()), "a thread reuses its connection"
+    assert len({ids[0] for ids in seen.values()}) == 3, "threads never share one"
+    client.close()
+
+
+def test_a_connection_the_server_closed_is_replaced_before_use(redis_proc):
+    client = thread_client(redis_proc.url)
+    before = client.client_id()
+    admin = redis.Redis.from_url(redis_proc.url)
+    assert admin.client_kill_filter(_id=before) == 1
+    # the stock pool polls the socket before handing it out; so does this one
+    assert client.set("after-kill", "1") is True
+    assert client.client_id() != before
+    admin.close()
+    client.close()
+
+
+def test_pipelines_and_scripts_work_over_a_thread_connection(redis_proc):
+    client = thread_client(redis_proc.url)
+    pipe = client.pipeline(transaction=True)
+    pipe.incr("n")
+    pipe.incr("n")
+    assert pipe.execute() == [1, 2]
+    script = client.register_script("return redis.call('INCR', KEYS[1])")
+    assert script(keys=["n"]) == 3
+    client.close()
+
+
+def test_it_keeps_redis_py_connection_defaults(redis_proc):
+    stock = redis.Redis.from_url(redis_proc.url).connection_pool.get_connection()
+    ours = thread_client(redis_proc.url).connection_pool.get_connection()
+    assert ours.socket_timeout == stock.socket_timeout
+    assert ours.socket_connect_timeout == stock.socket_connect_timeout
+    assert ours.retry.get_retries() == stock.retry.get_retries()
