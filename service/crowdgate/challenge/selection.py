@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..models import Project
 from ..store import Store
+from .rand import BatchedSystemRandom
 
 
 class Selector(Protocol):
@@ -67,7 +68,7 @@ class QueueSelector:
     """
 
     def __init__(self) -> None:
-        self._rng = random.SystemRandom()
+        self._rng = BatchedSystemRandom()
 
     def pick(self, store: Store, project: Project, label: str, n: int) -> list[str]:
         """Return up to ``n`` open items, committee-chosen first, random for the remainder."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,7 @@ from ..store import THUMB, Store, variant_kind
 from . import keys, testkit
 from .cache import TTLCache
 from .grid import compose_grid
+from .rand import BatchedSystemRandom
 from .selection import QueueSelector, Selector
 from .voter import voter_keys
 
@@ -59,7 +59,7 @@ class ChallengeService:
         self.settings = settings
         self.clock = clock
         self.selector: Selector = selector or QueueSelector()
-        self.rng = random.SystemRandom()
+        self.rng = BatchedSystemRandom()
         ttl = settings.cache_ttl_s
         self.sites: TTLCache[Site] = TTLCache(lambda k: store.get_site(str(k)), ttl)
         self.projects: TTLCache[Project] = TTLCache(lambda k: store.get_project(str(k)), ttl)
