@@ -6,11 +6,19 @@ import hashlib
 import hmac
 import ipaddress
 import time
+from functools import lru_cache
+
+DAY_S = 86400
 
 
 def daily_salt(secret_key: str, now: float) -> bytes:
     """Return the salt of the UTC day containing ``now``; it rotates at midnight UTC."""
-    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    return _salt_of_day(secret_key, int(now // DAY_S))
+
+
+@lru_cache(maxsize=8)
+def _salt_of_day(secret_key: str, day_number: int) -> bytes:
+    day = time.strftime("%Y-%m-%d", time.gmtime(day_number * DAY_S))
     return hmac.new(secret_key.encode(), b"voter-salt:" + day.encode(), hashlib.sha256).digest()
 
 

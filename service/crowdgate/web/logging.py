@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, Response, g, has_request_context, request
@@ -58,7 +58,7 @@ def use_json_logs() -> None:
 
 def _begin() -> None:
     sent = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = sent if REQUEST_ID_PATTERN.fullmatch(sent) else uuid.uuid4().hex
+    g.request_id = sent if REQUEST_ID_PATTERN.fullmatch(sent) else secrets.token_hex(16)
     g.log_start = time.perf_counter()
 
 
@@ -68,17 +68,18 @@ def _end(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = rid
     if access_log.isEnabledFor(logging.INFO):
         start = g.get("log_start", time.perf_counter())
+        method, path, status = request.method, request.path, response.status_code
         access_log.info(
             "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
+            method,
+            path,
+            status,
             extra={
                 "http": {
-                    "method": request.method,
-                    "path": request.path,
+                    "method": method,
+                    "path": path,
                     "endpoint": request.endpoint,
-                    "status": response.status_code,
+                    "status": status,
                     "ms": round((time.perf_counter() - start) * 1000, 2),
                 }
             },

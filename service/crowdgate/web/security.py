@@ -10,6 +10,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ..config import Settings
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: Added to every response that does not set its own: (lower-cased name, name, value).
+DEFAULT_HEADERS = tuple(
+    (name.lower(), name, value)
+    for name, value in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", API_CSP),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        ("Permissions-Policy", "interest-cohort=()"),
+    )
+)
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def origin_host() -> str | None:
@@ -45,16 +58,14 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Content-Security-Policy", API_CSP)
-        h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "interest-cohort=()")
-        if request.is_secure:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if response.mimetype == "application/json":
-            h.setdefault("Cache-Control", "no-store")
+        present = {name.lower() for name, _ in h.items()}
+        for lower, name, value in DEFAULT_HEADERS:
+            if lower not in present:
+                h.add(name, value)
+        if request.is_secure and "strict-transport-security" not in present:
+            h.add("Strict-Transport-Security", HSTS)
+        if "cache-control" not in present and response.mimetype == "application/json":
+            h.add("Cache-Control", "no-store")
         origin = g.get("cors_origin")
         if origin:
             h["Access-Control-Allow-Origin"] = origin
