@@ -2,7 +2,10 @@
 
 Both apps run under the same gunicorn settings in the same run; the load comes from several
 generator processes with keep-alive connections. Every figure is printed as a ratio to hello,
-since absolute numbers drift with whatever else the shared machine is doing.
+since absolute numbers drift with whatever else the shared machine is doing, and with the CPU
+time per request that the app, redis-server and the generator each spent. crowdgate's
+``/healthz`` (its request hooks, no rate limit, no store) is run too, as the floor under every
+crowdgate route.
 
     python bench/http_load/run.py --store redis --seconds 10
 """
@@ -117,6 +120,8 @@ def _worker(port: int, kind: str, jobs: list, seconds: float, out: mp.Queue) -> 
     while time.perf_counter() < end:
         if kind == "hello":
             method, path, body, headers = "GET", "/hello", None, {}
+        elif kind == "healthz":
+            method, path, body, headers = "GET", "/healthz", None, {}
         else:
             if n >= len(jobs):
                 break
@@ -256,6 +261,8 @@ def main() -> None:
         groups = {"app": crowd.pid}
         if redis_proc is not None:
             groups["redis"] = redis_proc.pid
+        # crowdgate's cheapest route (its hooks, no limit, no store): the floor of every route
+        results["healthz"] = run_phase(cg_port, "healthz", [[]] * args.procs, args.seconds, groups)
         body = json.dumps({"sitekey": info.sitekey}).encode()
         challenge_job = (
             "POST",
