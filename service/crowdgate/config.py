@@ -61,7 +61,7 @@ class Settings:
     rate_limit_siteverify: str = "6000/minute"
     #: switch rate limiting off (benchmarks of raw throughput only; never in production)
     rate_limit_enabled: bool = True
-    #: rate-limit storage URI; empty means the store's Redis, or process memory for SQLite
+    #: rate-limit storage URI; empty means the store's Redis, or a SQLite file beside the store
     rate_limit_storage: str = ""
     #: number of trusted reverse proxies in front of the service (X-Forwarded-For hops)
     trusted_proxies: int = 0

@@ -82,20 +82,25 @@ SWEEP_EVERY = 200
 ITEM_COLS = "data, votes, cl, cc, mv"
 
 
+def file_of(uri: str) -> Path:
+    """Return the database file a ``sqlite:///relative`` or ``sqlite:////absolute`` URI names."""
+    path = urlsplit(uri).path
+    if uri.startswith("sqlite:////"):
+        path = "/" + path.lstrip("/")
+    elif uri.startswith("sqlite:///"):
+        path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise StoreError(f"Store URI {uri!r} names no file; use sqlite:///path/to/file.db.")
+    return Path(path)
+
+
 class SqliteStore(Store):
     """Store on one SQLite file in WAL mode; each thread and process has its own connection."""
 
     scheme = "sqlite"
 
     def __init__(self, uri: str, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
-        path = urlsplit(uri).path
-        if uri.startswith("sqlite:////"):
-            path = "/" + path.lstrip("/")
-        elif uri.startswith("sqlite:///"):
-            path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise StoreError(f"Store URI {uri!r} names no file; use sqlite:///path/to/file.db.")
-        self.path = Path(path)
+        self.path = file_of(uri)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()

@@ -16,7 +16,9 @@ from flask_limiter import Limit, Limiter
 
 from ..config import Settings
 from ..store.redis_pool import thread_pool
+from ..store.sqlite import file_of
 from .body import peek_field
+from .limit_storage import limits_uri
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +62,14 @@ def secret_key() -> str:
 
 
 def storage_uri(settings: Settings) -> str:
-    """Return where limit counters live: explicit, else the Redis store, else process memory."""
+    """Return where limit counters live: explicit, else beside the store (Redis or SQLite)."""
     if settings.rate_limit_storage:
         return settings.rate_limit_storage
     uri = settings.store_uri
     if uri.startswith(("redis://", "rediss://", "redis+cluster://")):
         return uri
+    if uri.startswith("sqlite:"):
+        return limits_uri(file_of(uri))
     return "memory://"
 
 
