@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 
 import redis
 
@@ -55,3 +57,38 @@ def test_it_keeps_redis_py_connection_defaults(redis_proc):
     assert ours.socket_timeout == stock.socket_timeout
     assert ours.socket_connect_timeout == stock.socket_connect_timeout
     assert ours.retry.get_retries() == stock.retry.get_retries()
+
+
+def test_a_finished_thread_leaves_no_open_connection(redis_proc):
+    client = thread_client(redis_proc.url)
+    admin = redis.Redis.from_url(redis_proc.url)
+    before = len(admin.client_list())
+
+    def work() -> None:
+        client.ping()
+
+    for _ in range(20):
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while len(admin.client_list()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(admin.client_list()) <= before
+    admin.close()
+
+
+def test_closing_the_client_closes_every_thread_connection(redis_proc):
+    client = thread_client(redis_proc.url)
+    admin = redis.Redis.from_url(redis_proc.url)
+    before = len(admin.client_list())
+    client.ping()
+    assert len(admin.client_list()) == before + 1
+    client.close()
+    client.connection_pool.disconnect()
+    deadline = time.monotonic() + 5
+    while len(admin.client_list()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(admin.client_list()) == before
+    admin.close()

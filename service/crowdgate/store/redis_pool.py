@@ -10,26 +10,45 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import Any
 
 import redis
 
 
+class _Held:
+    """A thread's connection; when the thread ends, this goes and the connection is closed."""
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: Any, pid: int) -> None:
+        self.conn, self.pid = conn, pid
+
+
 class ThreadConnectionPool(redis.ConnectionPool):
-    """One connection per thread (and per process, after a fork), created on first use."""
+    """One connection per thread (and per process, after a fork), created on first use.
+
+    Only the thread holds its connection, and it is closed when the thread ends, so threads
+    started per task (a threading HTTP server) leave no sockets open behind them.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._local = threading.local()
+        self._thread_conns: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():
-            # the shared pool makes, connects and checks it, and remembers it for disconnect()
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None or held.pid != os.getpid():
+            # the shared pool makes, connects and checks it; this pool keeps it per thread
             conn = super().get_connection()
-            local.conn, local.pid = conn, os.getpid()
+            with self._lock:
+                self._in_use_connections.discard(conn)
+                self._thread_conns.add(conn)
+            held = self._local.held = _Held(conn, os.getpid())
+            weakref.finalize(held, conn.disconnect)
             return conn
+        conn = held.conn
         # a connection dropped after an error reconnects here; a live one returns at once
         conn.connect()
         try:
@@ -45,6 +64,11 @@ class ThreadConnectionPool(redis.ConnectionPool):
     def release(self, connection: Any) -> None:
         if connection.should_reconnect():
             connection.disconnect()
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        for conn in list(self._thread_conns):
+            conn.disconnect()
 
 
 def thread_pool(uri: str, **options: Any) -> ThreadConnectionPool:
