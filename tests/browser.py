@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask, Response, render_template_string, request
 
+from crowdgate import manage
 from crowdgate.store import Store, open_store
 from crowdgate.web.demo_site import DemoSite, create_demo_site, serve_in_thread
 from live import Served
@@ -97,6 +98,9 @@ class Gate:
     server: Served
     store: Store
     seeded: Seeded
+    #: a second site of the project that asks 8 bits of proof of work per challenge
+    pow_sitekey: str
+    pow_secret: str
 
     @property
     def base(self) -> str:
@@ -110,8 +114,11 @@ def gate_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
     uri = f"sqlite:///{folder / 'crowdgate.db'}"
     store = open_store(uri)
     seeded = seed_project(store, open_items=60, hostnames=["localhost"])
+    gated, gated_secret = manage.create_site(
+        store, name="Gated", hostnames=["localhost"], project=seeded.project, pow_bits=8
+    )
     server = Served(folder, uri, workers=2)
-    yield Gate(server, store, seeded)
+    yield Gate(server, store, seeded, gated.sitekey, gated_secret)
     server.stop()
     store.close()
 
@@ -131,7 +138,8 @@ def host_app(gate: Gate) -> Flask:
 
     @app.get("/page/<kind>")
     def page(kind: str) -> str:
-        sitekey = UNKNOWN_SITEKEY if kind == "unknown" else gate.seeded.sitekey
+        sitekeys = {"unknown": UNKNOWN_SITEKEY, "pow": gate.pow_sitekey}
+        sitekey = sitekeys.get(kind, gate.seeded.sitekey)
         ids = ["one", "two"] if kind == "two" else ["one"]
         widgets = [{"id": i, "sitekey": sitekey} for i in ids]
         theme = request.args.get("theme", "light")

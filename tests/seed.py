@@ -47,6 +47,7 @@ def seed_project(
     gold_per_label: int = 4,
     open_items: int = 30,
     hostnames: list[str] | None = None,
+    pow_bits: int = 0,
 ) -> Seeded:
     """Create a project with gold per label, unlabeled items and a site; return their keys."""
     manage.create_project(store, pid, labels=LABELS, prompt="Select all images with a {label}")
@@ -61,7 +62,11 @@ def seed_project(
         opened.append(_put(store, pid, shape_png(LABELS[k % 3], n), UNLABELED, None))
         n += 1
     site, secret = manage.create_site(
-        store, name="Shop", hostnames=hostnames or ["shop.example"], project=pid
+        store,
+        name="Shop",
+        hostnames=hostnames or ["shop.example"],
+        project=pid,
+        pow_bits=pow_bits,
     )
     return Seeded(pid, site.sitekey, secret, gold, opened)
 

@@ -168,6 +168,17 @@ def test_create_project_site_rotate_and_keys(signed_in, app_store):
     assert manage.authenticate(app_store, key).name == "ci"
 
 
+def test_a_site_made_on_the_dashboard_can_ask_proof_of_work(signed_in, app_store):
+    token = csrf(signed_in, "/dashboard/")
+    signed_in.post("/dashboard/projects", data={"id": "pets", "labels": "a,b", "csrf_token": token})
+    form = {"name": "P", "hostnames": "p.example", "project": "pets", "csrf_token": token}
+    html = signed_in.post("/dashboard/sites", data={**form, "pow_bits": "12"}).get_data(True)
+    sitekey = re.search(r'class="sitekey">([^<]+)<', html).group(1)
+    assert app_store.get_site(sitekey).pow_bits == 12 and '<td class="pow">12 bits</td>' in html
+    bad = signed_in.post("/dashboard/sites", data={**form, "pow_bits": "x"})
+    assert bad.status_code == 400 and "invalid-pow-bits" in bad.get_data(as_text=True)
+
+
 def test_bad_form_input_shows_the_reason(signed_in):
     token = csrf(signed_in, "/dashboard/")
     reply = signed_in.post(

@@ -170,6 +170,22 @@ def test_sites_find_by_sitekey_and_secret_hash_and_rotate(store: Store) -> None:
     assert [s.sitekey for s in store.list_sites()] == ["sk1"]
 
 
+def test_saving_a_site_changes_its_settings_but_never_its_secret(store: Store) -> None:
+    site = Site(
+        sitekey="sk1", name="Shop", secret_hash="h1", hostnames=["a.example"], project="digits"
+    )
+    store.create_site(site)
+    store.set_site_secret("sk1", "h2")
+    stale = Site(**{**site.to_dict(), "pow_bits": 12, "name": "Shop 2"})
+    store.save_site(stale)
+    got = store.get_site("sk1")
+    assert (got.pow_bits, got.name, got.secret_hash) == (12, "Shop 2", "h2")
+    assert store.get_site_by_secret("h2").pow_bits == 12
+    assert store.get_site_by_secret("h1") is None
+    store.save_site(Site(**{**site.to_dict(), "sitekey": "missing"}))
+    assert store.get_site("missing") is None
+
+
 def test_apikeys_are_found_by_hash_and_revoked_by_id(store: Store) -> None:
     key = ApiKey(id="k1", name="ci", key_hash="hh", created_at=NOW)
     store.create_apikey(key)
@@ -442,3 +458,27 @@ def test_peek_shows_a_live_token_without_spending_it(store: Store) -> None:
     assert store.peek_token("nonsense", NOW) is None
     assert store.redeem_token("digits.peek", NOW + 1, "sk") is not None
     assert store.peek_token("digits.peek", NOW + 1) is None
+
+
+def test_a_proof_is_spent_once_per_kind_and_digest(store: Store) -> None:
+    assert store.spend_once("pow", "d1", NOW, 60) is True
+    assert store.spend_once("pow", "d1", NOW + 1, 60) is False
+    assert store.spend_once("pow", "d2", NOW, 60) is True
+    assert store.spend_once("other", "d1", NOW, 60) is True
+
+
+def test_a_spent_proof_can_be_spent_again_after_its_ttl(store: Store) -> None:
+    assert store.spend_once("pow", "d1", NOW, 0.05) is True
+    import time
+
+    time.sleep(0.1)
+    assert store.spend_once("pow", "d1", NOW + 0.1, 60) is True
+    assert store.spend_once("pow", "d1", NOW + 0.2, 60) is False
+
+
+def test_racing_spenders_of_one_proof_see_one_success(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(lambda _: store.spend_once("pow", "race", NOW, 60), range(16)))
+    assert wins.count(True) == 1

@@ -28,10 +28,9 @@ from live import call
 pytestmark = pytest.mark.browser
 
 
-def verify(gate, token: str) -> dict:
-    _, verdict = call(
-        gate.base, "/siteverify", form={"secret": gate.seeded.secret, "response": token}
-    )
+def verify(gate, token: str, secret: str | None = None) -> dict:
+    form = {"secret": secret or gate.seeded.secret, "response": token}
+    _, verdict = call(gate.base, "/siteverify", form=form)
     return verdict
 
 
@@ -104,6 +103,31 @@ def test_wrong_answer_gets_a_new_challenge_and_no_token(page, gate, host):
     assert page.locator(".cg-tile[aria-pressed=true]").count() == 0
     assert token_of(page) == "" and page.inner_text("#passes") == ""
     shoot(page.locator("#one"), "widget-failed")
+
+
+def test_a_site_asking_proof_of_work_is_solved_in_the_browser_then_passes(page, gate, host):
+    page.goto(host + "/page/pow")
+    challenges = []
+    page.on(
+        "response",
+        lambda r: challenges.append(r) if r.url.endswith("/api/v1/challenge") else None,
+    )
+    page.locator("#one .cg-check").click()
+    wait_images(page)
+    first, issued = challenges[0], challenges[-1]
+    assert first.status == 403 and first.json()["code"] == "pow-required"
+    assert len(challenges) == 2 and issued.status == 200
+    proof = issued.request.post_data_json["pow"]
+    assert proof["puzzle"] == first.json()["pow"]["puzzle"]
+    for slot in right_picks(gate.store, issued.json()["challenge"]):
+        page.locator(".cg-tile").nth(slot).click()
+    page.locator(".cg-verify").click()
+    wait_text(page, "#passes")
+    assert verify(gate, token_of(page), gate.pow_secret)["success"] is True
+    assert page.inner_text("#errors") == ""
+    # Chromium logs every 4xx fetch; the puzzle's 403 is the only line, and nothing else.
+    assert [e for e in page.console_errors if "status of 403" not in e] == []
+    assert len(page.console_errors) == 1
 
 
 def test_strict_csp_page_shows_no_violation(page, gate, host):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CrowdgateError(Exception):
     """Base error with a stable machine ``code``, a sentence for people and an HTTP status."""
@@ -17,8 +19,8 @@ class CrowdgateError(Exception):
         if status is not None:
             self.status = status
 
-    def to_dict(self) -> dict[str, str]:
-        """Return the JSON body sent to clients."""
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON body sent to clients (subclasses may add fields)."""
         return {"code": self.code, "message": self.message}
 
 

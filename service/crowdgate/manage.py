@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .challenge import keys
+from .challenge.pow import MAX_BITS
 from .clock import Clock, system_clock
 from .errors import BadRequest, NotFound
 from .models import DEFAULT_PROJECT_SETTINGS, ApiKey, Project, Site, check_project_id
@@ -147,6 +148,17 @@ def validate_hostnames(hostnames: object) -> list[str]:
     return clean
 
 
+def validate_pow_bits(bits: object) -> int:
+    """Return ``bits`` if it is an integer from 0 (no proof of work) to 24, else raise."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= MAX_BITS:
+        raise BadRequest(
+            f"'pow_bits' must be an integer from 0 (off) to {MAX_BITS}, not {bits!r}; "
+            "each extra bit doubles a visitor's work (16 takes about half a second in a browser).",
+            code="invalid-pow-bits",
+        )
+    return bits
+
+
 def create_site(
     store: Store,
     *,
@@ -154,6 +166,7 @@ def create_site(
     hostnames: object,
     project: object,
     compat: object = "",
+    pow_bits: object = 0,
     clock: Clock = system_clock,
 ) -> tuple[Site, str]:
     """Create a site; return it and its secret, which is shown once and stored only hashed."""
@@ -171,6 +184,7 @@ def create_site(
         project=pid,
         compat=str(compat),
         created_at=clock(),
+        pow_bits=validate_pow_bits(pow_bits),
     )
     store.create_site(site)
     return site, secret
@@ -183,6 +197,17 @@ def rotate_secret(store: Store, sitekey: str) -> str:
     secret = keys.new_secret()
     store.set_site_secret(sitekey, keys.hash_secret(secret))
     return secret
+
+
+def set_pow_bits(store: Store, sitekey: str, bits: object) -> Site:
+    """Change the proof of work a site asks before each challenge; return the updated site."""
+    clean = validate_pow_bits(bits)
+    site = store.get_site(sitekey)
+    if site is None:
+        raise NotFound(f"Site {sitekey!r} does not exist.", code="unknown-sitekey")
+    site.pow_bits = clean
+    store.save_site(site)
+    return site
 
 
 def create_apikey(store: Store, name: object, clock: Clock = system_clock) -> tuple[ApiKey, str]:

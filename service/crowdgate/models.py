@@ -112,6 +112,8 @@ class Site:
     project: str
     compat: str = ""  # "", "recaptcha" or "hcaptcha"
     created_at: float = 0.0
+    #: leading zero bits of proof of work asked before a challenge is issued (0: none)
+    pow_bits: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

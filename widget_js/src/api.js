@@ -22,6 +22,16 @@
  *   | { success: false, code: string, message: string, next: Challenge }} Verdict
  */
 
+/**
+ * A proof-of-work puzzle handed out with a pow-* error by sites that ask for one.
+ * @typedef {{ puzzle: string, bits: number }} Puzzle
+ */
+
+/**
+ * A solved puzzle, sent back with the next challenge request.
+ * @typedef {{ puzzle: string, nonce: string }} Proof
+ */
+
 /** @typedef {(url: string, init: RequestInit) => Promise<Response>} FetchLike */
 
 /** Code used when the network itself failed (the widget shows its offline state). */
@@ -35,12 +45,14 @@ export class ApiError extends Error {
    * @param {string} code Stable machine-readable code from the server, or OFFLINE/BAD_RESPONSE.
    * @param {string} message Human text, for developers only.
    * @param {number} status HTTP status, 0 when the network failed.
+   * @param {Puzzle | null} [pow] A fresh puzzle, when the server asks for proof of work.
    */
-  constructor(code, message, status) {
+  constructor(code, message, status, pow = null) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.status = status;
+    this.pow = pow;
   }
 }
 
@@ -76,6 +88,18 @@ export function parseChallenge(raw, base) {
     expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
     compat,
   };
+}
+
+/**
+ * Return the puzzle of a pow-* error body, or null when it has none (or a malformed one).
+ * @param {unknown} raw
+ * @returns {Puzzle | null}
+ */
+export function parsePuzzle(raw) {
+  const p = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
+  const bits = Number(p.bits);
+  const ok = typeof p.puzzle === "string" && p.puzzle && Number.isInteger(bits);
+  return ok && bits >= 1 && bits <= 32 ? { puzzle: p.puzzle, bits } : null;
 }
 
 /**
@@ -115,7 +139,7 @@ export function createClient(base, fetchFn) {
     if (!res.ok) {
       const code = data && typeof data.code === "string" ? data.code : "http-" + res.status;
       const message = data && typeof data.message === "string" ? data.message : res.statusText;
-      throw new ApiError(code, message, res.status);
+      throw new ApiError(code, message, res.status, parsePuzzle(data && data.pow));
     }
     if (!data || typeof data !== "object") {
       throw new ApiError(BAD_RESPONSE, "The server did not answer with JSON.", res.status);
@@ -128,10 +152,12 @@ export function createClient(base, fetchFn) {
      * Ask for a fresh challenge.
      * @param {string} sitekey
      * @param {string} hostname
+     * @param {Proof} [pow] A solved puzzle, for sites that ask for proof of work.
      * @returns {Promise<Challenge>}
      */
-    async challenge(sitekey, hostname) {
-      return parseChallenge(await post("/api/v1/challenge", { sitekey, hostname }), base);
+    async challenge(sitekey, hostname, pow) {
+      const body = pow ? { sitekey, hostname, pow } : { sitekey, hostname };
+      return parseChallenge(await post("/api/v1/challenge", body), base);
     },
 
     /**

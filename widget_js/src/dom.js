@@ -25,7 +25,7 @@ import { applyStyles } from "./style.js";
  * }} ViewOptions
  */
 
-const BUSY = ["loading", "verifying"];
+const BUSY = ["loading", "solving", "verifying"];
 const MOVES = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
 
 /**
@@ -208,6 +208,7 @@ export function createView(host, options) {
       /** @type {Record<string, keyof import("./i18n.js").Strings>} */
       const texts = {
         loading: "loading",
+        solving: "solving",
         verifying: "verifying",
         failed: "wrong",
         expired: "expired",

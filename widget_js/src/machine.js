@@ -3,6 +3,7 @@
 // forwards user intents (open, toggle, verify, reload, close) to it.
 //
 //   idle/expired/error/offline --open--> loading --> grid --verify--> verifying
+//   loading --pow-* error with a puzzle--> solving --> grid (at most two solves, then error)
 //   verifying --> passed (token, expires after expires_in) | failed (next challenge)
 //             --> error | offline
 //   failed behaves like grid; passed --timer--> expired; reset() returns to idle from anywhere.
@@ -10,8 +11,8 @@
 import { ApiError, BAD_RESPONSE, OFFLINE } from "./api.js";
 
 /**
- * @typedef {"idle" | "loading" | "grid" | "verifying" | "failed" | "passed" | "expired"
- *   | "error" | "offline"} StateName
+ * @typedef {"idle" | "loading" | "solving" | "grid" | "verifying" | "failed" | "passed"
+ *   | "expired" | "error" | "offline"} StateName
  */
 
 /**
@@ -44,8 +45,13 @@ import { ApiError, BAD_RESPONSE, OFFLINE } from "./api.js";
  *   onExpired?: () => void,
  *   onError?: (code: string) => void,
  *   onCompat?: (compat: string) => void,
+ *   solve?: (puzzle: import("./api.js").Puzzle, cancelled: () => boolean)
+ *     => Promise<import("./api.js").Proof>,
  * }} MachineOptions
  */
+
+/** Puzzles solved for one challenge request before a refusal is reported as an error. */
+const MAX_POW_ROUNDS = 2;
 
 /** @type {State} */
 const IDLE = Object.freeze({
@@ -97,14 +103,35 @@ export function createMachine(options) {
   function load() {
     const mine = ++seq;
     set({ name: "loading", open: true, code: "", selected: [] });
-    client.challenge(options.sitekey, options.hostname).then(
+    request(mine, undefined, 0);
+  }
+
+  /**
+   * Ask for a challenge; on a refusal carrying a puzzle, solve it and ask again.
+   * @param {number} mine
+   * @param {import("./api.js").Proof | undefined} proof
+   * @param {number} rounds Puzzles solved so far for this request.
+   */
+  function request(mine, proof, rounds) {
+    client.challenge(options.sitekey, options.hostname, proof).then(
       (challenge) => {
         if (mine !== seq) return;
         announceCompat(challenge);
         set({ name: "grid", challenge, selected: [] });
       },
       (exc) => {
-        if (mine === seq) fail(exc);
+        if (mine !== seq) return;
+        const puzzle = exc instanceof ApiError ? exc.pow : null;
+        if (!puzzle || !options.solve || rounds >= MAX_POW_ROUNDS) return fail(exc);
+        set({ name: "solving" });
+        options.solve(puzzle, () => mine !== seq).then(
+          (solved) => {
+            if (mine === seq) request(mine, solved, rounds + 1);
+          },
+          (err) => {
+            if (mine === seq) fail(err);
+          },
+        );
       },
     );
   }

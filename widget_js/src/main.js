@@ -7,6 +7,7 @@ import { createClient } from "./api.js";
 import { createView } from "./dom.js";
 import { pickLang } from "./i18n.js";
 import { createMachine } from "./machine.js";
+import { solvePuzzle } from "./pow.js";
 
 export const VERSION = "0.1.0";
 
@@ -196,6 +197,12 @@ export function install(win, current) {
       },
       onChange: (state) => view && view.update(state),
       onCompat: addInputs,
+      solve: (puzzle, cancelled) =>
+        solvePuzzle(puzzle, {
+          subtle: win.isSecureContext && win.crypto ? win.crypto.subtle : undefined,
+          pause: () => new Promise((resume) => win.setTimeout(resume, 0)),
+          cancelled,
+        }),
       onVerified(token) {
         fill(token);
         call(callbacks.verified, token);

@@ -15,6 +15,8 @@ from ..store import THUMB, Store, variant_kind
 from . import keys, testkit
 from .cache import TTLCache
 from .grid import compose_grid
+from .pow import POW_TTL_S, SPENT_KIND, PowRejected, PowRequired, make_puzzle, spent_digest
+from .pow import verify_solution as verify_pow
 from .rand import BatchedSystemRandom
 from .selection import QueueSelector, Selector
 from .voter import voter_keys
@@ -109,6 +111,47 @@ class ChallengeService:
                 code=code,
             )
         return hostname
+
+    def admit(self, site: Site, proof: object) -> None:
+        """Return if ``site`` asks no proof of work or ``proof`` solves a live puzzle first.
+
+        Raises
+        ------
+        PowRequired
+            With a fresh puzzle, when a proof is missing (``pow-required``), wrong
+            (``pow-invalid``), too late (``pow-expired``) or already used (``pow-replayed``).
+        """
+        if site.pow_bits <= 0:
+            return
+        now = self.clock()
+        if proof is None:
+            code = "pow-required"
+            message = "This site asks for a proof of work first; solve the enclosed puzzle."
+        elif not isinstance(proof, dict):
+            code, message = "pow-invalid", "'pow' must be an object with 'puzzle' and 'nonce'."
+        else:
+            try:
+                puzzle = verify_pow(
+                    self.settings.secret_key,
+                    proof.get("puzzle"),
+                    proof.get("nonce"),
+                    site.sitekey,
+                    site.pow_bits,
+                    now,
+                )
+            except PowRejected as exc:
+                code, message = exc.code, exc.message
+            else:
+                # Spent only once valid, so every stored row cost its sender the work.
+                digest = spent_digest(str(proof["puzzle"]))
+                if self.store.spend_once(SPENT_KIND, digest, now, puzzle.expires_at - now):
+                    return
+                code = "pow-replayed"
+                message = "This puzzle was already used; solve the enclosed one."
+        fresh = make_puzzle(self.settings.secret_key, site.sitekey, site.pow_bits, now)
+        raise PowRequired(
+            message, code=code, puzzle=fresh, bits=site.pow_bits, expires_in=POW_TTL_S
+        )
 
     def issue(self, sitekey: str, hostname: str | None, client: Client) -> Challenge:
         """Create, store and return a new challenge for a visitor of ``sitekey``."""

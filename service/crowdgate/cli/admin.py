@@ -113,7 +113,7 @@ def import_command(
 
 @click.group("site")
 def site() -> None:
-    """Create, list and rotate the secrets of sites that embed the widget."""
+    """Create, list and change sites that embed the widget, and rotate their secrets."""
 
 
 @site.command("create")
@@ -126,15 +126,33 @@ def site() -> None:
     default="",
     help="Also write g-recaptcha-response or h-captcha-response.",
 )
+@click.option(
+    "--pow-bits",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Proof of work asked before each challenge, 0 (off) to 24; 16 bits take ~0.6 s.",
+)
 @data_dir_option
 @json_option
 def site_create(
-    name: str, hostnames: str, project_id: str, compat: str, data_dir: Path | None, as_json: bool
+    name: str,
+    hostnames: str,
+    project_id: str,
+    compat: str,
+    pow_bits: int,
+    data_dir: Path | None,
+    as_json: bool,
 ) -> None:
     """Create a site; its secret is printed once and stored only hashed."""
     store = store_for(load_settings(data_dir))
     created, secret = manage.create_site(
-        store, name=name, hostnames=hostnames, project=project_id, compat=compat
+        store,
+        name=name,
+        hostnames=hostnames,
+        project=project_id,
+        compat=compat,
+        pow_bits=pow_bits,
     )
 
     def text() -> None:
@@ -156,6 +174,21 @@ def site_list(data_dir: Path | None, as_json: bool) -> None:
             click.echo(f"{s['sitekey']}\t{s['name']}\t{s['project']}\t{','.join(s['hostnames'])}")
 
     emit(as_json, {"sites": sites}, text)
+
+
+@site.command("set-pow")
+@click.argument("sitekey")
+@click.argument("bits", type=int)
+@data_dir_option
+@json_option
+def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) -> None:
+    """Ask BITS of proof of work (0 turns it off) before each challenge of a site."""
+    changed = manage.set_pow_bits(store_for(load_settings(data_dir)), sitekey, bits)
+    emit(
+        as_json,
+        changed.public_dict(),
+        lambda: click.echo(f"{sitekey}: pow_bits {changed.pow_bits}"),
+    )
 
 
 @site.command("rotate-secret")

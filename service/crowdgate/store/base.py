@@ -140,6 +140,11 @@ class Store(abc.ABC):
         """Return all sites ordered by creation."""
 
     @abc.abstractmethod
+    def save_site(self, site: Site) -> None:
+        """Overwrite an existing site's name, hostnames, compat mode and pow bits (not its
+        secret, which only :meth:`set_site_secret` changes); a missing site is left missing."""
+
+    @abc.abstractmethod
     def set_site_secret(self, sitekey: str, secret_hash: str) -> None:
         """Replace a site's secret hash (the old secret stops working at once)."""
 
@@ -204,6 +209,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def peek_token(self, token: str, now: float) -> TokenRecord | None:
         """Return a live token's record without consuming it (for a site's own pages)."""
+
+    @abc.abstractmethod
+    def spend_once(self, kind: str, digest: str, now: float, ttl_s: float) -> bool:
+        """Atomically mark ``digest`` of ``kind`` spent for ``ttl_s`` seconds from ``now``.
+
+        Returns True only for the first caller; later calls within ``ttl_s`` return False.
+        Used for single-use proofs (a solved puzzle), so ``digest`` is a hash, never a secret.
+        """
 
     @abc.abstractmethod
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:

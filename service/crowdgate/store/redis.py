@@ -24,6 +24,8 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:queue:<label>`` zset of open items to ask about a label, by disagreement
 - ``cg:{p:P}:modelseq`` model version counter; ``cg:{p:P}:models`` list of model JSON
 - ``cg:{cg}:lock:<name>`` lock owner, with a TTL
+- ``cg:spent:<kind>:<digest>`` a spent single-use proof, with a TTL; no hash tag, so these
+  keys spread over a cluster's slots (each command touches one key)
 
 Challenge ids and tokens are ``<project>.<random>``, so the project (and so the slot) of a
 challenge or token is known without a lookup.
@@ -182,6 +184,16 @@ redis.call('RPUSH', KEYS[2], cjson.encode(record))
 return version
 """
 
+# KEYS: site key, site-by-secret key of the secret the caller read. ARGV: that secret hash,
+# new site JSON. Writes both only if the secret is still current (0: re-read and retry).
+SAVE_SITE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw or cjson.decode(raw)['secret_hash'] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+
 # KEYS: lock key. ARGV: owner, TTL in ms. Takes a free lock or renews one this owner holds.
 ACQUIRE = """
 local holder = redis.call('GET', KEYS[1])
@@ -253,6 +265,7 @@ class RedisStore(Store):
         self._put_challenge = self.r.register_script(PUT_CHALLENGE)
         self._put_model = self.r.register_script(PUT_MODEL)
         self._acquire = self.r.register_script(ACQUIRE)
+        self._save_site = self.r.register_script(SAVE_SITE)
         self._release = self.r.register_script(RELEASE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -461,6 +474,17 @@ class RedisStore(Store):
         keys = self._call(self.r.zrange, G + "sites", 0, -1)
         return [s for s in (self.get_site(k.decode()) for k in keys) if s is not None]
 
+    def save_site(self, site: Site) -> None:
+        for _ in range(5):
+            current = self.get_site(site.sitekey)
+            if current is None:
+                return
+            data = json.dumps({**site.to_dict(), "secret_hash": current.secret_hash})
+            keys = [G + "site:" + site.sitekey, G + "sitesecret:" + current.secret_hash]
+            if self._call(self._save_site, keys=keys, args=[current.secret_hash, data]):
+                return
+        raise StoreError(f"Site {site.sitekey!r} kept changing while it was saved; retry.")
+
     def set_site_secret(self, sitekey: str, secret_hash: str) -> None:
         site = self.get_site(sitekey)
         if site is None:
@@ -611,6 +635,11 @@ class RedisStore(Store):
         raw = self._call(self.r.get, _p(project) + "tok:" + token_digest(token))
         record = TokenRecord(token=token, **json.loads(raw)) if raw else None
         return record if record is not None and record.expires_at > now else None
+
+    def spend_once(self, kind: str, digest: str, now: float, ttl_s: float) -> bool:
+        ttl_ms = max(1, int(ttl_s * 1000))
+        key = f"cg:spent:{kind}:{digest}"
+        return bool(self._call(self.r.set, key, b"1", nx=True, px=ttl_ms))
 
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         key = _p(project_id) + ("votes" if item_id is None else "ivotes:" + item_id)

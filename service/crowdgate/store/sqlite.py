@@ -70,13 +70,17 @@ CREATE INDEX IF NOT EXISTS queue_rank ON queue (project, label, score DESC);
 CREATE TABLE IF NOT EXISTS models (
   project TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
   PRIMARY KEY (project, version));
+CREATE TABLE IF NOT EXISTS spent (
+  kind TEXT NOT NULL, digest TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (kind, digest));
+CREATE INDEX IF NOT EXISTS spent_exp ON spent (expires_at);
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL);
 CREATE TABLE IF NOT EXISTS stats (
   project TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
   PRIMARY KEY (project, name));
 """
 
-#: Expired challenges and tokens are swept by the writer on roughly one call in this many.
+#: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
+#: many.
 SWEEP_EVERY = 200
 #: Columns read to build an Item: the JSON record plus fields updated in bulk.
 ITEM_COLS = "data, votes, cl, cc, mv"
@@ -390,6 +394,14 @@ class SqliteStore(Store):
             Site.from_dict(json.loads(r[0])) for r in self._q("SELECT data FROM sites ORDER BY seq")
         ]
 
+    def save_site(self, site: Site) -> None:
+        with self._tx() as db:
+            rows = db.execute("SELECT data FROM sites WHERE sitekey=?", (site.sitekey,)).fetchall()
+            if not rows:
+                return
+            data = {**site.to_dict(), "secret_hash": json.loads(rows[0][0])["secret_hash"]}
+            db.execute("UPDATE sites SET data=? WHERE sitekey=?", (json.dumps(data), site.sitekey))
+
     def set_site_secret(self, sitekey: str, secret_hash: str) -> None:
         with self._tx() as db:
             rows = db.execute("SELECT data FROM sites WHERE sitekey=?", (sitekey,)).fetchall()
@@ -444,8 +456,7 @@ class SqliteStore(Store):
 
     @staticmethod
     def _sweep(db: sqlite3.Connection, now: float) -> None:
-        for table in ("challenges", "tokens"):
-            key = "id" if table == "challenges" else "digest"
+        for table, key in (("challenges", "id"), ("tokens", "digest"), ("spent", "rowid")):
             db.execute(
                 f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
                 "WHERE expires_at < ? LIMIT 1000)",
@@ -571,6 +582,18 @@ class SqliteStore(Store):
             "SELECT data FROM tokens WHERE digest=? AND expires_at>?", (token_digest(token), now)
         )
         return TokenRecord(token=token, **json.loads(rows[0][0])) if rows else None
+
+    def spend_once(self, kind: str, digest: str, now: float, ttl_s: float) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO spent (kind, digest, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, digest) DO UPDATE SET expires_at=excluded.expires_at "
+                "WHERE spent.expires_at <= ?",
+                (kind, digest, now + ttl_s, now),
+            )
+            if self._rng.randrange(SWEEP_EVERY) == 0:
+                self._sweep(db, now)
+            return cur.rowcount == 1
 
     def list_votes(self, project_id: str, item_id: str | None = None) -> list[Vote]:
         if item_id is None:

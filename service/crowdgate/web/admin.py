@@ -170,11 +170,26 @@ def create_site() -> Response:
         hostnames=body.get("hostnames"),
         project=body.get("project"),
         compat=body.get("compat", ""),
+        pow_bits=body.get("pow_bits", 0),
         clock=cg().clock,
     )
     response = jsonify({**site.public_dict(), "secret": secret})
     response.status_code = 201
     return response
+
+
+@bp.patch("/sites/<sitekey>")
+def update_site(sitekey: str) -> Response:
+    """Change a site's ``pow_bits``; workers see it within the cache TTL."""
+    body = json_body(cg().settings.max_json_bytes)
+    unknown = sorted(set(body) - {"pow_bits"})
+    if unknown or "pow_bits" not in body:
+        raise BadRequest(
+            "Send a JSON object holding only 'pow_bits' to change a site; "
+            f"got {', '.join(map(repr, unknown)) or 'no pow_bits'}.",
+            code="bad-request",
+        )
+    return jsonify(manage.set_pow_bits(cg().store, sitekey, body["pow_bits"]).public_dict())
 
 
 @bp.post("/sites/<sitekey>/rotate-secret")

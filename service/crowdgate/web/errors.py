@@ -38,7 +38,9 @@ def init_app(app: Flask) -> None:
     def _domain(exc: CrowdgateError) -> Response:
         if exc.status >= 500:
             log.warning("%s: %s", exc.code, exc.message)
-        return error_response(exc.code, exc.message, exc.status)
+        response = jsonify(exc.to_dict())
+        response.status_code = exc.status
+        return response
 
     @app.errorhandler(RateLimitExceeded)
     def _limited(exc: RateLimitExceeded) -> Response:

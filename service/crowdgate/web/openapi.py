@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from .. import __version__
+from ..challenge.pow import MAX_BITS
 
 bp = Blueprint("openapi", __name__)
 
@@ -32,6 +33,12 @@ ERRORS = {
 }
 ADMIN_ERRORS = {**ERRORS, "401": _ok("Missing or invalid API key", ERROR)}
 CHALLENGE = {"$ref": "#/components/schemas/Challenge"}
+POW_BITS = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": MAX_BITS,
+    "description": "Leading zero bits of proof of work asked before each challenge (0: off)",
+}
 PATH_ID = {"in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
 
 
@@ -107,12 +114,28 @@ SPEC: dict[str, Any] = {
                         "properties": {
                             "sitekey": {"type": "string"},
                             "hostname": {"type": "string"},
+                            "pow": {
+                                "description": "A solved puzzle; needed when the site has "
+                                "pow_bits > 0",
+                                "type": "object",
+                                "required": ["puzzle", "nonce"],
+                                "properties": {
+                                    "puzzle": {"type": "string", "maxLength": 128},
+                                    "nonce": {"type": "string", "pattern": "^[0-9a-z]{1,32}$"},
+                                },
+                            },
                         },
                     }
                 ),
                 "responses": {
                     "200": _ok("A challenge", CHALLENGE),
-                    "403": _ok("Host refused", ERROR),
+                    "403": _ok(
+                        "Host refused, or proof of work missing or refused (codes pow-required, "
+                        "pow-invalid, pow-expired, pow-replayed, which carry a fresh puzzle in "
+                        "'pow'): find a nonce such that SHA-256(puzzle + ':' + nonce) starts "
+                        "with 'bits' zero bits and send both as 'pow'",
+                        {"oneOf": [ERROR, {"$ref": "#/components/schemas/PowError"}]},
+                    ),
                     **ERRORS,
                 },
             }
@@ -332,10 +355,26 @@ SPEC: dict[str, Any] = {
                             "hostnames": {"type": "array", "items": {"type": "string"}},
                             "project": {"type": "string"},
                             "compat": {"enum": ["", "recaptcha", "hcaptcha"]},
+                            "pow_bits": POW_BITS,
                         },
                     }
                 ),
             ),
+        },
+        "/api/v1/admin/sites/{sitekey}": {
+            "patch": _admin(
+                "Change a site's proof of work",
+                {"200": _ok("The changed site")},
+                parameters=[_param("sitekey")],
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "required": ["pow_bits"],
+                        "additionalProperties": False,
+                        "properties": {"pow_bits": POW_BITS},
+                    }
+                ),
+            )
         },
         "/api/v1/admin/sites/{sitekey}/rotate-secret": {
             "post": _admin(
@@ -371,6 +410,25 @@ SPEC: dict[str, Any] = {
                 "type": "object",
                 "required": ["code", "message"],
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "PowError": {
+                "type": "object",
+                "required": ["code", "message", "pow"],
+                "properties": {
+                    "code": {
+                        "enum": ["pow-required", "pow-invalid", "pow-expired", "pow-replayed"]
+                    },
+                    "message": {"type": "string"},
+                    "pow": {
+                        "type": "object",
+                        "required": ["puzzle", "bits", "expires_in"],
+                        "properties": {
+                            "puzzle": {"type": "string"},
+                            "bits": {"type": "integer", "minimum": 1, "maximum": MAX_BITS},
+                            "expires_in": {"type": "integer"},
+                        },
+                    },
+                },
             },
             "Challenge": {
                 "type": "object",

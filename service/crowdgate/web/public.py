@@ -72,7 +72,10 @@ def preflight(rest: str = "") -> Response:
 
 @bp.post("/api/v1/challenge")
 def challenge() -> Response:
-    """Issue a challenge for ``sitekey`` to the page at ``hostname`` (or the Origin's host)."""
+    """Issue a challenge for ``sitekey`` to the page at ``hostname`` (or the Origin's host).
+
+    A site with ``pow_bits`` first needs ``pow``, a solved puzzle; errors carry a fresh one.
+    """
     c = cg()
     allow_origin()
     body = json_body(c.settings.max_json_bytes)
@@ -85,6 +88,7 @@ def challenge() -> Response:
     ):
         deny_origin()
     host = c.service.resolve_hostname(site, body.get("hostname"), client)
+    c.service.admit(site, body.get("pow"))
     issued = c.service.issue_for(site, host, client)
     return jsonify(c.service.describe(issued, request.host_url.rstrip("/")))
 

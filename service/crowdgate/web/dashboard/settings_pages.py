@@ -36,9 +36,18 @@ def create_site() -> str:
         hostnames=form.get("hostnames", ""),
         project=form.get("project", ""),
         compat=form.get("compat", ""),
+        pow_bits=_form_int(form.get("pow_bits", "") or "0"),
         clock=cg().clock,
     )
     return _sites_page(revealed=site, secret=secret)
+
+
+def _form_int(text: str) -> int | str:
+    """Return a form field as an int, or as sent so validation names the bad value."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 @bp.post("/sites/<sitekey>/rotate")

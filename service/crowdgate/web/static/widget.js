@@ -7,6 +7,7 @@ const EN = {
 checkbox: "I am human",
 verified: "Verified",
 loading: "Loading challenge…",
+solving: "Verifying…",
 verifying: "Checking…",
 verify: "Verify",
 reload: "New challenge",
@@ -26,6 +27,7 @@ es: {
 checkbox: "Soy humano",
 verified: "Verificado",
 loading: "Cargando el desafío…",
+solving: "Verificando…",
 verifying: "Comprobando…",
 verify: "Verificar",
 reload: "Otro desafío",
@@ -43,6 +45,7 @@ fr: {
 checkbox: "Je suis humain",
 verified: "Vérifié",
 loading: "Chargement du défi…",
+solving: "Vérification de l’appareil…",
 verifying: "Vérification…",
 verify: "Valider",
 reload: "Autre défi",
@@ -60,6 +63,7 @@ de: {
 checkbox: "Ich bin ein Mensch",
 verified: "Bestätigt",
 loading: "Aufgabe wird geladen…",
+solving: "Gerät wird überprüft…",
 verifying: "Wird geprüft…",
 verify: "Bestätigen",
 reload: "Neue Aufgabe",
@@ -77,6 +81,7 @@ zh: {
 checkbox: "我是人类",
 verified: "已验证",
 loading: "正在加载验证…",
+solving: "正在验证…",
 verifying: "正在检查…",
 verify: "验证",
 reload: "换一组",
@@ -114,11 +119,12 @@ const __cg_api = (function () {
 const OFFLINE = "network-error";
 const BAD_RESPONSE = "bad-response";
 class ApiError extends Error {
-constructor(code, message, status) {
+constructor(code, message, status, pow = null) {
 super(message);
 this.name = "ApiError";
 this.code = code;
 this.status = status;
+this.pow = pow;
 }
 }
 function parseChallenge(raw, base) {
@@ -148,6 +154,12 @@ expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
 compat,
 };
 }
+function parsePuzzle(raw) {
+const p = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
+const bits = Number(p.bits);
+const ok = typeof p.puzzle === "string" && p.puzzle && Number.isInteger(bits);
+return ok && bits >= 1 && bits <= 32 ? { puzzle: p.puzzle, bits } : null;
+}
 function createClient(base, fetchFn) {
 async function post(path, body) {
 let res;
@@ -173,7 +185,7 @@ data = null;
 if (!res.ok) {
 const code = data && typeof data.code === "string" ? data.code : "http-" + res.status;
 const message = data && typeof data.message === "string" ? data.message : res.statusText;
-throw new ApiError(code, message, res.status);
+throw new ApiError(code, message, res.status, parsePuzzle(data && data.pow));
 }
 if (!data || typeof data !== "object") {
 throw new ApiError(BAD_RESPONSE, "The server did not answer with JSON.", res.status);
@@ -181,8 +193,9 @@ throw new ApiError(BAD_RESPONSE, "The server did not answer with JSON.", res.sta
 return data;
 }
 return {
-async challenge(sitekey, hostname) {
-return parseChallenge(await post("/api/v1/challenge", { sitekey, hostname }), base);
+async challenge(sitekey, hostname, pow) {
+const body = pow ? { sitekey, hostname, pow } : { sitekey, hostname };
+return parseChallenge(await post("/api/v1/challenge", body), base);
 },
 async answer(id, selected) {
 const path = "/api/v1/challenge/" + encodeURIComponent(id) + "/answer";
@@ -203,7 +216,50 @@ throw new ApiError(BAD_RESPONSE, "The answer response is missing fields.", 200);
 },
 };
 }
-return { OFFLINE, BAD_RESPONSE, ApiError, parseChallenge, createClient };
+return { OFFLINE, BAD_RESPONSE, ApiError, parseChallenge, parsePuzzle, createClient };
+})();
+const __cg_pow = (function () {
+const { ApiError } = __cg_api;
+const POW_UNSUPPORTED = "pow-unsupported";
+const POW_UNSOLVED = "pow-unsolved";
+const POW_CANCELLED = "pow-cancelled";
+const BATCH = 2048;
+const LIMIT = 2 ** 32;
+function zeroBits(bytes) {
+let n = 0;
+for (const byte of bytes) {
+if (byte !== 0) return n + Math.clz32(byte) - 24;
+n += 8;
+}
+return n;
+}
+async function solvePuzzle(puzzle, env) {
+const subtle = env.subtle;
+if (!subtle || typeof subtle.digest !== "function") {
+throw new ApiError(POW_UNSUPPORTED, "crypto.subtle is missing; serve the page over HTTPS.", 0);
+}
+const batch = env.batch || BATCH;
+const encoder = new TextEncoder();
+const prefix = puzzle.puzzle + ":";
+for (let start = 0; start < LIMIT; start += batch) {
+const nonces = [];
+for (let i = start; i < start + batch; i++) nonces.push(i.toString(36));
+const digests = await Promise.all(
+nonces.map((nonce) => subtle.digest("SHA-256", encoder.encode(prefix + nonce))),
+);
+for (let i = 0; i < batch; i++) {
+if (zeroBits(new Uint8Array(digests[i])) >= puzzle.bits) {
+return { puzzle: puzzle.puzzle, nonce: nonces[i] };
+}
+}
+await env.pause();
+if (env.cancelled && env.cancelled()) {
+throw new ApiError(POW_CANCELLED, "The proof of work was abandoned.", 0);
+}
+}
+throw new ApiError(POW_UNSOLVED, "No nonce solved the puzzle.", 0);
+}
+return { POW_UNSUPPORTED, POW_UNSOLVED, POW_CANCELLED, zeroBits, solvePuzzle };
 })();
 const __cg_style = (function () {
 const PALETTES = {
@@ -321,6 +377,7 @@ return { PALETTES, CONTRAST_PAIRS, CSS, applyStyles };
 })();
 const __cg_machine = (function () {
 const { ApiError, BAD_RESPONSE, OFFLINE } = __cg_api;
+const MAX_POW_ROUNDS = 2;
 const IDLE = Object.freeze({
 name: "idle",
 open: false,
@@ -354,14 +411,28 @@ if (challenge.compat && options.onCompat) options.onCompat(challenge.compat);
 function load() {
 const mine = ++seq;
 set({ name: "loading", open: true, code: "", selected: [] });
-client.challenge(options.sitekey, options.hostname).then(
+request(mine, undefined, 0);
+}
+function request(mine, proof, rounds) {
+client.challenge(options.sitekey, options.hostname, proof).then(
 (challenge) => {
 if (mine !== seq) return;
 announceCompat(challenge);
 set({ name: "grid", challenge, selected: [] });
 },
 (exc) => {
-if (mine === seq) fail(exc);
+if (mine !== seq) return;
+const puzzle = exc instanceof ApiError ? exc.pow : null;
+if (!puzzle || !options.solve || rounds >= MAX_POW_ROUNDS) return fail(exc);
+set({ name: "solving" });
+options.solve(puzzle, () => mine !== seq).then(
+(solved) => {
+if (mine === seq) request(mine, solved, rounds + 1);
+},
+(err) => {
+if (mine === seq) fail(err);
+},
+);
 },
 );
 }
@@ -430,7 +501,7 @@ return { createMachine };
 const __cg_dom = (function () {
 const { translate } = __cg_i18n;
 const { applyStyles } = __cg_style;
-const BUSY = ["loading", "verifying"];
+const BUSY = ["loading", "solving", "verifying"];
 const MOVES = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
 function make(doc, tag, className, attrs) {
 const el = doc.createElement(tag);
@@ -571,6 +642,7 @@ verify.setAttribute("aria-disabled", busy ? "true" : "false");
 reload.setAttribute("aria-disabled", busy ? "true" : "false");
 const texts = {
 loading: "loading",
+solving: "solving",
 verifying: "verifying",
 failed: "wrong",
 expired: "expired",
@@ -611,6 +683,7 @@ const { createClient } = __cg_api;
 const { createView } = __cg_dom;
 const { pickLang } = __cg_i18n;
 const { createMachine } = __cg_machine;
+const { solvePuzzle } = __cg_pow;
 const VERSION = "0.1.0";
 const MARK = Symbol.for("crowdgate.api");
 const SCRIPT_PATH = /\/(widget\.js|recaptcha\/api\.js)$/;
@@ -728,6 +801,12 @@ clearTimeout: (handle) => win.clearTimeout(handle),
 },
 onChange: (state) => view && view.update(state),
 onCompat: addInputs,
+solve: (puzzle, cancelled) =>
+solvePuzzle(puzzle, {
+subtle: win.isSecureContext && win.crypto ? win.crypto.subtle : undefined,
+pause: () => new Promise((resume) => win.setTimeout(resume, 0)),
+cancelled,
+}),
 onVerified(token) {
 fill(token);
 call(callbacks.verified, token);
