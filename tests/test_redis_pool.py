@@ -9,6 +9,7 @@ import time
 import redis
 
 from crowdgate.store.redis_pool import thread_client
+from redis_server import RedisProcess
 
 
 def test_each_thread_keeps_one_connection_of_its_own(redis_proc):
@@ -86,9 +87,51 @@ def test_closing_the_client_closes_every_thread_connection(redis_proc):
     client.ping()
     assert len(admin.client_list()) == before + 1
     client.close()
-    client.connection_pool.disconnect()
     deadline = time.monotonic() + 5
     while len(admin.client_list()) > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(admin.client_list()) == before
     admin.close()
+
+
+def test_more_threads_than_redis_py_pool_allows_each_get_a_connection(redis_proc):
+    client = thread_client(redis_proc.url)
+    failures: list[Exception] = []
+
+    def work() -> None:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            failures.append(exc)
+
+    for _ in range(150):  # redis-py's pool stops at 100 connections it made
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    assert failures == []
+    client.close()
+
+
+def test_connections_recover_after_a_long_outage(tmp_path):
+    server = RedisProcess(tmp_path / "redis")
+    client = thread_client(server.url, socket_connect_timeout=0.2)
+    assert client.ping()
+    server.stop()
+    failed = 0
+    for _ in range(150):
+        try:
+            client.ping()
+        except redis.ConnectionError:
+            failed += 1
+    assert failed == 150
+    server.start()
+    try:
+        assert client.ping(), "the thread that saw the outage reconnects"
+        seen: list[bool] = []
+        t = threading.Thread(target=lambda: seen.append(client.ping()))
+        t.start()
+        t.join()
+        assert seen == [True], "and so does a new one"
+    finally:
+        client.close()
+        server.stop()

@@ -40,16 +40,15 @@ class ThreadConnectionPool(redis.ConnectionPool):
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         held: _Held | None = getattr(self._local, "held", None)
         if held is None or held.pid != os.getpid():
-            # the shared pool makes, connects and checks it; this pool keeps it per thread
-            conn = super().get_connection()
+            # made here, not by the shared pool: its max_connections count would never go
+            # down again for connections that live and die with their thread
+            conn = self.connection_class(**self.connection_kwargs)
             with self._lock:
-                self._in_use_connections.discard(conn)
                 self._thread_conns.add(conn)
             held = self._local.held = _Held(conn, os.getpid())
             weakref.finalize(held, conn.disconnect)
-            return conn
         conn = held.conn
-        # a connection dropped after an error reconnects here; a live one returns at once
+        # connects a new connection or one dropped after an error; a live one returns at once
         conn.connect()
         try:
             # as the shared pool does: a socket with something to read was closed by the server
@@ -67,7 +66,9 @@ class ThreadConnectionPool(redis.ConnectionPool):
 
     def disconnect(self, inuse_connections: bool = True) -> None:
         super().disconnect(inuse_connections)
-        for conn in list(self._thread_conns):
+        with self._lock:
+            conns = list(self._thread_conns)
+        for conn in conns:
             conn.disconnect()
 
 
@@ -84,4 +85,7 @@ def thread_pool(uri: str, **options: Any) -> ThreadConnectionPool:
 
 def thread_client(uri: str, **options: Any) -> redis.Redis:
     """Return a client for ``uri`` whose connections are per thread (see the module's doc)."""
-    return redis.Redis(connection_pool=thread_pool(uri, **options))
+    client = redis.Redis(connection_pool=thread_pool(uri, **options))
+    # a client given a pool leaves it open on close(); this pool is the client's own
+    client.auto_close_connection_pool = True
+    return client
