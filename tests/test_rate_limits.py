@@ -99,3 +99,14 @@ def test_limit_keys_never_hold_a_raw_address(redis_proc, tmp_path, clock):
 )
 def test_clients_are_counted_by_address_or_ipv6_prefix(address, expected):
     assert client_prefix(address) == expected
+
+
+def test_preflights_of_tiles_and_siteverify_count_against_no_limit(limited):
+    seeded = seed_project(limited.extensions["crowdgate"].store)
+    client = limited.test_client()
+    for _ in range(10):
+        assert client.options("/siteverify").status_code == 200
+        assert client.options("/recaptcha/api/siteverify").status_code == 200
+    form = {"secret": seeded.secret, "response": "shapes.nothing"}
+    replies = [client.post("/siteverify", data=form).status_code for _ in range(5)]
+    assert replies == [200, 200, 200, 200, 429], "the secret's 4/minute is all real calls"

@@ -5,8 +5,9 @@ With the embedded SQLite store there is no Redis to count in, and Flask-Limiter'
 was in effect twice as loose. This storage implements the ``limits`` fixed-window interface on
 a small file of its own beside the store (``<store>-limits.db``), so one client's requests
 count once whichever worker answers them. Each increment is one UPSERT in autocommit mode,
-atomic under SQLite's write lock. Counters are not worth an fsync: the file runs with
-``synchronous=OFF``, so a power cut may forget the last counts, never corrupt the store.
+atomic under SQLite's write lock. The file runs in WAL with ``synchronous=NORMAL``: no fsync per
+increment, and a power cut may forget the last counts but cannot corrupt the file (with
+``OFF`` it could, and Flask-Limiter would then silently stop limiting).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from limits.storage import Storage
 SCHEME = "crowdgate+sqlite"
 #: one increment in this many also deletes the counters whose window has ended
 SWEEP_EVERY = 1024
+
+#: connections opened before a fork, kept (not closed) in the child; see ``_db``
+_INHERITED: list[sqlite3.Connection] = []
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -59,19 +63,32 @@ class SqliteLimitStorage(Storage):
         self._local = threading.local()
         self._rng = random.Random()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db().executescript(SCHEMA)
+        # on a connection of its own, closed at once: none is left open to be inherited by
+        # gunicorn's forked workers
+        setup = self._connect()
+        try:
+            setup.executescript(SCHEMA)
+        finally:
+            setup.close()
 
     @property
     def base_exceptions(self) -> type[Exception]:
         return sqlite3.Error
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
     def _db(self) -> sqlite3.Connection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            local.conn, local.pid = conn, os.getpid()
+            if getattr(local, "conn", None) is not None:
+                # a connection inherited across fork is never closed here: closing it would
+                # drop this process's POSIX locks on the file (SQLite's documented hazard)
+                _INHERITED.append(local.conn)
+            local.conn, local.pid = self._connect(), os.getpid()
         return local.conn
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:

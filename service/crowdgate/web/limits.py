@@ -78,6 +78,12 @@ SLOT_IMAGE = "public.slot_image"
 SITEVERIFY = "public.siteverify"
 #: routes counted per site as well as (challenge) or instead of (siteverify) per client
 PER_SITE = frozenset({CHALLENGE, SITEVERIFY})
+#: routes whose automatic OPTIONS answers were never counted (their limits sat on the view)
+UNCOUNTED_PREFLIGHT = frozenset({SLOT_IMAGE, SITEVERIFY})
+
+
+def _uncounted_preflight() -> bool:
+    return request.method == "OPTIONS" and request.endpoint in UNCOUNTED_PREFLIGHT
 
 
 def site_key() -> str:
@@ -112,13 +118,13 @@ def route_limits(settings: Settings) -> list[Limit]:
         Limit(
             per_client,
             key_function=client_key,
-            exempt_when=lambda: request.endpoint == SITEVERIFY,
+            exempt_when=lambda: request.endpoint == SITEVERIFY or _uncounted_preflight(),
         ),
         # a visitor's challenge counts against their own limit and their site's
         Limit(
             per_site,
             key_function=site_key,
-            exempt_when=lambda: request.endpoint not in PER_SITE,
+            exempt_when=lambda: request.endpoint not in PER_SITE or _uncounted_preflight(),
         ),
     ]
 
