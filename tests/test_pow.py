@@ -119,8 +119,8 @@ def test_a_respelled_puzzle_is_refused_so_it_cannot_be_spent_twice() -> None:
 
 
 def test_sites_without_pow_are_admitted_without_a_proof(service: ChallengeService) -> None:
-    service.admit(site(0), None)
-    service.admit(site(0), {"junk": True})
+    assert service.admit(site(0), None) is False
+    assert service.admit(site(0), {"junk": True}) is False
 
 
 def test_the_gate_admits_a_solution_once_on_every_store(service: ChallengeService) -> None:
@@ -254,3 +254,26 @@ def test_cli_creates_and_changes_gated_sites(tmp_path):
     assert refused.exit_code == 2 and "invalid-pow-bits" in refused.output
     changed = run(main, ["site", "set-pow", sitekey, "0", *base])
     assert changed.exit_code == 0 and "pow_bits 0" in changed.output
+
+
+def test_proofs_of_work_are_counted_in_metrics(client, app_store):
+    from prometheus_client import REGISTRY
+
+    def count(result: str) -> float:
+        return REGISTRY.get_sample_value("crowdgate_pow_total", {"result": result}) or 0.0
+
+    before = {r: count(r) for r in ("pow-required", "solved", "pow-replayed")}
+    seeded = seed_project(app_store, pow_bits=8, open_items=6, gold_per_label=2)
+    puzzle = ask(client, seeded.sitekey).get_json()["pow"]["puzzle"]
+    given = proof(puzzle)
+    assert ask(client, seeded.sitekey, pow=given).status_code == 200
+    assert ask(client, seeded.sitekey, pow=given).status_code == 403
+    assert {r: count(r) - before[r] for r in before} == {
+        "pow-required": 1,
+        "solved": 1,
+        "pow-replayed": 1,
+    }
+    plain = seed_project(app_store, pid="plain", open_items=6)
+    solved = count("solved")
+    assert ask(client, plain.sitekey).status_code == 200
+    assert count("solved") == solved, "an ungated site's challenges are not counted as proofs"

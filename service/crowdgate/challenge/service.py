@@ -112,8 +112,8 @@ class ChallengeService:
             )
         return hostname
 
-    def admit(self, site: Site, proof: object) -> None:
-        """Return if ``site`` asks no proof of work or ``proof`` solves a live puzzle first.
+    def admit(self, site: Site, proof: object) -> bool:
+        """Return whether a proof was checked: False if ``site`` asks none, True if it held.
 
         Raises
         ------
@@ -122,7 +122,7 @@ class ChallengeService:
             (``pow-invalid``), too late (``pow-expired``) or already used (``pow-replayed``).
         """
         if site.pow_bits <= 0:
-            return
+            return False
         now = self.clock()
         if proof is None:
             code = "pow-required"
@@ -145,7 +145,7 @@ class ChallengeService:
                 # Spent only once valid, so every stored row cost its sender the work.
                 digest = spent_digest(str(proof["puzzle"]))
                 if self.store.spend_once(SPENT_KIND, digest, now, puzzle.expires_at - now):
-                    return
+                    return True
                 code = "pow-replayed"
                 message = "This puzzle was already used; solve the enclosed one."
         fresh = make_puzzle(self.settings.secret_key, site.sitekey, site.pow_bits, now)

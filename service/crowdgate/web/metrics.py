@@ -55,6 +55,11 @@ CHALLENGES = Counter(
     "Challenges issued, passed and failed (a failed answer also issues a new challenge).",
     ["outcome"],
 )
+POW = Counter(
+    "crowdgate_pow_total",
+    "Proofs of work before a challenge: 'solved', or the code of a refusal (pow-required, ...).",
+    ["result"],
+)
 VOTES = Counter("crowdgate_votes_total", "Votes recorded from passed challenges.")
 SITEVERIFY = Counter(
     "crowdgate_siteverify_total",
@@ -166,12 +171,23 @@ def _observe(response: Response) -> Response:
     RESPONSES.labels(endpoint, str(response.status_code)).inc()
     if response.status_code == 200 and endpoint.startswith("public."):
         _count_outcome(endpoint, response)
+    elif response.status_code == 403 and endpoint == "public.challenge":
+        _count_pow_refusal(response)
     return response
+
+
+def _count_pow_refusal(response: Response) -> None:
+    body = response.get_json(silent=True)
+    code = body.get("code") if isinstance(body, dict) else None
+    if isinstance(code, str) and code.startswith("pow-"):
+        POW.labels(code).inc()
 
 
 def _count_outcome(endpoint: str, response: Response) -> None:
     if endpoint == "public.challenge":
         CHALLENGES.labels("issued").inc()
+        if g.get("pow_solved"):
+            POW.labels("solved").inc()
         return
     if endpoint not in ("public.answer", "public.siteverify"):
         return

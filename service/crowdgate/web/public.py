@@ -7,7 +7,7 @@ import hashlib
 from functools import lru_cache
 from importlib import resources
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from ..challenge import Client
 from ..challenge.service import host_allowed
@@ -88,7 +88,8 @@ def challenge() -> Response:
     ):
         deny_origin()
     host = c.service.resolve_hostname(site, body.get("hostname"), client)
-    c.service.admit(site, body.get("pow"))
+    if c.service.admit(site, body.get("pow")):
+        g.pow_solved = True
     issued = c.service.issue_for(site, host, client)
     return jsonify(c.service.describe(issued, request.host_url.rstrip("/")))
 
