@@ -161,3 +161,23 @@ def test_careful_visitors_pass_and_random_clickers_fail_a_seeded_project(served,
     # random clicker with p = 0.5**3; with ~30 grids each, these bounds sit ~3 sd out.
     assert summary.pass_rate(CAREFUL) >= 0.8
     assert summary.pass_rate(RANDOM) <= 0.3
+
+
+def test_the_crowd_solves_the_proof_of_work_of_a_gated_site(served, shapes_perceiver):
+    server, uri = served
+    store = open_store(uri)
+    seeded = seed_project(store, gold_per_label=4, open_items=30, pow_bits=6)
+    store.close()
+    crowd = Crowd(
+        server.base,
+        seeded.sitekey,
+        shapes_perceiver,
+        visitors=2,
+        mix={CAREFUL: 1.0},
+        origin="https://shop.example",
+        concurrency=1,
+        seed=2,
+    )
+    summary = crowd.run(6)
+    assert summary.errors == {}
+    assert summary.challenges == 6

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..challenge.pow import solve
 from .client import Http, ServiceError
 from .perception import GoldMemory, Perceiver, PerceptionError
 from .visitors import DEFAULT_MIX, KINDS, Visitor, allocate, choose
@@ -126,15 +127,24 @@ class Crowd:
             headers["X-Forwarded-For"] = visitor.address
         return headers
 
+    def _ask(self, headers: dict[str, str]) -> tuple[int, Any]:
+        """Ask for a grid; on a site that wants a proof of work, solve its puzzle and ask again."""
+        body: dict[str, object] = {"sitekey": self.sitekey}
+        status, reply = self.http.json("POST", "/api/v1/challenge", body, headers)
+        puzzle = reply.get("pow") if status == 403 and isinstance(reply, dict) else None
+        if isinstance(puzzle, dict):
+            nonce = solve(str(puzzle.get("puzzle")), int(puzzle.get("bits", 0)))
+            body["pow"] = {"puzzle": puzzle.get("puzzle"), "nonce": nonce}
+            status, reply = self.http.json("POST", "/api/v1/challenge", body, headers)
+        return status, reply
+
     def attempt(self, visitor: Visitor) -> str:
         """Let ``visitor`` answer one grid; return ``pass``, ``fail`` or an error code."""
         headers = self._headers(visitor)
         grid = visitor.pending
         visitor.pending = None
         if grid is None:
-            status, grid = self.http.json(
-                "POST", "/api/v1/challenge", {"sitekey": self.sitekey}, headers
-            )
+            status, grid = self._ask(headers)
             if status != 200:
                 return _code(status, grid)
         tiles = []
