@@ -9,7 +9,7 @@ import pytest
 
 from crowdgate import manage
 from export_data import labeled_project
-from seed import shape_png
+from seed import seed_project, shape_png
 
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -174,9 +174,28 @@ def test_a_site_made_on_the_dashboard_can_ask_proof_of_work(signed_in, app_store
     form = {"name": "P", "hostnames": "p.example", "project": "pets", "csrf_token": token}
     html = signed_in.post("/dashboard/sites", data={**form, "pow_bits": "12"}).get_data(True)
     sitekey = re.search(r'class="sitekey">([^<]+)<', html).group(1)
-    assert app_store.get_site(sitekey).pow_bits == 12 and '<td class="pow">12 bits</td>' in html
+    assert app_store.get_site(sitekey).pow_bits == 12
+    assert '<span class="pow-now">12 bits</span>' in html
     bad = signed_in.post("/dashboard/sites", data={**form, "pow_bits": "x"})
     assert bad.status_code == 400 and "invalid-pow-bits" in bad.get_data(as_text=True)
+
+
+def test_a_sites_proof_of_work_is_changed_on_the_dashboard(signed_in, app_store):
+    seeded = seed_project(app_store, pid="gated")
+    token = csrf(signed_in, "/dashboard/")
+    path = f"/dashboard/sites/{seeded.sitekey}/pow"
+    moved = signed_in.post(path, data={"pow_bits": "16", "csrf_token": token})
+    assert moved.status_code == 302 and app_store.get_site(seeded.sitekey).pow_bits == 16
+    page = signed_in.get("/dashboard/sites").get_data(as_text=True)
+    assert '<span class="pow-now">16 bits</span>' in page
+    signed_in.post(path, data={"pow_bits": "0", "csrf_token": token})
+    assert app_store.get_site(seeded.sitekey).pow_bits == 0
+    too_hard = signed_in.post(path, data={"pow_bits": "40", "csrf_token": token})
+    assert too_hard.status_code == 400 and "invalid-pow-bits" in too_hard.get_data(as_text=True)
+    assert signed_in.post(path, data={"pow_bits": "8"}).status_code == 403, "no CSRF token"
+    assert app_store.get_site(seeded.sitekey).pow_bits == 0
+    unknown = {"pow_bits": "8", "csrf_token": token}
+    assert signed_in.post("/dashboard/sites/nope/pow", data=unknown).status_code == 404
 
 
 def test_bad_form_input_shows_the_reason(signed_in):

@@ -472,6 +472,7 @@ DASHBOARD_PAGES = [
     ("/dashboard/projects/{project_id}/import", "post", "Upload images or a zip"),
     ("/dashboard/sites", "get", "Sites"),
     ("/dashboard/sites", "post", "Create a site"),
+    ("/dashboard/sites/{sitekey}/pow", "post", "Change a site's proof-of-work bits"),
     ("/dashboard/sites/{sitekey}/rotate", "post", "Rotate a site's secret"),
     ("/dashboard/keys", "get", "API keys"),
     ("/dashboard/keys", "post", "Create an API key"),

@@ -1,4 +1,4 @@
-"""Sites (create, rotate secret, embed snippet) and admin API keys (create, revoke)."""
+"""Sites (create, proof of work, rotate secret, snippet) and admin API keys (create, revoke)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ def _form_int(text: str) -> int | str:
         return int(text)
     except ValueError:
         return text
+
+
+@bp.post("/sites/<sitekey>/pow")
+def set_pow(sitekey: str) -> Response:
+    """Change a site's proof-of-work difficulty (0 turns the gate off)."""
+    manage.set_pow_bits(cg().store, sitekey, _form_int(request.form.get("pow_bits", "") or "0"))
+    return redirect(url_for("dashboard.sites"))
 
 
 @bp.post("/sites/<sitekey>/rotate")
