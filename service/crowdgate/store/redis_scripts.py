@@ -1,0 +1,172 @@
+"""The Lua scripts of the Redis store: every check-and-set it makes in one atomic step.
+
+Each script names the keys it touches in ``KEYS`` (all of one project's hash tag, or one key),
+so it runs unchanged on Redis Cluster.
+"""
+
+# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats
+# ARGV: id, item JSON, state, known label ('' if none), features ('' if none), kind, blob, ...
+PUT_ITEM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'state', ARGV[3], 'votes', 0)
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
+redis.call('ZADD', KEYS[5], seq, ARGV[1])
+redis.call('ZADD', KEYS[6], seq, ARGV[1])
+redis.call('HINCRBY', KEYS[8], 'state:' .. ARGV[3], 1)
+if ARGV[3] == 'gold' and ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[7], seq, ARGV[1])
+  redis.call('HINCRBY', KEYS[8], 'gold:' .. ARGV[4], 1)
+end
+return 1
+"""
+
+# KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats
+# ARGV: id, expected old JSON, new JSON, old state, new state, old gold label, new gold label
+# ('' when the item is not gold before / after). Returns 0 when the item changed meanwhile.
+UPDATE_ITEM = """
+if redis.call('HGET', KEYS[1], 'data') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[3], 'state', ARGV[5])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if ARGV[4] ~= ARGV[5] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], score, ARGV[1])
+  redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[4], -1)
+  redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[5], 1)
+end
+if ARGV[6] ~= ARGV[7] then
+  if ARGV[6] ~= '' then
+    redis.call('ZREM', KEYS[5], ARGV[1])
+    redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[6], -1)
+  end
+  if ARGV[7] ~= '' then
+    redis.call('ZADD', KEYS[6], score, ARGV[1])
+    redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[7], 1)
+  end
+end
+return 1
+"""
+
+# KEYS: stats, token key, vote log, the first vote's label's queue, then per vote: item, voters set,
+#       item vote list, item log-odds hash, item votes-per-network hash
+# ARGV: token JSON, token TTL in ms, vote cap, 1 to count a pass (0 for test challenges),
+#       votes one network may give one item, then per vote: voter key, vote JSON, asked label,
+#       log-odds weight, network key, item id
+# Returns one entry per item that got a vote: {vote index, votes, networks, label, ll, ...}.
+# An item that is closed or at the cap leaves the queue here, so grids need not check it.
+RECORD_PASS = """
+local out = {}
+local cap = tonumber(ARGV[3])
+local netcap = tonumber(ARGV[5])
+local n = (#KEYS - 4) / 5
+local kept = 0
+for i = 1, n do
+  local k, a = 5 * i, 6 * i
+  local item, voters, ivotes, ll, nets = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3],
+    KEYS[k + 4]
+  local voter, vote, label, weight, net, id = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    ARGV[a + 4], ARGV[a + 5]
+  local open = redis.call('HGET', item, 'state') == 'unlabeled'
+    and tonumber(redis.call('HGET', item, 'votes')) < cap
+  local roomy = tonumber(redis.call('HGET', nets, net) or '0') < netcap
+  if open and roomy and redis.call('SADD', voters, voter) == 1 then
+    local votes = redis.call('HINCRBY', item, 'votes', 1)
+    redis.call('RPUSH', KEYS[3], vote)
+    redis.call('RPUSH', ivotes, vote)
+    redis.call('HINCRBYFLOAT', ll, label, weight)
+    redis.call('HINCRBY', nets, net, 1)
+    local entry = {i, votes, redis.call('HLEN', nets)}
+    for _, v in ipairs(redis.call('HGETALL', ll)) do entry[#entry + 1] = v end
+    out[#out + 1] = entry
+    kept = kept + 1
+    open = votes < cap
+  end
+  if not open and label == ARGV[8] then redis.call('ZREM', KEYS[4], id) end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', kept) end
+if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'challenges_passed', 1) end
+return out
+"""
+
+# KEYS: the asked label's queue, the unlabeled-state zset, then one gold zset per label
+# ARGV: queue entries to scan (0 for none), eligible ones to return, open items to sample,
+#       then per gold zset: ids to sample
+# Returns {queue ids (still open, best first), open ids, gold ids of each gold zset...}.
+# Queue entries no longer open are dropped from the queue.
+DRAW_GRID = """
+local queue, stale = {}, {}
+local scan, top = tonumber(ARGV[1]), tonumber(ARGV[2])
+if scan > 0 then
+  for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, scan - 1)) do
+    if not redis.call('ZSCORE', KEYS[2], id) then
+      stale[#stale + 1] = id
+    elseif #queue < top then
+      queue[#queue + 1] = id
+    end
+  end
+  if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
+end
+local out = {queue, {}}
+if tonumber(ARGV[3]) > 0 then out[2] = redis.call('ZRANDMEMBER', KEYS[2], ARGV[3]) end
+for i = 3, #KEYS do
+  out[i] = {}
+  if tonumber(ARGV[i + 1]) > 0 then out[i] = redis.call('ZRANDMEMBER', KEYS[i], ARGV[i + 1]) end
+end
+return out
+"""
+
+# KEYS: model version counter, model list. ARGV: model JSON (without version).
+PUT_MODEL = """
+local version = redis.call('INCR', KEYS[1])
+local record = cjson.decode(ARGV[1])
+record['version'] = version
+redis.call('RPUSH', KEYS[2], cjson.encode(record))
+return version
+"""
+
+# KEYS: site key, site-by-secret key of the secret the caller read. ARGV: that secret hash,
+# new site JSON. Writes both only if the secret is still current (0: re-read and retry).
+SAVE_SITE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw or cjson.decode(raw)['secret_hash'] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+
+# KEYS: lock key. ARGV: owner, TTL in ms. Takes a free lock or renews one this owner holds.
+ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS: lock key. ARGV: owner.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+# KEYS: challenge key, the project's stats hash. ARGV: challenge JSON, time to live in ms, '1'
+# to count it as issued. One round trip where a pipeline costs redis-py more CPU.
+PUT_CHALLENGE = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'challenges_issued', 1) end
+return 1
+"""
+
+# KEYS: token key, the project's sitekey -> secret hash map.
+# ARGV: a sitekey or '', a secret hash or ''. Deletes and returns the token only if it belongs
+# to that site and to the site whose current secret hashes to that value (each if given).
+REDEEM = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local sitekey = cjson.decode(raw)['sitekey']
+if ARGV[1] ~= '' and sitekey ~= ARGV[1] then return false end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], sitekey) ~= ARGV[2] then return false end
+redis.call('DEL', KEYS[1])
+return raw
+"""
