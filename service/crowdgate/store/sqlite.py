@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -34,6 +35,8 @@ from .sqlite_schema import SCHEMA, migrate
 #: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
 #: many.
 SWEEP_EVERY = 200
+#: connections opened before a fork, kept (not closed) in the child; see ``_conn``
+_INHERITED: list[sqlite3.Connection] = []
 #: Columns read to build an Item: the JSON record plus fields updated in bulk.
 ITEM_COLS = "data, votes, cl, cc, mv"
 
@@ -74,6 +77,11 @@ class SqliteStore(Store):
     # -- connection handling ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid != os.getpid():
+            # opened before a fork: kept, never used or closed here (closing it would drop this
+            # process's POSIX locks on the file, SQLite's documented hazard)
+            _INHERITED.append(conn)
+            conn = None
         if conn is None:
             try:
                 conn = sqlite3.connect(
@@ -87,7 +95,7 @@ class SqliteStore(Store):
                 conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
             except sqlite3.Error as exc:
                 raise StoreError(f"Cannot open SQLite store {self.path}: {exc}.") from exc
-            self._local.conn = conn
+            self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
     @contextmanager
@@ -116,9 +124,9 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        if conn is not None and self._local.pid == os.getpid():
             conn.close()
-            self._local.conn = None
+        self._local.conn = None
 
     # -- projects --------------------------------------------------------------------------
     def create_project(self, project: Project) -> None:
