@@ -35,10 +35,23 @@ from .sqlite_schema import SCHEMA, migrate
 #: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
 #: many.
 SWEEP_EVERY = 200
-#: connections opened before a fork, kept (not closed) in the child; see ``_conn``
+#: connections opened before a fork, kept (never closed) in the child; see ``own_connection``
 _INHERITED: list[sqlite3.Connection] = []
 #: Columns read to build an Item: the JSON record plus fields updated in bulk.
 ITEM_COLS = "data, votes, cl, cc, mv"
+
+
+def own_connection(local: threading.local) -> sqlite3.Connection | None:
+    """Return this thread's connection in ``local`` if this process opened it, else ``None``.
+
+    A connection opened before a fork is set aside, never used or closed in the child: closing
+    it would drop the child's POSIX locks on the file (SQLite's documented fork hazard).
+    """
+    conn = getattr(local, "conn", None)
+    if conn is not None and getattr(local, "pid", None) != os.getpid():
+        _INHERITED.append(conn)
+        local.conn = conn = None
+    return conn
 
 
 def file_of(uri: str) -> Path:
@@ -76,12 +89,7 @@ class SqliteStore(Store):
 
     # -- connection handling ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid != os.getpid():
-            # opened before a fork: kept, never used or closed here (closing it would drop this
-            # process's POSIX locks on the file, SQLite's documented hazard)
-            _INHERITED.append(conn)
-            conn = None
+        conn = own_connection(self._local)
         if conn is None:
             try:
                 conn = sqlite3.connect(
@@ -123,10 +131,10 @@ class SqliteStore(Store):
         self._q("SELECT 1")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
+        conn = own_connection(self._local)
+        if conn is not None:
             conn.close()
-        self._local.conn = None
+            self._local.conn = None
 
     # -- projects --------------------------------------------------------------------------
     def create_project(self, project: Project) -> None:

@@ -22,12 +22,11 @@ from urllib.parse import urlsplit
 
 from limits.storage import Storage
 
+from ..store.sqlite import own_connection
+
 SCHEME = "crowdgate+sqlite"
 #: one increment in this many also deletes the counters whose window has ended
 SWEEP_EVERY = 1024
-
-#: connections opened before a fork, kept (not closed) in the child; see ``_db``
-_INHERITED: list[sqlite3.Connection] = []
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -82,14 +81,11 @@ class SqliteLimitStorage(Storage):
         return conn
 
     def _db(self) -> sqlite3.Connection:
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            if getattr(local, "conn", None) is not None:
-                # a connection inherited across fork is never closed here: closing it would
-                # drop this process's POSIX locks on the file (SQLite's documented hazard)
-                _INHERITED.append(local.conn)
-            local.conn, local.pid = self._connect(), os.getpid()
-        return local.conn
+        conn = own_connection(self._local)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            self._local.pid = os.getpid()
+        return conn
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` to ``key``'s counter (a new window if the last one ended); return it."""
