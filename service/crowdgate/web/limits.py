@@ -133,7 +133,10 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     """Attach the limiter with every route's limits."""
     uri = storage_uri(settings)
     if uri == "memory://" and settings.rate_limit_enabled:
-        log.info("rate limits are counted per process (memory://); use Redis to share them")
+        log.info(
+            "rate limits are counted per process (memory://); leave "
+            "CROWDGATE_RATE_LIMIT_STORAGE empty to share them through the store"
+        )
     options: dict[str, object] = {}
     if uri.startswith(("redis://", "rediss://")):
         # per-thread connections: no pool lock and socket poll on every limit check
