@@ -43,6 +43,8 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     #: bytes a public JSON body (challenge, answer, siteverify) may have
     max_json_bytes: int = 16 * 1024
+    #: seconds a request body may take to start arriving (then it must keep up 64 KiB/s)
+    body_timeout_s: float = 10.0
     #: pixels on the longest side of the stored normalized image
     max_side_px: int = 512
     #: pixels on the side of the square grid thumbnail

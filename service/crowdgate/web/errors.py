@@ -9,6 +9,7 @@ from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from ..errors import CrowdgateError
+from .body import guard_input
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,13 @@ def error_response(code: str, message: str, status: int) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Install the handlers that turn exceptions into JSON errors."""
+    """Install the handlers that turn exceptions into JSON errors, and the body guard.
+
+    The guard belongs here: an error answered before the body was read (413, 401, 429) only
+    reaches a client that is still sending if the body is drained before the socket closes.
+    """
+    settings = app.extensions["crowdgate"].settings
+    app.wsgi_app = guard_input(app.wsgi_app, settings.body_timeout_s)  # type: ignore[method-assign]
 
     @app.errorhandler(CrowdgateError)
     def _domain(exc: CrowdgateError) -> Response:
