@@ -153,7 +153,7 @@ def test_one_voter_cannot_vote_twice_on_an_item(client, app_store, clock):
         ("0xwrong", "", "missing-input-response"),
         ("0xwrong", "shapes.abc", "invalid-input-secret"),
         (None, "not-a-token", "invalid-input-response"),
-        (None, "shapes.forged", "timeout-or-duplicate"),
+        (None, "shapes.forged", "invalid-input-response"),
     ],
     ids=["no-secret", "no-response", "wrong-secret", "malformed-token", "forged-token"],
 )

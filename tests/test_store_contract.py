@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,15 @@ from crowdgate.models import (
     Vote,
 )
 from crowdgate.store import Store
+from crowdgate.store.base import (
+    EXPIRED,
+    REDEEMED,
+    SPENT,
+    UNKNOWN,
+    Redemption,
+    token_digest,
+)
+from crowdgate.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000.0
 
@@ -482,3 +493,51 @@ def test_racing_spenders_of_one_proof_see_one_success(store: Store) -> None:
     with ThreadPoolExecutor(8) as pool:
         wins = list(pool.map(lambda _: store.spend_once("pow", "race", NOW, 60), range(16)))
     assert wins.count(True) == 1
+
+
+def test_redeem_tells_never_issued_from_spent_and_expired(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.used", ttl=120), vote_cap=3)
+    store.record_pass("digits", [], make_token("digits.old", ttl=120), vote_cap=3)
+    assert store.redeem("digits.never", NOW + 1, "sk").outcome == UNKNOWN
+    assert store.redeem("no-project-part", NOW + 1, "sk").outcome == UNKNOWN
+    first = store.redeem("digits.used", NOW + 1, "sk")
+    assert first.outcome == REDEEMED and first.record.hostname == "example.com"
+    assert store.redeem("digits.used", NOW + 2, "sk") == Redemption(SPENT)
+    # a spent token stays spent, also after it would have expired
+    assert store.redeem("digits.used", NOW + 200, "sk") == Redemption(SPENT)
+    assert store.redeem("digits.old", NOW + 121, "sk") == Redemption(EXPIRED)
+    assert store.redeem("digits.old", NOW + 122, "sk") == Redemption(SPENT)
+
+
+def test_a_token_of_another_site_is_unknown_to_it_and_stays_live(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.theirs"), vote_cap=3)
+    assert store.redeem("digits.theirs", NOW + 1, "other-site") == Redemption(UNKNOWN)
+    assert store.redeem("digits.theirs", NOW + 1, "sk").outcome == REDEEMED
+
+
+def test_the_tombstone_holds_the_digest_only(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.tomb"), vote_cap=3)
+    assert store.redeem("digits.tomb", NOW + 1, "sk").outcome == REDEEMED
+    assert store.peek_token("digits.tomb", NOW + 1) is None
+    if isinstance(store, SqliteStore):
+        rows = store._q("SELECT kind, digest FROM spent", ())
+        assert [tuple(r) for r in rows] == [("token", token_digest("digits.tomb"))]
+        assert store._q("SELECT count(*) FROM tokens", ())[0][0] == 0
+    else:
+        digest = token_digest("digits.tomb")
+        assert store.r.exists("cg:{p:digits}:tok:" + digest) == 0
+        gone = "cg:{p:digits}:gone:" + digest
+        assert store.r.get(gone) == b"1" and 0 < store.r.pttl(gone) <= 240_000
+
+
+def test_100_concurrent_redeems_of_one_token_give_one_record(store: Store) -> None:
+    make_project(store)
+    store.record_pass("digits", [], make_token("digits.race"), vote_cap=3)
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(
+            pool.map(lambda _: store.redeem("digits.race", NOW + 1, "sk").outcome, range(100))
+        )
+    assert outcomes.count(REDEEMED) == 1 and outcomes.count(SPENT) == 99

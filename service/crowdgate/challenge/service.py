@@ -12,6 +12,7 @@ from ..config import Settings
 from ..errors import BadRequest, CrowdgateError, Forbidden, Gone, NotFound
 from ..models import TEST_PROJECT, Challenge, Project, Site, Slot, TokenRecord, Vote
 from ..store import THUMB, Store, variant_kind
+from ..store.base import EXPIRED, SPENT
 from . import keys, testkit
 from .cache import TTLCache
 from .grid import compose_grid
@@ -325,22 +326,28 @@ class ChallengeService:
             site = testkit.TEST_SITE if testing else self.store.get_site_by_secret(secret_hash)
             return _verdict(["invalid-input-response" if site else "invalid-input-secret"])
         # One atomic step finds the token, checks it belongs to the site whose secret this
-        # is, and consumes it; the secret is looked up on its own only when that fails.
+        # is, and consumes it, leaving a tombstone; the secret is looked up on its own only
+        # when that fails.
         if testing:
-            record = self.store.redeem_token(response, self.clock(), sitekey=keys.TEST_SITEKEY)
+            found = self.store.redeem(response, self.clock(), sitekey=keys.TEST_SITEKEY)
         else:
             # With a sitekey, it must be the secret's site before anything is consumed.
             asked = sitekey if isinstance(sitekey, str) and sitekey else None
-            record = self.store.redeem_token(
+            found = self.store.redeem(
                 response, self.clock(), sitekey=asked, secret_hash=secret_hash
             )
+        record = found.record
         if record is None:
             site = None if testing else self.store.get_site_by_secret(secret_hash)
             if not testing and site is None:
                 return _verdict(["invalid-input-secret"])
             if site is not None and sitekey not in (None, "") and sitekey != site.sitekey:
                 return _verdict(["sitekey-secret-mismatch"])
-            return _verdict(["timeout-or-duplicate"])
+            # reCAPTCHA's meanings: spent or expired is timeout-or-duplicate; a token this
+            # site was never given (forged, another site's, or long forgotten) is invalid
+            if found.outcome in (SPENT, EXPIRED):
+                return _verdict(["timeout-or-duplicate"])
+            return _verdict(["invalid-input-response"])
         if sitekey not in (None, "") and sitekey != record.sitekey:
             return _verdict(["sitekey-secret-mismatch"])
         return _verdict([], record.challenge_ts, record.hostname)

@@ -32,6 +32,19 @@ class GridDraw:
     gold: dict[str, list[str]]
 
 
+#: What :meth:`Store.redeem` found: a live token (now spent), a token already spent, a token
+#: that expired unredeemed, or no token of that site at all.
+REDEEMED, SPENT, EXPIRED, UNKNOWN = "redeemed", "spent", "expired", "unknown"
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """The outcome of one redemption, and the token's record when it was ``REDEEMED``."""
+
+    outcome: str
+    record: TokenRecord | None = None
+
+
 class Store(abc.ABC):
     """Persistence for projects, items, sites, keys, challenges, tokens and votes.
 
@@ -196,15 +209,24 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def redeem(
+        self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
+    ) -> Redemption:
+        """Atomically consume a token of one site, leaving a tombstone; say what was found.
+
+        The site is named by ``sitekey``, by ``secret_hash`` (the hash of its current secret,
+        so siteverify needs no separate site lookup), or by both, which must then agree. The
+        first caller of a live token gets ``REDEEMED`` with its record; a token that was
+        consumed, or expired, is ``SPENT`` or ``EXPIRED`` until :func:`token_keep_until`; a
+        token never issued, forgotten since, or of another site (neither returned nor
+        consumed) is ``UNKNOWN``. The tombstone holds only the token's digest.
+        """
+
     def redeem_token(
         self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
     ) -> TokenRecord | None:
-        """Atomically consume a token of one site: the first caller gets it, later ones None.
-
-        The site is named by ``sitekey``, by ``secret_hash`` (the hash of its current secret,
-        so siteverify needs no separate site lookup), or by both, which must then agree. A
-        token of another site is neither returned nor consumed.
-        """
+        """Consume a token as :meth:`redeem` does; return its record, or ``None``."""
+        return self.redeem(token, now, sitekey, secret_hash).record
 
     @abc.abstractmethod
     def peek_token(self, token: str, now: float) -> TokenRecord | None:
@@ -305,3 +327,13 @@ class Store(abc.ABC):
 def token_digest(token: str) -> str:
     """Return the SHA-256 hex digest under which a response token is stored (never the token)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_keep_until(record: TokenRecord) -> float:
+    """Return when a token's digest is forgotten: one more lifetime after it expires.
+
+    Until then a replayed or late token is told apart from one never issued (siteverify's
+    ``timeout-or-duplicate`` against ``invalid-input-response``); the Redis redeem script
+    mirrors this rule.
+    """
+    return record.expires_at + max(0.0, record.expires_at - record.challenge_ts)

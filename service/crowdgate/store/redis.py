@@ -16,7 +16,8 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:voters:<id>`` set of voter keys; ``cg:{p:P}:ivotes:<id>`` list of vote JSON;
   ``cg:{p:P}:votes`` list of every vote JSON in order
 - ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
-- ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL until expiry
+- ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL one more lifetime past expiry;
+  ``cg:{p:P}:gone:<sha256 of token>`` its tombstone once redeemed, for the same time
 - ``cg:{p:P}:stats`` hash of counters
 - ``cg:{p:P}:secrets`` hash of sitekey to current secret hash (siteverify's one-step redeem)
 - ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` hash of
@@ -57,7 +58,17 @@ from ..models import (
     TokenRecord,
     Vote,
 )
-from .base import GridDraw, Store, token_digest
+from .base import (
+    EXPIRED,
+    REDEEMED,
+    SPENT,
+    UNKNOWN,
+    GridDraw,
+    Redemption,
+    Store,
+    token_digest,
+    token_keep_until,
+)
 from .redis_pool import thread_client
 from .redis_scripts import (
     ACQUIRE,
@@ -408,7 +419,8 @@ class RedisStore(Store):
         p = _p(project_id)
         data = token.to_dict()
         data.pop("token")
-        ttl_ms = max(1, math.ceil((token.expires_at - token.challenge_ts) * 1000))
+        # the key outlives the token: an expired token is still told from a forged one
+        ttl_ms = max(1, math.ceil((token_keep_until(token) - token.challenge_ts) * 1000))
         label = votes[0].label if votes else ""
         keys = [
             p + "stats",
@@ -459,19 +471,24 @@ class RedisStore(Store):
         loglik = {k.decode(): float(v) for k, v in ll.items()}
         return Evidence(item_id, loglik, int(votes or 0), int(nets))
 
-    def redeem_token(
+    def redeem(
         self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
-    ) -> TokenRecord | None:
+    ) -> Redemption:
         project = _route(token)
         if project is None:
-            return None
+            return Redemption(UNKNOWN)
         p = _p(project)
-        keys = [p + "tok:" + token_digest(token), p + "secrets"]
-        raw = self._call(self._redeem, keys=keys, args=[sitekey or "", secret_hash or ""])
+        digest = token_digest(token)
+        keys = [p + "tok:" + digest, p + "secrets", p + "gone:" + digest]
+        args = [sitekey or "", secret_hash or "", repr(now)]
+        raw = self._call(self._redeem, keys=keys, args=args)
         if raw is None:
-            return None
-        record = TokenRecord(token=token, **json.loads(raw))
-        return record if record.expires_at > now else None
+            return Redemption(UNKNOWN)
+        if raw == b"spent":
+            return Redemption(SPENT)
+        if raw == b"expired":
+            return Redemption(EXPIRED)
+        return Redemption(REDEEMED, TokenRecord(token=token, **json.loads(raw)))
 
     def peek_token(self, token: str, now: float) -> TokenRecord | None:
         project = _route(token)

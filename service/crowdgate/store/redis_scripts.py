@@ -158,15 +158,27 @@ if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'challenges_issued', 1) en
 return 1
 """
 
-# KEYS: token key, the project's sitekey -> secret hash map.
-# ARGV: a sitekey or '', a secret hash or ''. Deletes and returns the token only if it belongs
-# to that site and to the site whose current secret hashes to that value (each if given).
+# KEYS: token key, the project's sitekey -> secret hash map, the token's tombstone key.
+# ARGV: a sitekey or '', a secret hash or '', now (epoch seconds).
+# Takes the token only if it belongs to that site and to the site whose current secret hashes
+# to that value (each if given), and leaves a tombstone until one more lifetime after expiry
+# (store.base.token_keep_until). Returns the token JSON (live), 'expired', 'spent' (a
+# tombstone: taken before), or false (no token of that site).
 REDEEM = """
 local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local sitekey = cjson.decode(raw)['sitekey']
+if not raw then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return 'spent' end
+  return false
+end
+local t = cjson.decode(raw)
+local sitekey = t['sitekey']
 if ARGV[1] ~= '' and sitekey ~= ARGV[1] then return false end
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], sitekey) ~= ARGV[2] then return false end
 redis.call('DEL', KEYS[1])
+local now = tonumber(ARGV[3])
+local keep = t['expires_at'] + math.max(0, t['expires_at'] - t['challenge_ts'])
+local ms = math.ceil((keep - now) * 1000)
+if ms > 0 then redis.call('SET', KEYS[3], '1', 'PX', ms) end
+if t['expires_at'] <= now then return 'expired' end
 return raw
 """

@@ -29,7 +29,16 @@ from ..models import (
     TokenRecord,
     Vote,
 )
-from .base import Store, token_digest
+from .base import (
+    EXPIRED,
+    REDEEMED,
+    SPENT,
+    UNKNOWN,
+    Redemption,
+    Store,
+    token_digest,
+    token_keep_until,
+)
 from .sqlite_schema import SCHEMA, migrate
 
 #: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
@@ -487,7 +496,8 @@ class SqliteStore(Store):
                 touched.append(vote.item)
             db.execute(
                 "INSERT INTO tokens (digest, expires_at, data) VALUES (?, ?, ?)",
-                (token_digest(token.token), token.expires_at, json.dumps(data)),
+                # the row outlives the token: an expired token is still told from a forged one
+                (token_digest(token.token), token_keep_until(token), json.dumps(data)),
             )
             counts = {"challenges_passed": 0 if token.test else 1, "votes": len(touched)}
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
@@ -511,9 +521,9 @@ class SqliteStore(Store):
     def get_evidence(self, project_id: str, item_id: str) -> Evidence:
         return self._evidence(self._conn(), project_id, item_id)
 
-    def redeem_token(
+    def redeem(
         self, token: str, now: float, sitekey: str | None = None, secret_hash: str | None = None
-    ) -> TokenRecord | None:
+    ) -> Redemption:
         owner = "1=1"
         args: list[str] = []
         if sitekey is not None:
@@ -525,20 +535,33 @@ class SqliteStore(Store):
                 "(SELECT sitekey FROM sites WHERE secret_hash = ?)"
             )
             args.append(secret_hash)
+        digest = token_digest(token)
+        # One transaction takes the token and leaves its tombstone (the digest alone, in
+        # `spent`), or finds the tombstone a concurrent or earlier redeem left.
         with self._tx() as db:
             rows = db.execute(
                 f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
-                (token_digest(token), *args),
+                (digest, *args),
             ).fetchall()
-        if not rows or rows[0][0] <= now:
-            return None
-        return TokenRecord(token=token, **json.loads(rows[0][1]))
+            if not rows:
+                gone = db.execute(
+                    "SELECT 1 FROM spent WHERE kind='token' AND digest=? AND expires_at>?",
+                    (digest, now),
+                ).fetchall()
+                return Redemption(SPENT if gone else UNKNOWN)
+            record = TokenRecord(token=token, **json.loads(rows[0][1]))
+            db.execute(
+                "INSERT OR REPLACE INTO spent (kind, digest, expires_at) VALUES ('token', ?, ?)",
+                (digest, max(rows[0][0], token_keep_until(record))),
+            )
+        if record.expires_at <= now:
+            return Redemption(EXPIRED)
+        return Redemption(REDEEMED, record)
 
     def peek_token(self, token: str, now: float) -> TokenRecord | None:
-        rows = self._q(
-            "SELECT data FROM tokens WHERE digest=? AND expires_at>?", (token_digest(token), now)
-        )
-        return TokenRecord(token=token, **json.loads(rows[0][0])) if rows else None
+        rows = self._q("SELECT data FROM tokens WHERE digest=?", (token_digest(token),))
+        record = TokenRecord(token=token, **json.loads(rows[0][0])) if rows else None
+        return record if record is not None and record.expires_at > now else None
 
     def spend_once(self, kind: str, digest: str, now: float, ttl_s: float) -> bool:
         with self._tx() as db:
