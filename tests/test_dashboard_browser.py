@@ -11,6 +11,7 @@ from crowdgate import manage
 from dashboard_browser import chromium, live_url, screenshot  # noqa: F401  (fixtures)
 from export_data import labeled_project
 from seed import shape_png
+from test_small_screen import OVERFLOW, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
@@ -130,3 +131,30 @@ def test_owner_walkthrough(page, app_store, tmp_path):
     assert page.inner_text("code.secret").startswith("cgk_")
     screenshot(page, "keys")
     assert page.problems == []
+
+
+def test_every_dashboard_page_fits_a_360px_screen(chromium, live_url, app_store):  # noqa: F811
+    labeled_project(app_store)
+    manage.create_site(app_store, name="Shop", hostnames=["shop.example"], project="shapes")
+    _, key = manage.create_apikey(app_store, "phone")
+    context = chromium.new_context(base_url=live_url, viewport=PHONE, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto("/dashboard/login")
+        assert page.evaluate(OVERFLOW) == []
+        screenshot(page, "360-login")
+        page.fill("input[name=key]", key)
+        page.click("button[type=submit]")
+        for name, path in [
+            ("projects", "/dashboard/"),
+            ("project", "/dashboard/projects/shapes"),
+            ("items", "/dashboard/projects/shapes/items"),
+            ("sites", "/dashboard/sites"),
+            ("keys", "/dashboard/keys"),
+        ]:
+            page.goto(path)
+            assert page.url.endswith(path), page.url
+            assert page.evaluate(OVERFLOW) == [], name
+            screenshot(page, f"360-{name}")
+    finally:
+        context.close()
