@@ -138,7 +138,7 @@ def validate_hostnames(hostnames: object) -> list[str]:
         )
     clean = []
     for host in hostnames:
-        if not isinstance(host, str) or not HOST_RE.match(host.lower().rstrip(".")):
+        if not isinstance(host, str) or not HOST_RE.fullmatch(host.lower().rstrip(".")):
             raise BadRequest(
                 f"{host!r} is not a host name; give a bare name like "
                 "'shop.example.com' (no scheme, port or path).",
@@ -150,6 +150,8 @@ def validate_hostnames(hostnames: object) -> list[str]:
 
 def validate_pow_bits(bits: object) -> int:
     """Return ``bits`` if it is an integer from 0 (no proof of work) to 24, else raise."""
+    if isinstance(bits, float) and bits.is_integer():
+        bits = int(bits)  # JSON has one number type: 10.0 is the integer 10 (JSON Schema agrees)
     if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= MAX_BITS:
         raise BadRequest(
             f"'pow_bits' must be an integer from 0 (off) to {MAX_BITS}, not {bits!r}; "

@@ -37,7 +37,7 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
 
 def check_project_id(project_id: str) -> str:
     """Return ``project_id`` if it is a valid id, else raise :class:`BadRequest`."""
-    if not isinstance(project_id, str) or not PROJECT_ID_RE.match(project_id):
+    if not isinstance(project_id, str) or not PROJECT_ID_RE.fullmatch(project_id):
         raise BadRequest(
             f"Project id {project_id!r} is invalid: use 1 to 40 lowercase letters, digits, "
             "'-' or '_', starting with a letter or digit.",

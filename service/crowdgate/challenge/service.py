@@ -358,6 +358,8 @@ def _parse_selection(selected: object) -> set[int]:
         raise BadRequest(
             "'selected' must be a list of slot numbers, for example [0, 4, 7].", code="bad-request"
         )
+    # JSON has one number type: 4.0 is the slot 4 (JSON Schema's integer says so too)
+    selected = [int(p) if isinstance(p, float) and p.is_integer() else p for p in selected]
     if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in selected):
         raise BadRequest(
             "'selected' must hold only slot numbers (integers from 0).", code="bad-request"

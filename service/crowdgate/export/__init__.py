@@ -77,11 +77,11 @@ def export_chunks(
     Raises
     ------
     BadRequest
-        At once (before any byte) for an unknown format or a bad Label Studio URL template.
+        At once (before any byte) for an unknown format or a bad Label Studio URL template
+        (checked for every format, so a wrong option never passes unnoticed).
     """
     get_format(fmt)
-    if fmt == "labelstudio":
-        labelstudio.check_template(image_url)
+    labelstudio.check_template(image_url)  # whatever the format: a bad option is an error
     records = iter_records(store, project.id, options, tick)
     if fmt == "csv":
         return csv_format.chunks(records)

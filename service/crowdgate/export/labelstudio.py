@@ -45,7 +45,8 @@ def image_url(template: str, project_id: str, record: ExportRecord) -> str:
             item_id=record.item_id,
             file_name=record.file_name,
         )
-    except (KeyError, IndexError, ValueError) as exc:
+    # AttributeError, TypeError: '{project.x}' or '{split[k]}', which str.format also tries
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise BadRequest(
             f"Image URL template {template!r} is invalid ({exc}); use only {{project}}, "
             "{split}, {item_id} and {file_name}.",

@@ -71,9 +71,18 @@ def list_projects() -> Response:
     return jsonify({"projects": [project_summary(p) for p in cg().store.list_projects()]})
 
 
+def _list_field(body: dict, name: str, example: str) -> None:
+    """Refuse a JSON API field that must be an array (the CLI and forms may send "a,b")."""
+    if not isinstance(body.get(name), list):
+        raise BadRequest(
+            f"'{name}' must be a JSON array, for example {example}.", code=f"invalid-{name}"
+        )
+
+
 @bp.post("/projects")
 def create_project() -> Response:
     body = json_body(cg().settings.max_json_bytes)
+    _list_field(body, "labels", '["cat", "dog"]')
     project = manage.create_project(
         cg().store,
         body.get("id"),
@@ -164,6 +173,7 @@ def list_sites() -> Response:
 @bp.post("/sites")
 def create_site() -> Response:
     body = json_body(cg().settings.max_json_bytes)
+    _list_field(body, "hostnames", '["shop.example.com"]')
     site, secret = manage.create_site(
         cg().store,
         name=body.get("name"),

@@ -9,6 +9,8 @@ from flask import Blueprint, Response, jsonify
 
 from .. import __version__
 from ..challenge.pow import MAX_BITS
+from ..manage import CHOICE_SETTINGS, SETTING_RULES
+from ..models import DEFAULT_PROJECT_SETTINGS
 
 bp = Blueprint("openapi", __name__)
 
@@ -26,10 +28,16 @@ def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERRORS = {
-    "400": _ok("Invalid input", ERROR),
+    "400": _ok("Invalid input (also body-timeout: the body came too slowly)", ERROR),
     "404": _ok("Not found", ERROR),
+    "405": _ok("Method not allowed (also for a path only another route's method matches)", ERROR),
+    "413": _ok("Request body too large", ERROR),
     "429": _ok("Rate limited", ERROR),
-    "503": _ok("Store unavailable", ERROR),
+    "503": _ok(
+        "Store unavailable (store-unavailable), or no grid can be built yet: the site's project "
+        "has too little gold (no-challenge-available)",
+        ERROR,
+    ),
 }
 ADMIN_ERRORS = {**ERRORS, "401": _ok("Missing or invalid API key", ERROR)}
 CHALLENGE = {"$ref": "#/components/schemas/Challenge"}
@@ -40,10 +48,31 @@ POW_BITS = {
     "description": "Leading zero bits of proof of work asked before each challenge (0: off)",
 }
 PATH_ID = {"in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+#: a string that is not blank: it holds a character Python's str.strip() keeps (the server
+#: strips names and refuses an empty one). Spelled out, as ECMA's \s and Python's differ.
+TEXT = "[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 def _param(name: str, **schema: Any) -> dict[str, Any]:
     return {**PATH_ID, "name": name, "schema": {**PATH_ID["schema"], **schema}}
+
+
+def _any_param(name: str) -> dict[str, Any]:
+    return {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+
+
+def _text(max_len: int, nullable: bool = False) -> dict[str, Any]:
+    kind: Any = ["string", "null"] if nullable else "string"
+    return {"type": kind, "maxLength": max_len, "pattern": TEXT}
+
+
+#: a challenge id of any length: an unknown or expired one is 410 Gone, never 400
+CHALLENGE_ID = {
+    "in": "path",
+    "name": "challenge_id",
+    "required": True,
+    "schema": {"type": "string"},
+}
 
 
 def _admin(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -56,20 +85,156 @@ def _admin(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, A
     }
 
 
-SITEVERIFY_BODY = {
-    "type": "object",
+#: JSON Schema patterns of what manage.py accepts (ECMA-262 regex, as OpenAPI 3.1 uses)
+PROJECT_ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+IMAGE_URL = r"^([^{}]|\{\{|\}\}|\{(project|split|item_id|file_name)\})*$"
+LABEL = TEXT
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = rf"^(?=.{{1,254}}$){_LABEL}(\.{_LABEL})*\.?$"
+
+
+def _setting(kind: type, lo: float, hi: float) -> dict[str, Any]:
+    return {"type": "integer" if kind is int else "number", "minimum": lo, "maximum": hi}
+
+
+_LO, _HI = int(SETTING_RULES["grid_size"][1]), int(SETTING_RULES["grid_size"][2])
+_GOLD_BELOW_GRID = [
+    {
+        "if": {"required": ["grid_size"], "properties": {"grid_size": {"const": size}}},
+        "then": {"properties": {"gold_per_grid": {"maximum": size - 1}}},
+    }
+    for size in range(_LO, _HI + 1)
+] + [
+    {
+        "if": {"not": {"required": ["grid_size"]}},
+        "then": {
+            "properties": {"gold_per_grid": {"maximum": DEFAULT_PROJECT_SETTINGS["grid_size"] - 1}}
+        },
+    }
+]
+PROJECT_SETTINGS = {
+    "type": ["object", "null"],
+    "description": "Overrides of the defaults (gold_per_grid must stay below grid_size)",
+    "allOf": _GOLD_BELOW_GRID,
+    "additionalProperties": False,
     "properties": {
-        "secret": {"type": "string"},
-        "response": {"type": "string"},
-        "remoteip": {"type": "string"},
+        **{k: _setting(*rule) for k, rule in SETTING_RULES.items()},
+        **{k: {"enum": list(v)} for k, v in CHOICE_SETTINGS.items()},
+        **{
+            k: {"type": "boolean"}
+            for k, v in DEFAULT_PROJECT_SETTINGS.items()
+            if isinstance(v, bool) and k not in SETTING_RULES
+        },
+    },
+}
+PROJECT = {
+    "type": "object",
+    "required": ["id", "name", "labels", "prompt", "settings"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "labels": {"type": "array", "items": {"type": "string"}},
+        "prompt": {"type": "string"},
+        "settings": {"type": "object"},
+    },
+}
+SITE = {
+    "type": "object",
+    "required": ["sitekey", "secret", "project", "hostnames"],
+    "properties": {
         "sitekey": {"type": "string"},
+        "secret": {"type": "string"},
+        "project": {"type": "string"},
+        "hostnames": {"type": "array", "items": {"type": "string"}},
+        "pow_bits": {"type": "integer"},
+    },
+}
+KEY = {
+    "type": "object",
+    "required": ["id", "name", "key"],
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "key": {"type": "string"}},
+}
+
+
+def _op(path: str, method: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+# OpenAPI links: what a client (and a stateful fuzzer) does next with what it just created.
+_PROJECT_ID = {"project_id": "$response.body#/id"}
+PROJECT_LINKS = {
+    "GetProject": {
+        "operationRef": _op("/api/v1/admin/projects/{project_id}", "get"),
+        "parameters": _PROJECT_ID,
+    },
+    "ListItems": {
+        "operationRef": _op("/api/v1/admin/projects/{project_id}/items", "get"),
+        "parameters": _PROJECT_ID,
+    },
+    "ListModels": {
+        "operationRef": _op("/api/v1/admin/projects/{project_id}/models", "get"),
+        "parameters": _PROJECT_ID,
+    },
+    "Export": {
+        "operationRef": _op("/api/v1/admin/projects/{project_id}/export", "get"),
+        "parameters": _PROJECT_ID,
+    },
+    "Import": {
+        "operationRef": _op("/api/v1/admin/projects/{project_id}/import", "post"),
+        "parameters": _PROJECT_ID,
+    },
+    "Retrain": {
+        "operationRef": _op("/api/v1/admin/projects/{project_id}/retrain", "post"),
+        "parameters": _PROJECT_ID,
+    },
+    "CreateSite": {
+        "operationRef": _op("/api/v1/admin/sites", "post"),
+        "requestBody": {
+            "name": "Linked site",
+            "hostnames": ["shop.example"],
+            "project": "$response.body#/id",
+        },
+    },
+}
+_SITEKEY = {"sitekey": "$response.body#/sitekey"}
+SITE_LINKS = {
+    "ChangePow": {
+        "operationRef": _op("/api/v1/admin/sites/{sitekey}", "patch"),
+        "parameters": _SITEKEY,
+    },
+    "RotateSecret": {
+        "operationRef": _op("/api/v1/admin/sites/{sitekey}/rotate-secret", "post"),
+        "parameters": _SITEKEY,
+    },
+    "Siteverify": {
+        "operationRef": _op("/siteverify", "post"),
+        "requestBody": {"secret": "$response.body#/secret", "response": "shapes.never-issued"},
+    },
+}
+KEY_LINKS = {
+    "Revoke": {
+        "operationRef": _op("/api/v1/admin/keys/{key_id}", "delete"),
+        "parameters": {"key_id": "$response.body#/id"},
+    },
+}
+
+# Any body is answered with a verdict in the reCAPTCHA/hCaptcha shape (a wrong or missing field
+# is an error code, never an HTTP error), so the fields are described, not constrained. The
+# fields may come in the query string instead, so the body may be empty.
+SITEVERIFY_BODY = {
+    "description": "Any body: what is not an object holding the fields is missing them",
+    "properties": {
+        "secret": {"description": "The site's secret (a string)"},
+        "response": {"description": "The token the widget put in the form (a string)"},
+        "remoteip": {"description": "The visitor's address (ignored)"},
+        "sitekey": {"description": "The site's sitekey; if sent, it must be the secret's site"},
     },
 }
 SITEVERIFY = {
     "summary": "Verify a response token (reCAPTCHA/hCaptcha wire format)",
     "tags": ["public"],
     "requestBody": {
-        "required": True,
+        "required": False,
         "content": {
             "application/x-www-form-urlencoded": {"schema": SITEVERIFY_BODY},
             "application/json": {"schema": SITEVERIFY_BODY},
@@ -77,6 +242,7 @@ SITEVERIFY = {
     },
     "responses": {
         "200": _ok("Verdict", {"$ref": "#/components/schemas/Verdict"}),
+        "405": _ok("Method not allowed", ERROR),
         "429": _ok("Rate limited", ERROR),
     },
 }
@@ -110,19 +276,22 @@ SPEC: dict[str, Any] = {
                 "requestBody": _json(
                     {
                         "type": "object",
-                        "required": ["sitekey"],
+                        # hostname: required of a client that sends no Origin header, as
+                        # servers and tests do; a browser's Origin stands in for it
+                        "required": ["sitekey", "hostname"],
                         "properties": {
-                            "sitekey": {"type": "string"},
-                            "hostname": {"type": "string"},
+                            "sitekey": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "hostname": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 253,
+                                "description": "The page's host name; a browser's Origin header "
+                                "stands in for it (and then they must agree)",
+                            },
                             "pow": {
-                                "description": "A solved puzzle; needed when the site has "
-                                "pow_bits > 0",
-                                "type": "object",
-                                "required": ["puzzle", "nonce"],
-                                "properties": {
-                                    "puzzle": {"type": "string", "maxLength": 128},
-                                    "nonce": {"type": "string", "pattern": "^[0-9a-z]{1,32}$"},
-                                },
+                                "description": "A solved puzzle {puzzle, nonce}, as PowError "
+                                "describes; read only when the site has pow_bits > 0 (then "
+                                "anything else is 403 pow-invalid)",
                             },
                         },
                     }
@@ -134,7 +303,7 @@ SPEC: dict[str, Any] = {
                         "pow-invalid, pow-expired, pow-replayed, which carry a fresh puzzle in "
                         "'pow'): find a nonce such that SHA-256(puzzle + ':' + nonce) starts "
                         "with 'bits' zero bits and send both as 'pow'",
-                        {"oneOf": [ERROR, {"$ref": "#/components/schemas/PowError"}]},
+                        {"anyOf": [ERROR, {"$ref": "#/components/schemas/PowError"}]},
                     ),
                     **ERRORS,
                 },
@@ -145,7 +314,7 @@ SPEC: dict[str, Any] = {
                 "summary": "One slot's image",
                 "tags": ["public"],
                 "parameters": [
-                    _param("challenge_id"),
+                    CHALLENGE_ID,
                     {
                         "in": "path",
                         "name": "slot",
@@ -167,7 +336,7 @@ SPEC: dict[str, Any] = {
             "post": {
                 "summary": "Answer a challenge",
                 "tags": ["public"],
-                "parameters": [_param("challenge_id")],
+                "parameters": [CHALLENGE_ID],
                 "requestBody": _json(
                     {
                         "type": "object",
@@ -175,6 +344,7 @@ SPEC: dict[str, Any] = {
                         "properties": {
                             "selected": {
                                 "type": "array",
+                                "maxItems": 100,
                                 "items": {"type": "integer", "minimum": 0},
                             }
                         },
@@ -212,17 +382,30 @@ SPEC: dict[str, Any] = {
             "get": _admin("List projects", {"200": _ok("Projects")}),
             "post": _admin(
                 "Create a project",
-                {"201": _ok("Created"), "409": _ok("Exists", ERROR)},
+                {
+                    "201": {**_ok("Created", PROJECT), "links": PROJECT_LINKS},
+                    "409": _ok("Exists", ERROR),
+                },
                 requestBody=_json(
                     {
                         "type": "object",
                         "required": ["id", "labels"],
                         "properties": {
-                            "id": {"type": "string"},
-                            "name": {"type": "string"},
-                            "labels": {"type": "array", "items": {"type": "string"}},
-                            "prompt": {"type": "string"},
-                            "settings": {"type": "object"},
+                            "id": {"type": "string", "pattern": PROJECT_ID},
+                            "name": _text(200, nullable=True),
+                            "labels": {
+                                "type": "array",
+                                "minItems": 2,
+                                "maxItems": 100,
+                                "uniqueItems": True,
+                                "items": {"type": "string", "maxLength": 100, "pattern": LABEL},
+                            },
+                            "prompt": {
+                                "type": ["string", "null"],
+                                "maxLength": 300,
+                                "pattern": r"\{label\}",
+                            },
+                            "settings": PROJECT_SETTINGS,
                         },
                     }
                 ),
@@ -244,7 +427,11 @@ SPEC: dict[str, Any] = {
                         "name": "state",
                         "schema": {"enum": ["unlabeled", "settled", "gold"]},
                     },
-                    {"in": "query", "name": "offset", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "in": "query",
+                        "name": "offset",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 10**9},
+                    },
                     {
                         "in": "query",
                         "name": "limit",
@@ -282,6 +469,7 @@ SPEC: dict[str, Any] = {
                         "multipart/form-data": {
                             "schema": {
                                 "type": "object",
+                                "required": ["file"],
                                 "properties": {"file": {"type": "string", "format": "binary"}},
                             }
                         }
@@ -323,7 +511,13 @@ SPEC: dict[str, Any] = {
                         "schema": {"type": "number", "minimum": 0, "maximum": 0.9},
                     },
                     {"in": "query", "name": "seed", "schema": {"type": "integer"}},
-                    {"in": "query", "name": "image_url", "schema": {"type": "string"}},
+                    {
+                        "in": "query",
+                        "name": "image_url",
+                        "description": "Label Studio image URL template (checked for every "
+                        "format): text, {{ and }}, and {project}, {split}, {item_id}, {file_name}",
+                        "schema": {"type": "string", "pattern": IMAGE_URL},
+                    },
                 ],
             )
         },
@@ -345,15 +539,20 @@ SPEC: dict[str, Any] = {
             "get": _admin("List sites", {"200": _ok("Sites")}),
             "post": _admin(
                 "Create a site (the secret is in this answer only)",
-                {"201": _ok("Created")},
+                {"201": {**_ok("Created", SITE), "links": SITE_LINKS}},
                 requestBody=_json(
                     {
                         "type": "object",
                         "required": ["name", "hostnames", "project"],
                         "properties": {
-                            "name": {"type": "string"},
-                            "hostnames": {"type": "array", "items": {"type": "string"}},
-                            "project": {"type": "string"},
+                            "name": _text(200),
+                            "hostnames": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 50,
+                                "items": {"type": "string", "pattern": HOSTNAME},
+                            },
+                            "project": {"type": "string", "pattern": PROJECT_ID},
                             "compat": {"enum": ["", "recaptcha", "hcaptcha"]},
                             "pow_bits": POW_BITS,
                         },
@@ -387,12 +586,12 @@ SPEC: dict[str, Any] = {
             "get": _admin("List API keys", {"200": _ok("Keys")}),
             "post": _admin(
                 "Create an API key (shown once)",
-                {"201": _ok("Created")},
+                {"201": {**_ok("Created", KEY), "links": KEY_LINKS}},
                 requestBody=_json(
                     {
                         "type": "object",
                         "required": ["name"],
-                        "properties": {"name": {"type": "string"}},
+                        "properties": {"name": _text(200)},
                     }
                 ),
             ),
@@ -458,6 +657,27 @@ SPEC: dict[str, Any] = {
 }
 
 
+_HTML = {"text/html": {}}
+#: What a dashboard page answers: the page, a redirect (to the sign-in form, or after a form
+#: was handled), or an HTML error page (400 bad form, 403 no or wrong CSRF token, ...).
+DASHBOARD_RESPONSES = {
+    "200": {"description": "HTML page", "content": _HTML},
+    "302": {"description": "Redirect (sign in first, or the next page)"},
+    "303": {"description": "Redirect after a form"},
+    **{
+        code: {"description": what, "content": _HTML}
+        for code, what in [
+            ("400", "Invalid form"),
+            ("403", "Missing or wrong CSRF token, or another origin"),
+            ("404", "No such page, project, site or key"),
+            ("405", "Method not allowed"),
+            ("409", "Already exists, or busy"),
+            ("413", "Upload too large"),
+            ("429", "Rate limited"),
+        ]
+    },
+}
+
 #: The dashboard's HTML pages (session sign-in and CSRF token, not bearer keys).
 DASHBOARD_PAGES = [
     ("/dashboard/", "get", "Projects"),
@@ -478,12 +698,27 @@ DASHBOARD_PAGES = [
     ("/dashboard/keys", "post", "Create an API key"),
     ("/dashboard/keys/{key_id}/revoke", "post", "Revoke an API key"),
 ]
+PREFLIGHT = {
+    "summary": "CORS preflight (the real request is still checked against the site's hosts)",
+    "tags": ["public"],
+    "responses": {"204": {"description": "Allowed methods and headers"}},
+}
+for _path in (
+    "/api/v1/challenge",
+    "/api/v1/challenge/{challenge_id}/image/{slot}",
+    "/api/v1/challenge/{challenge_id}/answer",
+):
+    # a preflight matches any path under /api/v1/challenge/: its parameters are any strings
+    SPEC["paths"][_path]["options"] = {
+        **PREFLIGHT,
+        "parameters": [_any_param(n) for n in re.findall(r"{([a-z_]+)}", _path)],
+    }
 for _path, _method, _summary in DASHBOARD_PAGES:
     SPEC["paths"].setdefault(_path, {})[_method] = {
         "summary": _summary,
         "tags": ["dashboard"],
-        "parameters": [_param(n) for n in re.findall(r"{([a-z_]+)}", _path)],
-        "responses": {"200": {"description": "HTML page", "content": {"text/html": {}}}},
+        "parameters": [_any_param(n) for n in re.findall(r"{([a-z_]+)}", _path)],
+        "responses": DASHBOARD_RESPONSES,
     }
 
 
