@@ -131,14 +131,38 @@ def _stalled(port: int, path: str) -> tuple[float, int, dict]:
     return waited, int(head.split()[1]), json.loads(payload)
 
 
-def test_a_stalled_body_is_answered_then_closed(tmp_path):
-    server = Served(tmp_path, f"sqlite:///{tmp_path / 'db'}", CROWDGATE_BODY_TIMEOUT_S="1")
-    try:
-        waited, status, body = _stalled(server.port, "/api/v1/challenge")
-        assert (status, body["code"]) == (400, "body-timeout") and 0.9 < waited < 10
-        # siteverify keeps its wire format for verification libraries
-        waited, status, body = _stalled(server.port, "/siteverify")
-        assert (status, body) == (200, {"success": False, "error-codes": ["bad-request"]})
-        assert waited < 10
-    finally:
-        server.stop()
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    """A server with a 1 s body timeout and a low client rate limit."""
+    data = tmp_path_factory.mktemp("strict")
+    server = Served(
+        data,
+        f"sqlite:///{data / 'db'}",
+        CROWDGATE_BODY_TIMEOUT_S="1",
+        CROWDGATE_RATE_LIMIT_ENABLED="true",
+        CROWDGATE_RATE_LIMIT_CLIENT="5/minute",
+    )
+    yield server
+    server.stop()
+
+
+def test_a_stalled_body_is_answered_then_closed(strict):
+    waited, status, body = _stalled(strict.port, "/api/v1/challenge")
+    assert (status, body["code"]) == (400, "body-timeout") and 0.9 < waited < 10
+    # siteverify keeps its wire format for verification libraries
+    waited, status, body = _stalled(strict.port, "/siteverify")
+    assert (status, body) == (200, {"success": False, "error-codes": ["bad-request"]})
+    assert waited < 10
+
+
+def test_oversized_bodies_past_the_rate_limit_are_answered_429_without_a_reset(strict):
+    body = _body("json")
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(
+            pool.map(
+                lambda _: _request(strict.port, "POST", "/api/v1/challenge", "json", body),
+                range(40),
+            )
+        )
+    seen = Counter(outcomes)
+    assert set(seen) <= {"413", "429"} and seen["429"] >= 30, dict(seen)
