@@ -28,9 +28,6 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         # Small by default: only authenticated import views raise it (see web/uploads.py).
         MAX_CONTENT_LENGTH=max(DEFAULT_BODY_LIMIT, settings.max_json_bytes),
-        # OPTIONS only where a route declares it (the CORS preflights): elsewhere it is 405,
-        # as openapi.json says
-        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state.init_app(app, settings, store=store, clock=clock or system_clock)

@@ -701,7 +701,10 @@ DASHBOARD_PAGES = [
 PREFLIGHT = {
     "summary": "CORS preflight (the real request is still checked against the site's hosts)",
     "tags": ["public"],
-    "responses": {"204": {"description": "Allowed methods and headers"}},
+    "responses": {
+        "200": {"description": "The Allow header (a route's own OPTIONS answer)"},
+        "204": {"description": "Allowed methods and headers for a cross-origin request"},
+    },
 }
 for _path in (
     "/api/v1/challenge",

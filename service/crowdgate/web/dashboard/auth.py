@@ -70,6 +70,8 @@ def _same_origin(req: Request) -> bool:
 
 def check_request() -> Response | None:
     """Refuse a POST without the session's CSRF token; send signed-out visitors to sign in."""
+    if request.method == "OPTIONS":
+        return None  # Flask's answer: 200 with the Allow header, the same signed in or out
     if request.method == "POST":
         # Only a signed-in session may send a large body (the import form); anyone else's
         # body is read under the app's small default limit before being refused.
