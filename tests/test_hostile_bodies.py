@@ -166,3 +166,20 @@ def test_oversized_bodies_past_the_rate_limit_are_answered_429_without_a_reset(s
         )
     seen = Counter(outcomes)
     assert set(seen) <= {"413", "429"} and seen["429"] >= 30, dict(seen)
+
+
+class _Endless:
+    """A body that never ends, arriving fast: 64 KiB every 10 ms."""
+
+    def read(self, size: int = -1) -> bytes:
+        time.sleep(0.01)
+        return b"x" * 65536
+
+
+def test_a_drain_stops_after_the_body_timeout_however_fast_the_bytes_come():
+    from crowdgate.web.body import GuardedInput
+
+    body = GuardedInput({"wsgi.input": _Endless(), "CONTENT_LENGTH": str(10**12)}, idle_s=0.3)
+    started = time.monotonic()
+    assert body.drain() is False
+    assert time.monotonic() - started < 1.5

@@ -111,9 +111,11 @@ class GuardedInput:
         self.got = 0
         self.ended = self.length == 0
         self.timed_out = False
+        #: when a drain must stop, however fast the bytes still come
+        self.cutoff = float("inf")
 
     def _deadline(self) -> float:
-        return self.started + self.idle_s + self.got / MIN_BODY_RATE
+        return min(self.started + self.idle_s + self.got / MIN_BODY_RATE, self.cutoff)
 
     def _read(self, method: str, size: int) -> bytes:
         if self.ended:
@@ -160,14 +162,18 @@ class GuardedInput:
         return iter(self.readline, b"")
 
     def drain(self, max_bytes: int = DRAIN_MAX_BYTES) -> bool:
-        """Read and drop what is left of the body, within bounds; ``True`` if it all came."""
+        """Read and drop what is left of the body, within bounds; ``True`` if it all came.
+
+        At most ``max_bytes`` and ``idle_s`` seconds: a refused body must not hold a thread
+        longer than a slow one may.
+        """
+        self.cutoff = time.monotonic() + self.idle_s
         dropped = 0
         try:
             while not self.ended and not self.timed_out and dropped < max_bytes:
                 dropped += len(self._read("read", 64 * 1024))
-        except (BadRequest, OSError, ValueError):
-            return False
-        except Exception:  # the server's own errors for a client gone away (NoMoreData, ...)
+        # BodyTimeout, socket errors, and the server's own for a client gone away (NoMoreData)
+        except Exception:
             return False
         return self.ended
 
