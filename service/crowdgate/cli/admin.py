@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from .. import manage
 from ..errors import NotFound
-from ..ingestion import import_path
 from .common import data_dir_option, emit, json_option, load_settings, store_for
 
 
@@ -36,6 +33,8 @@ def project_create(
     as_json: bool,
 ) -> None:
     """Create project PROJECT_ID."""
+    from .. import manage
+
     store = store_for(load_settings(data_dir))
     created = manage.create_project(store, project_id, name=name, labels=labels, prompt=prompt)
     emit(
@@ -82,6 +81,10 @@ def import_command(
     as_json: bool,
 ) -> None:
     """Import images into PROJECT_ID from a folder, a zip or a CSV/JSONL manifest."""
+    from tqdm import tqdm
+
+    from ..ingestion import import_path
+
     settings = load_settings(data_dir)
     store = store_for(settings)
     target = store.get_project(project_id)
@@ -145,6 +148,8 @@ def site_create(
     as_json: bool,
 ) -> None:
     """Create a site; its secret is printed once and stored only hashed."""
+    from .. import manage
+
     store = store_for(load_settings(data_dir))
     created, secret = manage.create_site(
         store,
@@ -183,6 +188,8 @@ def site_list(data_dir: Path | None, as_json: bool) -> None:
 @json_option
 def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) -> None:
     """Ask BITS of proof of work (0 turns it off) before each challenge of a site."""
+    from .. import manage
+
     changed = manage.set_pow_bits(store_for(load_settings(data_dir)), sitekey, bits)
     emit(
         as_json,
@@ -197,6 +204,8 @@ def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) 
 @json_option
 def site_rotate(sitekey: str, data_dir: Path | None, as_json: bool) -> None:
     """Replace a site's secret; the old one stops working at once."""
+    from .. import manage
+
     secret = manage.rotate_secret(store_for(load_settings(data_dir)), sitekey)
     emit(
         as_json,
@@ -216,6 +225,8 @@ def apikey() -> None:
 @json_option
 def apikey_create(name: str, data_dir: Path | None, as_json: bool) -> None:
     """Create an admin API key; it is printed once and stored only hashed."""
+    from .. import manage
+
     record, bearer = manage.create_apikey(store_for(load_settings(data_dir)), name)
     emit(
         as_json,
@@ -244,8 +255,7 @@ def apikey_list(data_dir: Path | None, as_json: bool) -> None:
 @json_option
 def apikey_revoke(key_id: str, data_dir: Path | None, as_json: bool) -> None:
     """Revoke an admin API key by id."""
+    from .. import manage
+
     manage.revoke_apikey(store_for(load_settings(data_dir)), key_id)
     emit(as_json, {"id": key_id, "revoked": True}, lambda: click.echo(f"revoked {key_id}"))
-
-
-COMMANDS = [project, import_command, site, apikey]

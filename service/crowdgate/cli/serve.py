@@ -144,6 +144,3 @@ def demo(host: str, port: int, workers: int, site_port: int | None, data_dir: Pa
     )
     start_embedded_worker(settings)
     run_gunicorn(settings, host, port, workers)
-
-
-COMMANDS = [serve, demo]
