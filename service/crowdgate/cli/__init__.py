@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "serve:serve",
         "Run the service (gunicorn; the store from CROWDGATE_STORE or the data directory).",
     ),
+    "signin": (
+        "admin:signin",
+        "Print a one-time dashboard sign-in link (works once, for 15 minutes).",
+    ),
     "simulate": (
         "simulate:simulate",
         "Answer CHALLENGES grids of SITEKEY at URL with a crowd of simulated visitors.",

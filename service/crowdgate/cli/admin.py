@@ -259,3 +259,25 @@ def apikey_revoke(key_id: str, data_dir: Path | None, as_json: bool) -> None:
 
     manage.revoke_apikey(store_for(load_settings(data_dir)), key_id)
     emit(as_json, {"id": key_id, "revoked": True}, lambda: click.echo(f"revoked {key_id}"))
+
+
+@click.command("signin")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Base URL the browser reaches the service at.",
+)
+@data_dir_option
+@json_option
+def signin(url: str, data_dir: Path | None, as_json: bool) -> None:
+    """Print a one-time dashboard sign-in link (works once, for 15 minutes)."""
+    from ..signin import LINK_TTL_S, signin_link
+
+    settings = load_settings(data_dir)
+    record, link = signin_link(store_for(settings), settings.secret_key, url)
+    emit(
+        as_json,
+        {"link": link, "key_id": record.id, "expires_in": LINK_TTL_S},
+        lambda: click.echo(f"{link}\n(signs one browser in; works once, for 15 minutes)"),
+    )
