@@ -121,7 +121,7 @@ def _readme_simulate_command() -> list[str]:
     """The `crowdgate simulate` line of the README's first-hour section, as written."""
     text = (ROOT / "README.md").read_text()
     section = text.split("## Your first hour", 1)[1].split("\n## ", 1)[0]
-    line = next(ln for ln in section.splitlines() if "crowdgate simulate" in ln)
+    line = next(ln for ln in section.splitlines() if ln.strip().startswith(".venv/bin/"))
     return shlex.split(line.split("#", 1)[0])
 
 
@@ -156,8 +156,8 @@ def test_the_newcomer_path_in_the_readme_works_as_written(tmp_path):
             assert demo.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         printed = log.read_text()
-        link = re.search(r"dashboard:\s+(\S+)", printed).group(1).replace("8000", str(port))
-        link = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", link)
+        link = re.search(r"dashboard:\s+(\S+)", printed).group(1)
+        assert link.startswith(f"http://127.0.0.1:{port}/dashboard/signin?grant=")
         browser = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
@@ -166,6 +166,7 @@ def test_the_newcomer_path_in_the_readme_works_as_written(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as reused:
             urllib.request.urlopen(link, timeout=30)
         assert reused.value.code == 401
+        reused.value.close()
 
         command = _readme_simulate_command()
         assert command[:3] == [".venv/bin/crowdgate", "simulate", "--demo"]
@@ -191,7 +192,7 @@ def test_the_newcomer_path_in_the_readme_works_as_written(tmp_path):
 
 def _answers(port: int) -> bool:
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=2).read()
-        return True
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=2):
+            return True
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
