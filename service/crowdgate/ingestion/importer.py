@@ -170,7 +170,10 @@ def _executor(
         # forkserver: workers start from a clean process (no copied threads or store
         # connections) with the imaging modules already loaded.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crowdgate.ingestion.prepare"])
+        preload = ["crowdgate.ingestion.prepare"]
+        if job.extract is not None:  # its module, and whatever that imports, once for all
+            preload.append(job.extract.__module__)
+        context.set_forkserver_preload(preload)
         pool = ProcessPoolExecutor(
             processes, mp_context=context, initializer=init_worker, initargs=(job,)
         )
