@@ -100,3 +100,101 @@ def test_errors_are_one_line_on_stderr_with_exit_code_2(run, args):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "Traceback" not in result.output
+
+
+# Libraries a command must not load unless running it needs them (each costs 0.1 to 1.5 s).
+HEAVY = ("sklearn", "scipy", "flask", "flask_limiter", "gunicorn", "numpy", "PIL", "redis")
+
+PROBE = """
+import json, sys
+from crowdgate.cli import COMMANDS, main
+
+def help_of(args):
+    before = set(sys.modules)
+    try:
+        main([*args, "--help"], standalone_mode=False)
+    except SystemExit:
+        pass
+    return sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(HEAVY))
+
+report = {"": help_of([])}
+for name in COMMANDS:
+    report[name] = help_of([name])
+    command = main.get_command(None, name)
+    for sub in getattr(command, "commands", {}):
+        report[f"{name} {sub}"] = help_of([name, sub])
+print(json.dumps(report))
+"""
+
+
+def _python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_help_of_every_command_loads_no_heavy_library():
+    report = json.loads(_python(f"HEAVY = {HEAVY!r}\n{PROBE}").splitlines()[-1])
+    assert len(report) > 12  # the group, every command and every subcommand
+    assert {command: loaded for command, loaded in report.items() if loaded} == {}
+
+
+RUN_PROBE = """
+import sys
+from crowdgate.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(" ".join(sorted(m for m in ("sklearn", "flask", "gunicorn") if m in sys.modules)))
+"""
+
+
+def test_admin_and_aggregate_commands_run_without_scikit_learn_or_flask(tmp_path):
+    env = {"CROWDGATE_DATA_DIR": str(tmp_path), "CROWDGATE_SECRET_KEY": "cli-test"}
+    env["CROWDGATE_STORE"] = f"sqlite:///{tmp_path / 'crowdgate.db'}"
+    answers = tmp_path / "answers.csv"
+    answers.write_text("task,worker,label\nt1,w1,cat\nt1,w2,cat\nt2,w1,dog\n")
+    for args in (
+        ("project", "create", "pets", "--labels", "cat,dog"),
+        ("project", "list"),
+        ("site", "create", "--name", "s", "--hostnames", "s.example", "--project", "pets"),
+        ("apikey", "create", "--name", "ci"),
+        ("aggregate", str(answers), "-o", str(tmp_path / "labels.csv")),
+    ):
+        assert _python(RUN_PROBE, *args, env=env).splitlines()[-1] == "", args
+
+
+def test_names_spelled_out_for_a_fast_help_match_the_libraries():
+    from crowdgate.aggregation import AGGREGATORS
+    from crowdgate.cli import COMMANDS, aggregate, export, main, simulate
+    from crowdgate.export import DEFAULT_IMAGE_URL, FORMATS
+    from crowdgate.simulate import DEFAULT_MIX
+
+    assert tuple(sorted(AGGREGATORS)) == aggregate.METHODS, "add the new method to METHODS"
+    assert tuple(FORMATS) == export.FORMAT_NAMES and export.DEFAULT_IMAGE_URL == DEFAULT_IMAGE_URL
+    assert ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items()) == simulate.DEFAULT_MIX_TEXT
+    assert all(main.get_command(None, name).name == name for name in COMMANDS)
+
+
+def test_the_group_help_lists_what_the_commands_themselves_say():
+    import click
+
+    from crowdgate.cli import COMMANDS, main
+
+    eager = click.Group("crowdgate", help=main.help)
+    for name in COMMANDS:
+        eager.add_command(main.get_command(None, name))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["--help"]).stdout.split("Commands:")[1]
+    assert listed == runner.invoke(eager, ["--help"]).stdout.split("Commands:")[1]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+import os
+import secrets
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,8 @@ def ensure_demo(store: Store, settings: Settings) -> DemoInfo:
     """Create the demo project, images and site once; later calls return what exists."""
     info_path = settings.data_dir / "demo.json"
     if info_path.exists() and store.get_project(PROJECT) is not None:
-        return DemoInfo(**json.loads(info_path.read_text()))
+        saved = json.loads(info_path.read_text())
+        return DemoInfo(**{f.name: saved[f.name] for f in fields(DemoInfo)})
     if store.get_project(PROJECT) is None:
         manage.create_project(
             store,
@@ -79,9 +82,72 @@ def ensure_demo(store: Store, settings: Settings) -> DemoInfo:
     info = DemoInfo(
         project=PROJECT, sitekey=site.sitekey, secret=secret, items=report.added + report.duplicates
     )
-    info_path.write_text(json.dumps(info.__dict__, indent=2))
-    info_path.chmod(0o600)
+    _write_private(info_path, info.__dict__)
     return info
+
+
+def _write_private(path: Path, document: dict) -> None:
+    """Write ``document`` as JSON readable by this user only (it holds secrets)."""
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(document, indent=2))
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+@dataclass
+class DemoRun:
+    """What one start of ``crowdgate demo`` gives the newcomer: a sign-in link, a simulator."""
+
+    url: str
+    signin_link: str
+    simulator_key: str
+
+
+def start_run(store: Store, settings: Settings, info: DemoInfo, url: str) -> DemoRun:
+    """Make this run's one-time dashboard link and simulator key; record them in demo.json.
+
+    The sign-in link's admin key of the previous run is revoked (only the demo used it), so
+    restarts do not pile up keys. The simulator key is new each run; the server keeps only
+    its hash, and demo.json (this user only, beside the site secret) lets
+    ``crowdgate simulate --demo`` find it.
+    """
+    from .signin import signin_link
+
+    info_path = settings.data_dir / "demo.json"
+    saved = json.loads(info_path.read_text())
+    previous = saved.get("signin_key")
+    if previous and any(k.id == previous and not k.revoked for k in store.list_apikeys()):
+        manage.revoke_apikey(store, previous)
+    record, link = signin_link(store, settings.secret_key, url)
+    run = DemoRun(url=url, signin_link=link, simulator_key=secrets.token_urlsafe(32))
+    saved.update(url=url, signin_key=record.id, simulator_key=run.simulator_key)
+    _write_private(info_path, saved)
+    return run
+
+
+@dataclass
+class SimulatorTarget:
+    """Where ``crowdgate simulate --demo`` sends its crowd."""
+
+    url: str
+    sitekey: str
+    headers: dict[str, str]
+
+
+def simulator_target(data_dir: Path) -> SimulatorTarget:
+    """Return the running demo's URL, sitekey and simulator header, from demo.json."""
+    from .errors import NotFound
+    from .trusted_simulator import HEADER
+
+    path = data_dir / "demo.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if "simulator_key" not in saved:
+        raise NotFound(
+            f"No running demo recorded in {path}; start one with `make demo` (or "
+            "`crowdgate demo`) first, with the same data directory.",
+            code="no-demo",
+        )
+    return SimulatorTarget(saved["url"], saved["sitekey"], {HEADER: saved["simulator_key"]})
 
 
 def start_demo_site(

@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from .. import manage
 from ..errors import NotFound
-from ..ingestion import import_path
 from .common import data_dir_option, emit, json_option, load_settings, store_for
 
 
@@ -36,6 +33,8 @@ def project_create(
     as_json: bool,
 ) -> None:
     """Create project PROJECT_ID."""
+    from .. import manage
+
     store = store_for(load_settings(data_dir))
     created = manage.create_project(store, project_id, name=name, labels=labels, prompt=prompt)
     emit(
@@ -71,6 +70,18 @@ def project_list(data_dir: Path | None, as_json: bool) -> None:
     help="Vectors keyed by file name (.npy/.npz, .csv or .jsonl).",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 if any file was refused.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes decoding and normalizing images (default: one per CPU core).",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Start from the first file even if an earlier run of this import was interrupted.",
+)
 @data_dir_option
 @json_option
 def import_command(
@@ -78,10 +89,23 @@ def import_command(
     path: Path,
     embeddings: Path | None,
     strict: bool,
+    jobs: int | None,
+    restart: bool,
     data_dir: Path | None,
     as_json: bool,
 ) -> None:
-    """Import images into PROJECT_ID from a folder, a zip or a CSV/JSONL manifest."""
+    """Import images into PROJECT_ID from a folder, a zip or a CSV/JSONL manifest.
+
+    An interrupted import (Ctrl-C, a crash, a reboot) resumes where it stopped when run
+    again with the same project and path: the files already written are not decoded again.
+    """
+    import os
+
+    from tqdm import tqdm
+
+    from ..ingestion import count_source, import_path
+    from ..ingestion.resume import checkpoint_path
+
     settings = load_settings(data_dir)
     store = store_for(settings)
     target = store.get_project(project_id)
@@ -95,17 +119,43 @@ def import_command(
         from ..committee.features import load_embeddings
 
         vectors = load_embeddings(embeddings)
+    checkpoint = checkpoint_path(settings.data_dir / "imports", project_id, path)
+    if restart:
+        checkpoint.unlink(missing_ok=True)
+    total = count_source(path)
+    # A pool of processes costs a second to start: worth it beyond a few dozen files.
+    many = total is None or total > 64
+    processes = jobs or ((os.cpu_count() or 1) if many else 1)
     with tqdm(
-        total=None, unit="file", desc="import", disable=as_json or None, file=sys.stderr
+        total=total, unit="file", desc="import", disable=as_json or None, file=sys.stderr
     ) as bar:
-        report = import_path(store, target, path, settings, progress=bar, embeddings=vectors)
+        try:
+            report = import_path(
+                store,
+                target,
+                path,
+                settings,
+                progress=bar,
+                embeddings=vectors,
+                processes=processes,
+                checkpoint=checkpoint,
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo(
+                f"interrupted after {bar.n} files; run the same command again to resume.",
+                err=True,
+            )
+            sys.exit(130)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         for line in report.lines():
             click.echo(line, err=True)
+        resumed = f" (resumed after {report.resumed} files)" if report.resumed else ""
         click.echo(
             f"added {report.added}, duplicates {report.duplicates}, refused {report.rejected}"
+            + resumed
         )
     if strict and report.rejected:
         sys.exit(1)
@@ -145,6 +195,8 @@ def site_create(
     as_json: bool,
 ) -> None:
     """Create a site; its secret is printed once and stored only hashed."""
+    from .. import manage
+
     store = store_for(load_settings(data_dir))
     created, secret = manage.create_site(
         store,
@@ -183,6 +235,8 @@ def site_list(data_dir: Path | None, as_json: bool) -> None:
 @json_option
 def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) -> None:
     """Ask BITS of proof of work (0 turns it off) before each challenge of a site."""
+    from .. import manage
+
     changed = manage.set_pow_bits(store_for(load_settings(data_dir)), sitekey, bits)
     emit(
         as_json,
@@ -197,6 +251,8 @@ def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) 
 @json_option
 def site_rotate(sitekey: str, data_dir: Path | None, as_json: bool) -> None:
     """Replace a site's secret; the old one stops working at once."""
+    from .. import manage
+
     secret = manage.rotate_secret(store_for(load_settings(data_dir)), sitekey)
     emit(
         as_json,
@@ -216,6 +272,8 @@ def apikey() -> None:
 @json_option
 def apikey_create(name: str, data_dir: Path | None, as_json: bool) -> None:
     """Create an admin API key; it is printed once and stored only hashed."""
+    from .. import manage
+
     record, bearer = manage.create_apikey(store_for(load_settings(data_dir)), name)
     emit(
         as_json,
@@ -244,8 +302,29 @@ def apikey_list(data_dir: Path | None, as_json: bool) -> None:
 @json_option
 def apikey_revoke(key_id: str, data_dir: Path | None, as_json: bool) -> None:
     """Revoke an admin API key by id."""
+    from .. import manage
+
     manage.revoke_apikey(store_for(load_settings(data_dir)), key_id)
     emit(as_json, {"id": key_id, "revoked": True}, lambda: click.echo(f"revoked {key_id}"))
 
 
-COMMANDS = [project, import_command, site, apikey]
+@click.command("signin")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Base URL the browser reaches the service at.",
+)
+@data_dir_option
+@json_option
+def signin(url: str, data_dir: Path | None, as_json: bool) -> None:
+    """Print a one-time dashboard sign-in link (works once, for 15 minutes)."""
+    from ..signin import LINK_TTL_S, signin_link
+
+    settings = load_settings(data_dir)
+    record, link = signin_link(store_for(settings), settings.secret_key, url)
+    emit(
+        as_json,
+        {"link": link, "key_id": record.id, "expires_in": LINK_TTL_S},
+        lambda: click.echo(f"{link}\n(signs one browser in; works once, for 15 minutes)"),
+    )

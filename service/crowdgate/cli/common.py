@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import Settings
-from ..store import Store, open_configured_store
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 data_dir_option = click.option(
     "--data-dir",
@@ -28,6 +30,8 @@ def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 def store_for(settings: Settings) -> Store:
     """Open the configured store; it is closed when the running command ends."""
+    from ..store import open_configured_store
+
     store = open_configured_store(settings)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:

@@ -6,6 +6,7 @@ import atexit
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,17 @@ def _child_exit(server: object, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Serve ``crowdgate:create_app()`` with gunicorn in this process (blocks)."""
+def run_gunicorn(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    wrap: Callable[[Any], Any] | None = None,
+) -> None:
+    """Serve ``crowdgate:create_app()`` with gunicorn in this process (blocks).
+
+    ``wrap``, when given, wraps the app's WSGI callable (the demo's simulator trust).
+    """
     metrics_folder(settings, port)
     from gunicorn.app.base import BaseApplication
 
@@ -90,7 +100,10 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
             self.cfg.set("child_exit", _child_exit)
 
         def load(self) -> Any:
-            return create_app(settings)
+            app = create_app(settings)
+            if wrap is not None:
+                app.wsgi_app = wrap(app.wsgi_app)
+            return app
 
     App().run()
 
@@ -123,7 +136,8 @@ def serve(host: str, port: int, workers: int, data_dir: Path | None) -> None:
 @data_dir_option
 def demo(host: str, port: int, workers: int, site_port: int | None, data_dir: Path | None) -> None:
     """Create the demo (digits project, site) if needed, then serve it and its sign-up page."""
-    from ..demo import ensure_demo, start_demo_site
+    from ..demo import ensure_demo, start_demo_site, start_run
+    from ..trusted_simulator import TrustedSimulator, key_hash
 
     settings = load_settings(data_dir)
     click.echo("preparing the demo project (scikit-learn digits)...")
@@ -133,17 +147,29 @@ def demo(host: str, port: int, workers: int, site_port: int | None, data_dir: Pa
     base = f"http://{shown}:{port}"
     site_port = site_port or port + 1
     page = start_demo_site(store, settings, info, host, site_port, base)
+    run = start_run(store, settings, info, base)
     click.echo(f"demo project {info.project!r}: {info.items} images")
     click.echo(f"demo sitekey: {info.sitekey}")
     click.echo(f"demo secret:  {info.secret}  (also in {settings.data_dir / 'demo.json'})")
     click.echo(f"crowdgate:    {base}")
     click.echo(f"demo page:    {page}  (a sign-up form guarded by the widget)")
+    click.echo(f"dashboard:    {run.signin_link}")
+    click.echo("              (signs you in with one click; the link works once, for 15 minutes)")
+    click.echo(f"simulate:     {_simulate_line(data_dir)}")
+    click.echo("              (in another terminal: a simulated crowd answers; watch the labels")
+    click.echo(f"              settle on {base}/dashboard/projects/{info.project})")
     click.echo(
         f"try: curl -s -X POST {base}/api/v1/challenge -H 'Origin: http://localhost' "
         f'-d \'{{"sitekey": "{info.sitekey}"}}\''
     )
     start_embedded_worker(settings)
-    run_gunicorn(settings, host, port, workers)
+    trusted = key_hash(run.simulator_key)
+    run_gunicorn(settings, host, port, workers, wrap=lambda app: TrustedSimulator(app, trusted))
 
 
-COMMANDS = [serve, demo]
+def _simulate_line(data_dir: Path | None) -> str:
+    """The command that points the simulator at this demo, as the user can type it."""
+    program = Path(sys.argv[0])
+    shown = str(program) if program.name == "crowdgate" else "crowdgate"
+    where = f" --data-dir {data_dir}" if data_dir is not None else ""
+    return f"{shown} simulate --demo{where} --challenges 400"

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import BadRequest
-from ..simulate import Admin, Crowd, GoldMemory, Perceiver, parse_mix
-from ..simulate.visitors import DEFAULT_MIX
-from .common import emit, json_option
+from .common import data_dir_option, emit, json_option, load_settings
 
-DEFAULT_MIX_TEXT = ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items())
+if TYPE_CHECKING:
+    from ..simulate import GoldMemory, Perceiver
+
+# The simulator imports scikit-learn; its default mix is spelled out so that
+# `crowdgate simulate --help` does not load it. tests/test_cli.py pins it to DEFAULT_MIX.
+DEFAULT_MIX_TEXT = "careful=0.7,sloppy=0.1,random=0.1,adversarial=0.1"
 
 
 def _manifest(path: Path) -> list[tuple[Path, str]]:
@@ -28,6 +32,8 @@ def _manifest(path: Path) -> list[tuple[Path, str]]:
 
 
 def _perceiver(reference: str, seed: int) -> Perceiver:
+    from ..simulate import Perceiver
+
     if reference == "digits":
         from ..simulate import digits
 
@@ -46,13 +52,21 @@ def _memory(manifest: Path | None) -> GoldMemory | None:
         return None
     from PIL import Image
 
+    from ..simulate import GoldMemory
+
     gold = [p for p, label in _manifest(manifest) if label]
     return GoldMemory().fit([Image.open(p) for p in gold])
 
 
 @click.command("simulate")
-@click.option("--url", required=True, help="Base URL of the running service.")
-@click.option("--sitekey", required=True, help="Site whose challenges the crowd answers.")
+@click.option("--url", default=None, help="Base URL of the running service.")
+@click.option("--sitekey", default=None, help="Site whose challenges the crowd answers.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Answer the running `crowdgate demo` (URL, sitekey and its simulator key from the "
+    "data directory); it counts each visitor by its own address.",
+)
 @click.option("--visitors", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--challenges", default=200, show_default=True, type=click.IntRange(0, 10**7))
 @click.option("--mix", default=DEFAULT_MIX_TEXT, show_default=True, help="Shares of kinds.")
@@ -85,10 +99,12 @@ def _memory(manifest: Path | None) -> GoldMemory | None:
 )
 @click.option("--api-key", default=None, help="Admin key, to report the votes accepted.")
 @click.option("--project", default=None, help="Project of the site (with --api-key).")
+@data_dir_option
 @json_option
 def simulate(
-    url: str,
-    sitekey: str,
+    url: str | None,
+    sitekey: str | None,
+    demo: bool,
     visitors: int,
     challenges: int,
     mix: str,
@@ -101,9 +117,20 @@ def simulate(
     gold_memory: Path | None,
     api_key: str | None,
     project: str | None,
+    data_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Answer CHALLENGES grids of SITEKEY at URL with a crowd of simulated visitors."""
+    from ..simulate import Admin, Crowd, parse_mix
+
+    headers: dict[str, str] = {}
+    if demo:
+        from ..demo import simulator_target
+
+        target = simulator_target(load_settings(data_dir).data_dir)
+        url, sitekey, headers = url or target.url, sitekey or target.sitekey, target.headers
+    if not url or not sitekey:
+        raise click.UsageError("Give --url and --sitekey, or --demo for the running demo.")
     crowd = Crowd(
         url,
         sitekey,
@@ -114,6 +141,7 @@ def simulate(
         origin=origin,
         forwarded=forwarded,
         networks=networks,
+        headers=headers,
         concurrency=concurrency,
         seed=seed,
     )

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from .. import trainer
 from ..errors import NotFound
 from .common import data_dir_option, json_option, load_settings, store_for
 
@@ -31,6 +29,8 @@ STEPS = ["consensus", "load", "fit", "score", "queues", "done"]
 @data_dir_option
 def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     """Run the trainer: retrain projects after new labels or time, one trainer at a time."""
+    from .. import trainer
+
     settings = load_settings(data_dir)
     store = store_for(settings)
     if once:
@@ -61,6 +61,10 @@ def _orphaned(parent_pid: int | None) -> bool:
 @json_option
 def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: bool) -> None:
     """Retrain PROJECT_ID's committee now and refill its question queues."""
+    from tqdm import tqdm
+
+    from .. import trainer
+
     store = store_for(load_settings(data_dir))
     project = store.get_project(project_id)
     if project is None:
@@ -86,6 +90,3 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
             f"{m['n_open']} open, cv accuracy {m.get('cv_accuracy')}, "
             f"{m['seconds']} s"
         )
-
-
-COMMANDS = [worker, retrain]

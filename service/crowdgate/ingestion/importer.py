@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +18,11 @@ import numpy as np
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..errors import ImportRejected
-from ..models import GOLD, UNLABELED, Item, Project
-from ..store.base import IMAGE, THUMB, Store, variant_kind
+from ..models import Project
+from ..store.base import Store
 from ._files import Entry, Rejection
-from .images import make_variants, normalize_image
+from .prepare import Job, Prepared, init_worker, prepare_entry, prepare_in_worker
+from .resume import Checkpoint
 from .sources import count_source, iter_source
 
 __all__ = ["ImportReport", "import_path"]
@@ -34,6 +37,8 @@ class ImportReport:
     added: int = 0
     duplicates: int = 0
     problems: list[Rejection] = field(default_factory=list)
+    #: files skipped because an earlier, interrupted run of the same import wrote them
+    resumed: int = 0
 
     @property
     def rejected(self) -> int:
@@ -50,17 +55,11 @@ class ImportReport:
             "added": self.added,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "resumed": self.resumed,
             "problems": [
                 {"file": p.name, "reason": p.reason, "message": p.message} for p in self.problems
             ],
         }
-
-
-@dataclass
-class _Prepared:
-    item: Item
-    blobs: dict[str, bytes]
-    features: np.ndarray | None
 
 
 def import_path(
@@ -72,6 +71,8 @@ def import_path(
     progress: Any = None,
     embeddings: Mapping[str, np.ndarray] | None = None,
     workers: int | None = None,
+    processes: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
     clock: Clock = system_clock,
 ) -> ImportReport:
     """Normalize every file of a folder, zip or manifest and add it to ``project``.
@@ -93,8 +94,17 @@ def import_path(
         when given, every file must have one of the same length, shape ``(d,)``. Otherwise
         ``crowdgate.committee.features.extract_features`` is used if it is installed.
     workers
-        Threads preparing files in parallel (Pillow's decoders and resampling release the
-        GIL); default: CPU count, at most 4. Items are written in source order either way.
+        Threads preparing files when ``processes`` is 1 (Pillow's decoders and resampling
+        release the GIL, the rest does not); default: CPU count, at most 4.
+    processes
+        Worker processes preparing files (decode, normalize, variants, features) on every
+        core; 1 (the default) prepares them in threads of this process. Items are written in
+        source order by this process either way, with at most a few files per worker in
+        flight, so memory stays flat at any source size.
+    checkpoint
+        A file recording how far the import has got. If it exists for this project and
+        source, the files an earlier, interrupted run wrote are skipped without being decoded
+        again; it is removed when the import completes. ``None``: no checkpoint.
     clock
         Source of ``created_at``.
 
@@ -105,92 +115,86 @@ def import_path(
     Raises
     ------
     ImportRejected
-        If the source as a whole is unreadable (missing path, bad manifest, zip bomb); items
-        written before that stay, each complete.
+        If the source as a whole is unreadable (missing path, bad manifest, zip bomb) or
+        changed since the checkpoint; items written before that stay, each complete.
     """
     extract = None if embeddings is not None else _feature_extractor()
     _check_dimension(store, project, embeddings, extract)
     source = iter_source(path, max_file_bytes=settings.max_file_bytes)
     tick = _progress_ticker(progress, path)
-    labels = set(project.labels)
     vectors = _EmbeddingTable(embeddings) if embeddings is not None else None
-
-    def prepare(entry: Entry | Rejection) -> _Prepared | Rejection:
-        if isinstance(entry, Rejection):
-            return entry
-        try:
-            return _prepare(entry, project, labels, settings, vectors, extract, clock)
-        except ImportRejected as exc:
-            return Rejection(entry.name, exc.reason, exc.message)
-
+    job = Job(project=project, settings=settings, extract=extract, clock=clock)
+    state = Checkpoint.open(Path(checkpoint), project.id, path) if checkpoint else None
     report = ImportReport()
-    n_workers = workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        for outcome in _ordered_map(pool, prepare, source, window=4 * n_workers):
-            if isinstance(outcome, Rejection):
-                report.problems.append(outcome)
-            elif store.put_item(outcome.item, outcome.blobs, outcome.features):
-                report.added += 1
-            else:
-                report.duplicates += 1
-            tick()
+    if state is not None and state.done:
+        _skip(source, state, tick)
+        report.resumed = state.done
+
+    def with_features(entry: Entry | Rejection) -> tuple[Entry | Rejection, np.ndarray | None]:
+        if isinstance(entry, Rejection) or vectors is None:
+            return entry, None
+        try:
+            return entry, vectors.lookup(entry.name)
+        except ImportRejected as exc:
+            return Rejection(entry.name, exc.reason, exc.message), None
+
+    pool, fn, window = _executor(job, processes, workers)
+    finished = False
+    try:
+        with pool:
+            for outcome in _ordered_map(pool, fn, map(with_features, source), window=window):
+                if isinstance(outcome, Rejection):
+                    report.problems.append(outcome)
+                    name, kind = outcome.name, "rejected"
+                elif store.put_item(outcome.item, outcome.blobs, outcome.features):
+                    report.added += 1
+                    name, kind = outcome.item.filename, "added"
+                else:
+                    report.duplicates += 1
+                    name, kind = outcome.item.filename, "duplicates"
+                if state is not None:
+                    state.advance(name, kind)
+                tick()
+        finished = True
+    finally:
+        if state is not None:
+            state.finish() if finished else state.save()
     return report
 
 
-def _prepare(
-    entry: Entry,
-    project: Project,
-    labels: set[str],
-    settings: Settings,
-    vectors: _EmbeddingTable | None,
-    extract: FeatureFn | None,
-    clock: Clock,
-) -> _Prepared:
-    if entry.label is not None and entry.label not in labels:
-        raise ImportRejected(
-            "unknown-label",
-            f"The label {entry.label!r} is not one of the project's labels "
-            f"({', '.join(project.labels)}); fix the manifest or add the label to the project.",
+def _executor(
+    job: Job, processes: int, workers: int | None
+) -> tuple[Executor, Callable[..., Prepared | Rejection], int]:
+    """Return the pool preparing files, the function it runs and how many may be in flight."""
+    if processes > 1:
+        # forkserver: workers start from a clean process (no copied threads or store
+        # connections) with the imaging modules already loaded.
+        context = multiprocessing.get_context("forkserver")
+        preload = ["crowdgate.ingestion.prepare"]
+        if job.extract is not None:  # its module, and whatever that imports, once for all
+            preload.append(job.extract.__module__)
+        context.set_forkserver_preload(preload)
+        pool = ProcessPoolExecutor(
+            processes, mp_context=context, initializer=init_worker, initargs=(job,)
         )
-    features = vectors.lookup(entry.name) if vectors is not None else None
-    norm = normalize_image(
-        entry.data,
-        max_pixels=settings.max_image_pixels,
-        max_side_px=settings.max_side_px,
-        thumb_px=settings.thumb_px,
-        max_file_bytes=settings.max_file_bytes,
-    )
-    if features is None and extract is not None:
-        features = np.asarray(extract(norm.image), dtype=np.float32)
-    gold = entry.label is not None
-    blobs = {IMAGE: norm.data, THUMB: norm.thumb}
-    # Every item gets variants, not only gold: if only gold tiles were perturbed, a bot could
-    # tell gold from unlabeled tiles by their bytes and answer only the gold ones truthfully.
-    n_variants = settings.tile_variants
-    if n_variants:
-        # Keyed by the deployment secret: reproducible here, but someone holding the original
-        # (say, a public dataset image) cannot precompute the served variant bytes.
-        mac = hmac.new(settings.secret_key.encode(), norm.sha256.encode(), "sha256")
-        seed = int.from_bytes(mac.digest()[:8], "big")
-        for i, data in enumerate(
-            make_variants(norm.image, n_variants, seed, size=settings.thumb_px)
-        ):
-            blobs[variant_kind(i)] = data
-    item = Item(
-        project=project.id,
-        id=norm.sha256,
-        filename=entry.name,
-        state=GOLD if gold else UNLABELED,
-        known_label=entry.label,
-        label=entry.label,
-        split=entry.split,
-        width=norm.width,
-        height=norm.height,
-        mime=norm.mime,
-        variants=n_variants,
-        created_at=clock(),
-    )
-    return _Prepared(item, blobs, features)
+        return pool, prepare_in_worker, 4 * processes
+    n_workers = workers or min(4, os.cpu_count() or 1)
+    return ThreadPoolExecutor(max_workers=n_workers), partial(prepare_entry, job), 4 * n_workers
+
+
+def _skip(source: Iterator[Entry | Rejection], state: Checkpoint, tick: Callable[[], None]) -> None:
+    """Consume the files an earlier run already wrote, checking the source is the same one."""
+    last = None
+    for entry in islice(source, state.done):
+        last = entry
+        tick()
+    if last is None or last.name != state.last:
+        raise ImportRejected(
+            "import-source-changed",
+            f"The source changed since the interrupted import (file {state.done} was "
+            f"{state.last!r}, now {getattr(last, 'name', None)!r}); run the import again with "
+            "--restart (files already imported are then reported as duplicates).",
+        )
 
 
 class _EmbeddingTable:
@@ -287,11 +291,11 @@ def _progress_ticker(progress: Any, path: str | os.PathLike[str]) -> Callable[[]
 
 
 def _ordered_map(
-    pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Iterator[Any], *, window: int
+    pool: Executor, fn: Callable[..., Any], items: Iterator[tuple[Any, ...]], *, window: int
 ) -> Iterator[Any]:
-    """Yield ``fn(item)`` in input order with at most ``window`` items in flight (bounded RAM)."""
-    pending = deque(pool.submit(fn, item) for item in islice(items, window))
+    """Yield ``fn(*args)`` in input order with at most ``window`` calls in flight (flat RAM)."""
+    pending = deque(pool.submit(fn, *args) for args in islice(items, window))
     while pending:
         result = pending.popleft().result()
-        pending.extend(pool.submit(fn, item) for item in islice(items, 1))
+        pending.extend(pool.submit(fn, *args) for args in islice(items, 1))
         yield result

@@ -83,6 +83,9 @@ class Crowd:
         only when started with ``CROWDGATE_TRUSTED_PROXIES=1`` (as if behind one proxy).
     networks : int or None
         Distinct /24 networks the visitors come from (default: one per visitor).
+    headers : dict or None
+        Sent with every request, e.g. ``X-Crowdgate-Simulator``, the key ``crowdgate demo``
+        prints so that it counts each visitor by its forwarded address.
     concurrency : int
         Visitors answering at the same time (threads).
     seed : int
@@ -101,6 +104,7 @@ class Crowd:
         origin: str = DEFAULT_ORIGIN,
         forwarded: bool = True,
         networks: int | None = None,
+        headers: dict[str, str] | None = None,
         concurrency: int = 4,
         seed: int = 0,
     ):
@@ -110,6 +114,7 @@ class Crowd:
         self.memory = memory
         self.origin = origin
         self.forwarded = forwarded
+        self.extra_headers = dict(headers or {})
         self.concurrency = max(1, concurrency)
         self.rng = random.Random(seed)
         kinds = allocate(mix or DEFAULT_MIX, max(1, visitors), self.rng)
@@ -122,7 +127,7 @@ class Crowd:
         return Counter(v.kind for v in self.visitors)
 
     def _headers(self, visitor: Visitor) -> dict[str, str]:
-        headers = {"Origin": self.origin, "User-Agent": visitor.user_agent}
+        headers = {**self.extra_headers, "Origin": self.origin, "User-Agent": visitor.user_agent}
         if self.forwarded:
             headers["X-Forwarded-For"] = visitor.address
         return headers

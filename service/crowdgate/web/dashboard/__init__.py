@@ -39,6 +39,7 @@ def _install_session(state: BlueprintSetupState) -> None:
 bp.before_request(auth.check_request)
 bp.add_url_rule("/login", "login", auth.login, methods=["GET", "POST"])
 bp.add_url_rule("/logout", "logout", auth.logout, methods=["POST"])
+bp.add_url_rule("/signin", "signin", auth.signin_link, methods=["GET"])
 
 
 @bp.after_request

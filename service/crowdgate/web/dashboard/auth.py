@@ -16,14 +16,14 @@ from flask import Flask, Request, g, redirect, render_template, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers.response import Response
 
-from ... import manage
+from ... import manage, signin
 from ...errors import Forbidden
 from ..state import cg
 from ..uploads import allow_large_body
 
 #: Seconds a dashboard sign-in lasts.
 SESSION_TTL_S = 12 * 3600
-OPEN_ENDPOINTS = {"dashboard.login", "dashboard.static"}
+OPEN_ENDPOINTS = {"dashboard.login", "dashboard.signin", "dashboard.static"}
 
 
 class DashboardSessionInterface(SecureCookieSessionInterface):
@@ -112,6 +112,24 @@ def login() -> Response | str | tuple[str, int]:
         csrf_token()
         return redirect(url_for("dashboard.projects"))
     return render_template("dashboard/login.html", error=None)
+
+
+def signin_link() -> Response | tuple[str, int]:
+    """Sign in with a one-time link (``crowdgate signin`` or ``crowdgate demo`` prints it)."""
+    state = cg()
+    grant = request.args.get("grant", "")
+    record = signin.redeem_grant(state.store, state.settings.secret_key, grant, state.clock())
+    if record is None:
+        return render_template(
+            "dashboard/login.html",
+            error="That sign-in link has expired or was already used (each link works once, "
+            "for 15 minutes). Print a new one with `crowdgate signin`, or sign in with an "
+            "admin API key.",
+        ), 401
+    session.clear()
+    session.update(key_id=record.id, at=state.clock())
+    csrf_token()
+    return redirect(url_for("dashboard.projects"))
 
 
 def logout() -> Response:

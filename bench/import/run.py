@@ -1,0 +1,225 @@
+"""``crowdgate import`` of real JPEG photos: images per second and peak memory, whole journey.
+
+The photos are crops of the two sample photographs scikit-learn ships (``china.jpg`` and
+``flower.jpg``, so nothing is downloaded): a random window of 40 to 100 % of each side,
+mirrored half the time, resized to 320x240 and saved as JPEG at quality 75 to 95. Each size is
+imported by the real command line into a fresh SQLite data directory, once with ``--jobs 1``
+(threads in one process: the importer as it was) and once with one process per core, in the
+same run since the machine is shared. Memory is the summed PSS (shared pages split among their
+sharers) of the command and its worker processes, sampled every 0.2 s; its value at 10, 50 and
+90 % of the files shows whether it stays flat.
+
+    python bench/import/run.py --sizes 10000,100000 --baseline-max 10000 --write-results
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import write_section  # noqa: E402
+
+CACHE = Path(os.environ.get("CROWDGATE_BENCH_CACHE", "/tmp/crowdgate-bench-import"))
+PER_FOLDER = 1000  # files per sub-folder, as a real photo collection is split
+
+
+def _write_chunk(args: tuple[Path, int, int]) -> int:
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    folder, start, stop = args
+    photos = load_sample_images().images
+    rng = np.random.default_rng(start)
+    for n in range(start, stop):
+        pixels = photos[n % len(photos)]
+        height, width = pixels.shape[:2]
+        scale = rng.uniform(0.4, 1.0)
+        ch, cw = int(height * scale), int(width * scale)
+        top, left = rng.integers(0, height - ch + 1), rng.integers(0, width - cw + 1)
+        crop = Image.fromarray(pixels[top : top + ch, left : left + cw])
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        crop = crop.resize((320, 240), Image.Resampling.BILINEAR)
+        out = io.BytesIO()
+        crop.save(out, "JPEG", quality=int(rng.integers(75, 96)))
+        path = folder / f"{n // PER_FOLDER:04d}" / f"photo-{n:07d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(out.getvalue())
+    return stop - start
+
+
+def photo_set(n: int) -> Path:
+    """Return a folder of ``n`` generated JPEG photos (made once, then reused)."""
+    folder = CACHE / f"photos-{n}"
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    chunks = [(folder, s, min(n, s + 2000)) for s in range(0, n, 2000)]
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(_write_chunk, chunks))
+    done.write_text(str(n))
+    return folder
+
+
+def _tree_pss_kib(pid: int) -> int:
+    """Summed proportional set size of ``pid`` and its descendants, in KiB.
+
+    PSS splits each shared page among the processes sharing it, so worker processes forked
+    from one parent are not counted as if each held its own copy of the libraries.
+    """
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/smaps_rollup") as fh:
+                pss = next(int(ln.split()[1]) for ln in fh if ln.startswith("Pss:"))
+        except (OSError, IndexError, ValueError, StopIteration):
+            continue
+        child = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        rss[child] = pss
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo.extend(children.get(current, []))
+    return total
+
+
+def run_import(folder: Path, n: int, jobs: int, work: Path) -> dict[str, float]:
+    """Import ``folder`` with the command line; return rate, peak and sampled memory."""
+    data = work / f"data-{n}-jobs{jobs}"
+    subprocess.run(["rm", "-rf", str(data)], check=True)
+    env = {**os.environ, "CROWDGATE_DATA_DIR": str(data), "CROWDGATE_SECRET_KEY": "bench"}
+    env.pop("CROWDGATE_STORE", None)
+    crowdgate = [sys.executable, "-m", "crowdgate"]
+    subprocess.run(
+        [*crowdgate, "project", "create", "photos", "--labels", "a,b"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    log = work / f"import-{n}-jobs{jobs}.log"
+    start = time.perf_counter()
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [*crowdgate, "import", "photos", str(folder), "--jobs", str(jobs), "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        samples: list[tuple[float, int]] = []
+        while proc.poll() is None:
+            samples.append((time.perf_counter() - start, _tree_pss_kib(proc.pid)))
+            time.sleep(0.2)
+        out = proc.stdout.read() if proc.stdout else ""
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"import failed: {log.read_text()[-2000:]}")
+    import json
+
+    report = json.loads(out)
+    assert report["added"] == n, report
+
+    def at(share: float) -> float:
+        moment = seconds * share
+        return min(samples, key=lambda s: abs(s[0] - moment))[1] / 1024
+
+    return {
+        "seconds": seconds,
+        "rate": n / seconds,
+        "peak_mib": max(s[1] for s in samples) / 1024,
+        "mib_10": at(0.1),
+        "mib_50": at(0.5),
+        "mib_90": at(0.9),
+    }
+
+
+def main() -> None:
+    """Generate the photo sets, import each, print and optionally record the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=10_000,
+        help="Run the --jobs 1 baseline only at sizes up to this.",
+    )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--write-results", action="store_true")
+    opts = parser.parse_args()
+    sizes = [int(s) for s in opts.sizes.split(",")]
+    work = CACHE / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    loads = []
+    for n in sizes:
+        t = time.perf_counter()
+        folder = photo_set(n)
+        print(f"{n} photos ready in {time.perf_counter() - t:.0f} s", flush=True)
+        builds = [("new", opts.jobs)]
+        if n <= opts.baseline_max:
+            builds.insert(0, ("baseline", 1))
+        for build, jobs in builds:
+            before = os.getloadavg()[0]
+            row = run_import(folder, n, jobs, work)
+            loads.append((before, os.getloadavg()[0]))
+            rows.append((n, build, jobs, row, before))
+            print(n, build, jobs, {k: round(v, 1) for k, v in row.items()}, flush=True)
+    table = [
+        "| images | build | processes | seconds | images/s | peak PSS MiB | MiB at 10/50/90 % "
+        "| load avg at start |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n, build, jobs, row, before in rows:
+        table.append(
+            f"| {n:,} | {build} | {jobs} | {row['seconds']:.0f} | {row['rate']:.1f} "
+            f"| {row['peak_mib']:.0f} | {row['mib_10']:.0f} / {row['mib_50']:.0f} / "
+            f"{row['mib_90']:.0f} | {before:.1f} |"
+        )
+    ratios = []
+    for n in sizes:
+        got = {b: r for m, b, _, r, _ in rows if m == n}
+        if "baseline" in got:
+            ratio = got["new"]["rate"] / got["baseline"]["rate"]
+            ratios.append(f"- {n:,} images: new/baseline rate {ratio:.2f}x")
+    section = "\n".join(
+        [
+            "## Import",
+            "",
+            f"Command: `python bench/import/run.py --sizes {opts.sizes} --baseline-max "
+            f"{opts.baseline_max} --write-results`",
+            "",
+            "Whole `crowdgate import` of generated 320x240 JPEG crops of scikit-learn's sample "
+            "photos into a fresh SQLite data directory (decode, normalize, thumbnail, 4 tile "
+            f"variants, features, store writes); {os.cpu_count()} cores shared with other work. "
+            "Baseline: `--jobs 1` (threads in one process, the importer as it was).",
+            "",
+            *table,
+            "",
+            *ratios,
+            "",
+        ]
+    )
+    print(section)
+    if opts.write_results:
+        write_section(section, "## Import")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The per-file work of an import, runnable in a worker process: decode, normalize, variants.
+
+:func:`prepare_entry` is the one call each file goes through (in this process, a thread or a
+worker of a process pool). It takes a file's bytes and returns the item and every blob the
+store keeps for it, or a :class:`Rejection`; it never touches the store, so the pool's workers
+need no store connection and the parent writes items in source order.
+"""
+
+from __future__ import annotations
+
+import hmac
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..clock import Clock, system_clock
+from ..config import Settings
+from ..errors import ImportRejected
+from ..models import GOLD, UNLABELED, Item, Project
+from ..store.base import IMAGE, THUMB, variant_kind
+from ._files import Entry, Rejection
+from .images import make_variants, normalize_image
+
+__all__ = ["Job", "Prepared", "prepare_entry"]
+
+
+@dataclass
+class Prepared:
+    """One file made ready for the store: the item, its blobs and its feature vector."""
+
+    item: Item
+    blobs: dict[str, bytes]
+    features: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every file of one import is prepared with (sent once to each worker process)."""
+
+    project: Project
+    settings: Settings
+    extract: Any = None  # a picklable function image -> vector, or None
+    clock: Clock = system_clock
+
+
+def prepare_entry(
+    job: Job, entry: Entry | Rejection, features: np.ndarray | None
+) -> Prepared | Rejection:
+    """Normalize one file and make its thumbnail, tile variants and features, or refuse it."""
+    if isinstance(entry, Rejection):  # refused by the source, before any decoding
+        return entry
+    try:
+        return _prepare(job, entry, features)
+    except ImportRejected as exc:
+        return Rejection(entry.name, exc.reason, exc.message)
+
+
+def _prepare(job: Job, entry: Entry, features: np.ndarray | None) -> Prepared:
+    settings, project = job.settings, job.project
+    if entry.label is not None and entry.label not in project.labels:
+        raise ImportRejected(
+            "unknown-label",
+            f"The label {entry.label!r} is not one of the project's labels "
+            f"({', '.join(project.labels)}); fix the manifest or add the label to the project.",
+        )
+    norm = normalize_image(
+        entry.data,
+        max_pixels=settings.max_image_pixels,
+        max_side_px=settings.max_side_px,
+        thumb_px=settings.thumb_px,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    if features is None and job.extract is not None:
+        features = np.asarray(job.extract(norm.image), dtype=np.float32)
+    gold = entry.label is not None
+    blobs = {IMAGE: norm.data, THUMB: norm.thumb}
+    # Every item gets variants, not only gold: if only gold tiles were perturbed, a bot could
+    # tell gold from unlabeled tiles by their bytes and answer only the gold ones truthfully.
+    n_variants = settings.tile_variants
+    if n_variants:
+        # Keyed by the deployment secret: reproducible here, but someone holding the original
+        # (say, a public dataset image) cannot precompute the served variant bytes.
+        mac = hmac.new(settings.secret_key.encode(), norm.sha256.encode(), "sha256")
+        seed = int.from_bytes(mac.digest()[:8], "big")
+        for i, data in enumerate(
+            make_variants(norm.image, n_variants, seed, size=settings.thumb_px)
+        ):
+            blobs[variant_kind(i)] = data
+    item = Item(
+        project=project.id,
+        id=norm.sha256,
+        filename=entry.name,
+        state=GOLD if gold else UNLABELED,
+        known_label=entry.label,
+        label=entry.label,
+        split=entry.split,
+        width=norm.width,
+        height=norm.height,
+        mime=norm.mime,
+        variants=n_variants,
+        created_at=job.clock(),
+    )
+    return Prepared(item, blobs, features)
+
+
+# -- worker processes ------------------------------------------------------------------------
+_JOB: Job | None = None
+
+
+def init_worker(job: Job) -> None:
+    """Process-pool initializer: keep the job; leave Ctrl-C to the parent, which stops cleanly."""
+    global _JOB
+    _JOB = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def prepare_in_worker(
+    entry: Entry | Rejection, features: np.ndarray | None
+) -> Prepared | Rejection:
+    """:func:`prepare_entry` with the job :func:`init_worker` kept (runs in a pool worker)."""
+    assert _JOB is not None, "init_worker was not run in this process"
+    return prepare_entry(_JOB, entry, features)
