@@ -124,11 +124,15 @@ def gate_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
 
 
 def host_app(gate: Gate) -> Flask:
-    """Return the host site's app: test pages with a strict CSP of their own."""
+    """Return the host site's app: test pages with a strict CSP of their own.
+
+    No ``img-src`` at all (so ``default-src 'none'`` forbids every image): the tiles come
+    inside the challenge response and are painted on canvases.
+    """
     app = Flask("crowdgate-test-host")
     csp = (
         f"default-src 'none'; script-src 'self' {gate.base}; connect-src {gate.base}; "
-        f"img-src {gate.base}; style-src 'self'; form-action 'self'; base-uri 'none'"
+        "style-src 'self'; form-action 'self'; base-uri 'none'"
     )
 
     @app.after_request
@@ -229,17 +233,25 @@ def open_grid(page: Any, widget: str = "#one") -> str:
     return info.value.json()["challenge"]
 
 
+#: True once every tile canvas of a widget's open grid holds painted pixels (read back, so a
+#: blank or undecoded tile never counts as drawn).
+DRAWN_JS = """(sel) => {
+  const root = document.querySelector(sel + " crowdgate-widget").shadowRoot;
+  const canvases = Array.from(root.querySelectorAll(".cg-tile canvas"));
+  const painted = (c) => {
+    if (!c.width || !c.height) return false;
+    const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
+    return false;
+  };
+  return canvases.length > 0 && !root.querySelector(".cg-panel").hidden
+    && canvases.every(painted);
+}"""
+
+
 def wait_images(page: Any, widget: str = "#one") -> None:
-    """Wait until the widget's grid shows every image, decoded."""
-    page.wait_for_function(
-        """(sel) => {
-          const root = document.querySelector(sel + " crowdgate-widget").shadowRoot;
-          const imgs = Array.from(root.querySelectorAll(".cg-tile img"));
-          return imgs.length > 0 && !root.querySelector(".cg-panel").hidden
-            && imgs.every((i) => i.complete && i.naturalWidth > 0);
-        }""",
-        arg=widget,
-    )
+    """Wait until the widget's grid shows every tile, decoded and painted."""
+    page.wait_for_function(DRAWN_JS, arg=widget)
 
 
 def token_of(page: Any, widget: str = "#one") -> str:

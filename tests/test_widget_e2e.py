@@ -63,6 +63,21 @@ def test_mouse_solve_posts_the_form_and_the_token_verifies_once(page, gate, demo
     assert page.console_errors == []
 
 
+def test_a_solved_captcha_takes_three_requests(page, gate, host):
+    page.goto(host + "/page/basic")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.startswith(gate.base) else None)
+    challenge = open_grid(page)
+    for slot in right_picks(gate.store, challenge):
+        page.locator(".cg-tile").nth(slot).click()
+    page.locator(".cg-verify").click()
+    token = wait_token(page)
+    assert verify(gate, token)["success"] is True
+    paths = [url[len(gate.base) :] for url in sent]
+    # siteverify is the site's server's request; the page makes the other two, and no other
+    assert paths == ["/api/v1/challenge", f"/api/v1/challenge/{challenge}/answer"]
+
+
 def test_keyboard_only_solve_passes(page, gate, host):
     page.goto(host + "/page/basic")
     page.keyboard.press("Tab")
@@ -132,7 +147,8 @@ def test_a_site_asking_proof_of_work_is_solved_in_the_browser_then_passes(page, 
 
 def test_strict_csp_page_shows_no_violation(page, gate, host):
     response = page.goto(host + "/page/basic")
-    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    csp = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in csp and "img-src" not in csp
     challenge = open_grid(page)
     for slot in right_picks(gate.store, challenge):
         page.locator(".cg-tile").nth(slot).click()

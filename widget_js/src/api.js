@@ -10,7 +10,7 @@
  *   label: string,
  *   grid: number,
  *   cols: number,
- *   images: string[],
+ *   tiles: string[],
  *   expires_in: number,
  *   compat: "" | "recaptcha" | "hcaptcha",
  * }} Challenge
@@ -40,6 +40,9 @@ export const OFFLINE = "network-error";
 /** Code used when the server answered with something that is not the documented JSON. */
 export const BAD_RESPONSE = "bad-response";
 
+/** Standard base64, as the server encodes each tile's bytes. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
 export class ApiError extends Error {
   /**
    * @param {string} code Stable machine-readable code from the server, or OFFLINE/BAD_RESPONSE.
@@ -57,26 +60,21 @@ export class ApiError extends Error {
 }
 
 /**
- * Check a challenge object from the server and normalise its image URLs against `base`.
+ * Check a challenge object from the server; its tiles are base64 image bytes, in slot order.
  * @param {unknown} raw
- * @param {string} base
  * @returns {Challenge}
  */
-export function parseChallenge(raw, base) {
+export function parseChallenge(raw) {
   const c = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
-  const images = Array.isArray(c.images) ? c.images : [];
-  const grid = Number(c.grid) || images.length;
+  const tiles = Array.isArray(c.tiles) ? c.tiles : [];
+  const grid = Number(c.grid) || tiles.length;
   const cols = Math.max(1, Math.min(6, Math.floor(Number(c.cols)) || 3));
-  if (typeof c.challenge !== "string" || !c.challenge || images.length !== grid || grid < 1) {
+  if (typeof c.challenge !== "string" || !c.challenge || tiles.length !== grid || grid < 1) {
     throw new ApiError(BAD_RESPONSE, "The challenge response is missing fields.", 200);
   }
-  const urls = images.map((src) => {
-    const url = new URL(String(src), base);
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new ApiError(BAD_RESPONSE, "A challenge image URL is not http(s).", 200);
-    }
-    return url.href;
-  });
+  if (!tiles.every((t) => typeof t === "string" && BASE64.test(t))) {
+    throw new ApiError(BAD_RESPONSE, "A challenge tile is not base64 image data.", 200);
+  }
   const compat = c.compat === "recaptcha" || c.compat === "hcaptcha" ? c.compat : "";
   return {
     challenge: c.challenge,
@@ -84,7 +82,7 @@ export function parseChallenge(raw, base) {
     label: typeof c.label === "string" ? c.label : "",
     grid,
     cols,
-    images: urls,
+    tiles,
     expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
     compat,
   };
@@ -157,7 +155,7 @@ export function createClient(base, fetchFn) {
      */
     async challenge(sitekey, hostname, pow) {
       const body = pow ? { sitekey, hostname, pow } : { sitekey, hostname };
-      return parseChallenge(await post("/api/v1/challenge", body), base);
+      return parseChallenge(await post("/api/v1/challenge", body));
     },
 
     /**
@@ -178,7 +176,7 @@ export function createClient(base, fetchFn) {
           success: false,
           code: typeof data.code === "string" ? data.code : "answer-wrong",
           message: typeof data.message === "string" ? data.message : "",
-          next: parseChallenge(data.next, base),
+          next: parseChallenge(data.next),
         };
       }
       throw new ApiError(BAD_RESPONSE, "The answer response is missing fields.", 200);

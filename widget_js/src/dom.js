@@ -1,9 +1,11 @@
 // @ts-check
 // DOM rendering: builds the widget once inside an open shadow root and updates it from machine
-// states. Server text only ever reaches the page through textContent, attributes and img.src.
+// states. Server text only ever reaches the page through textContent and attributes; tiles are
+// painted on canvases by `draw`.
 
 import { translate } from "./i18n.js";
 import { applyStyles } from "./style.js";
+import { TILE_UNDECODABLE } from "./tiles.js";
 
 /**
  * @typedef {{
@@ -12,6 +14,7 @@ import { applyStyles } from "./style.js";
  *   verify: () => void,
  *   reload: () => void,
  *   close: () => void,
+ *   fault: (code: string) => void,
  * }} Intents
  */
 
@@ -22,6 +25,7 @@ import { applyStyles } from "./style.js";
  *   size: "normal" | "compact",
  *   nonce: string,
  *   intents: Intents,
+ *   draw: (canvas: HTMLCanvasElement, tile: string) => Promise<void>,
  * }} ViewOptions
  */
 
@@ -76,7 +80,11 @@ export function createView(host, options) {
   const panel = make(doc, "div", "cg-panel");
   panel.hidden = true;
   const prompt = make(doc, "p", "cg-prompt", { id: "cg-prompt" });
-  const grid = make(doc, "div", "cg-grid", { role: "group", "aria-labelledby": "cg-prompt" });
+  const grid = make(doc, "div", "cg-grid", {
+    role: "group",
+    "aria-labelledby": "cg-prompt",
+    "aria-busy": "false",
+  });
   const actions = make(doc, "div", "cg-actions");
   const reload = make(doc, "button", "cg-btn cg-reload", { type: "button" });
   reload.textContent = t("reload");
@@ -116,16 +124,27 @@ export function createView(host, options) {
   function buildTiles(challenge) {
     cols = challenge.cols;
     grid.className = `cg-grid cg-cols-${cols}`;
-    tiles = challenge.images.map((src, i) => {
+    const id = challenge.challenge;
+    let pending = challenge.tiles.length;
+    grid.setAttribute("aria-busy", "true");
+    tiles = challenge.tiles.map((data, i) => {
       const tile = make(doc, "button", "cg-tile", {
         type: "button",
         "aria-pressed": "false",
         "aria-label": t("tile", { n: i + 1, total: challenge.grid }),
         tabindex: i === 0 ? "0" : "-1",
       });
-      const img = make(doc, "img", "", { alt: "", draggable: "false", decoding: "async" });
-      img.src = src;
-      tile.append(img);
+      // Blank until painted; the button's label is what assistive technology reads.
+      const canvas = make(doc, "canvas", "", { width: "0", height: "0", "aria-hidden": "true" });
+      tile.append(canvas);
+      options.draw(canvas, data).then(
+        () => {
+          if (--pending === 0 && renderedId === id) grid.setAttribute("aria-busy", "false");
+        },
+        () => {
+          if (renderedId === id) intents.fault(TILE_UNDECODABLE);
+        },
+      );
       tile.addEventListener("click", () => {
         rove(i);
         intents.toggle(i);

@@ -7,6 +7,7 @@
 //   verifying --> passed (token, expires after expires_in) | failed (next challenge)
 //             --> error | offline
 //   failed behaves like grid; passed --timer--> expired; reset() returns to idle from anywhere.
+//   grid/failed --fault (a tile did not decode)--> error
 
 import { ApiError, BAD_RESPONSE, OFFLINE } from "./api.js";
 
@@ -194,6 +195,16 @@ export function createMachine(options) {
           if (mine === seq) fail(exc);
         },
       );
+    },
+
+    /**
+     * Report that the shown grid cannot be drawn (a tile did not decode): the error state.
+     * @param {string} code
+     */
+    fault(code) {
+      if (!state.challenge) return;
+      seq++;
+      fail(new ApiError(code, "A tile of the challenge could not be drawn.", 0));
     },
 
     /** Close the grid without answering (Escape); the challenge is dropped. */

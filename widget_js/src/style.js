@@ -91,9 +91,9 @@ button:disabled{cursor:default}
 .cg-grid{display:grid;gap:4px}
 ${COLS}
 .cg-tile{position:relative;aspect-ratio:1;padding:0;overflow:hidden;border:3px solid transparent;border-radius:4px;background:var(--border)}
-.cg-tile img{display:block;width:100%;height:100%;object-fit:cover}
+.cg-tile canvas{display:block;width:100%;height:100%;object-fit:cover}
 .cg-tile[aria-pressed="true"]{border-color:var(--accent)}
-.cg-tile[aria-pressed="true"] img{transform:scale(.86)}
+.cg-tile[aria-pressed="true"] canvas{transform:scale(.86)}
 .cg-tile[aria-pressed="true"]::after{content:"\\2713";position:absolute;top:2px;left:2px;width:20px;height:20px;border-radius:50%;font-size:13px;line-height:20px;text-align:center;color:var(--accent-fg);background:var(--accent)}
 .cg-tile:focus-visible{outline-offset:-1px}
 .cg-actions{display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end;margin-top:8px}
@@ -105,7 +105,7 @@ ${COLS}
 .cg-bad{color:var(--error)}
 .cg-code{display:block;font-size:12px;color:var(--muted)}
 @media (prefers-reduced-motion:no-preference){
-.cg-tile img{transition:transform .12s ease-out}
+.cg-tile canvas{transition:transform .12s ease-out}
 .cg-check[aria-busy="true"] .cg-box{animation:cg-spin 1s linear infinite}
 }
 @keyframes cg-spin{to{transform:rotate(360deg)}}

@@ -35,7 +35,7 @@ describe("state machine", () => {
     assert.equal(machine.state.name, "loading");
     await settle();
     assert.equal(machine.state.name, "grid");
-    assert.equal(machine.state.challenge?.images.length, 9);
+    assert.equal(machine.state.challenge?.tiles.length, 9);
     machine.toggle(4);
     machine.toggle(0);
     assert.deepEqual(machine.state.selected, [0, 4]);

@@ -37,7 +37,8 @@ export function fakeApi(options = {}) {
         label: "3",
         grid: 9,
         cols: 3,
-        images: Array.from({ length: 9 }, (_, i) => `${BASE}/api/v1/image/${id}/${i}`),
+        // "<id>/<slot>" in base64: the widget's draw stand-in records what it painted
+        tiles: Array.from({ length: 9 }, (_, i) => btoa(`${id}/${i}`)),
         expires_in: 600,
         compat: api.compat,
       };
@@ -97,6 +98,17 @@ export function page(options = {}) {
   Object.defineProperty(win.navigator, "languages", { value: options.languages || ["en-US"] });
   // jsdom finishes "loading" asynchronously; tests that need that state redefine it in before().
   Object.defineProperty(win.document, "readyState", { value: "complete", configurable: true });
+  // jsdom decodes no images: a stand-in bitmap says which tile it is, the canvas keeps it.
+  win.Blob = Blob; // Node's, which can be read back (jsdom's has no text())
+  win.createImageBitmap = async (/** @type {Blob} */ blob) => {
+    const text = await blob.text();
+    if (text === "broken") throw new Error("undecodable");
+    return { width: 1, height: 1, text, close() {} };
+  };
+  win.HTMLCanvasElement.prototype.getContext = function () {
+    const canvas = this;
+    return { drawImage: (/** @type {any} */ bitmap) => (canvas.dataset.painted = bitmap.text) };
+  };
   if (options.before) options.before(win);
   const script = win.document.createElement("script");
   script.src = options.scriptUrl || `${BASE}/widget.js`;

@@ -140,29 +140,6 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
-        "/api/v1/challenge/{challenge_id}/image/{slot}": {
-            "get": {
-                "summary": "One slot's image",
-                "tags": ["public"],
-                "parameters": [
-                    _param("challenge_id"),
-                    {
-                        "in": "path",
-                        "name": "slot",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "Image bytes",
-                        "content": {"image/webp": {}, "image/png": {}},
-                    },
-                    "410": _ok("Challenge expired or answered", ERROR),
-                    **ERRORS,
-                },
-            }
-        },
         "/api/v1/challenge/{challenge_id}/answer": {
             "post": {
                 "summary": "Answer a challenge",
@@ -438,7 +415,12 @@ SPEC: dict[str, Any] = {
                     "label": {"type": "string"},
                     "grid": {"type": "integer"},
                     "cols": {"type": "integer"},
-                    "images": {"type": "array", "items": {"type": "string"}},
+                    "tiles": {
+                        "description": "Each slot's image bytes (WebP, or PNG for the test "
+                        "site) in standard base64, in slot order; no further request is needed",
+                        "type": "array",
+                        "items": {"type": "string", "format": "byte"},
+                    },
                     "expires_in": {"type": "integer"},
                     "compat": {"type": "string"},
                 },

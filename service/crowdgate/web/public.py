@@ -1,4 +1,4 @@
-"""Public routes: the widget script, challenges, slot images, answers and siteverify."""
+"""Public routes: the widget script, challenges (with their tiles), answers and siteverify."""
 
 from __future__ import annotations
 
@@ -91,17 +91,7 @@ def challenge() -> Response:
     if c.service.admit(site, body.get("pow")):
         g.pow_solved = True
     issued = c.service.issue_for(site, host, client)
-    return jsonify(c.service.describe(issued, request.host_url.rstrip("/")))
-
-
-@bp.get("/api/v1/challenge/<challenge_id>/image/<int:slot>")
-def slot_image(challenge_id: str, slot: int) -> Response:
-    """Serve one slot's image under an opaque per-challenge URL."""
-    data, mime = cg().service.slot_image(challenge_id, slot)
-    response = Response(data, mimetype=mime)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
+    return jsonify(c.service.describe(issued))
 
 
 @bp.post("/api/v1/challenge/<challenge_id>/answer")
@@ -123,7 +113,7 @@ def answer(challenge_id: str) -> Response:
             "success": False,
             "code": "answer-wrong",
             "message": "Some answers were wrong; here is a new challenge.",
-            "next": c.service.describe(result.next, request.host_url.rstrip("/")),
+            "next": c.service.describe(result.next),
         }
     )
 

@@ -118,6 +118,7 @@ return { LANGS, MESSAGES, pickLang, translate };
 const __cg_api = (function () {
 const OFFLINE = "network-error";
 const BAD_RESPONSE = "bad-response";
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 class ApiError extends Error {
 constructor(code, message, status, pow = null) {
 super(message);
@@ -127,21 +128,17 @@ this.status = status;
 this.pow = pow;
 }
 }
-function parseChallenge(raw, base) {
+function parseChallenge(raw) {
 const c = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
-const images = Array.isArray(c.images) ? c.images : [];
-const grid = Number(c.grid) || images.length;
+const tiles = Array.isArray(c.tiles) ? c.tiles : [];
+const grid = Number(c.grid) || tiles.length;
 const cols = Math.max(1, Math.min(6, Math.floor(Number(c.cols)) || 3));
-if (typeof c.challenge !== "string" || !c.challenge || images.length !== grid || grid < 1) {
+if (typeof c.challenge !== "string" || !c.challenge || tiles.length !== grid || grid < 1) {
 throw new ApiError(BAD_RESPONSE, "The challenge response is missing fields.", 200);
 }
-const urls = images.map((src) => {
-const url = new URL(String(src), base);
-if (url.protocol !== "https:" && url.protocol !== "http:") {
-throw new ApiError(BAD_RESPONSE, "A challenge image URL is not http(s).", 200);
+if (!tiles.every((t) => typeof t === "string" && BASE64.test(t))) {
+throw new ApiError(BAD_RESPONSE, "A challenge tile is not base64 image data.", 200);
 }
-return url.href;
-});
 const compat = c.compat === "recaptcha" || c.compat === "hcaptcha" ? c.compat : "";
 return {
 challenge: c.challenge,
@@ -149,7 +146,7 @@ prompt: typeof c.prompt === "string" ? c.prompt : "",
 label: typeof c.label === "string" ? c.label : "",
 grid,
 cols,
-images: urls,
+tiles,
 expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
 compat,
 };
@@ -195,7 +192,7 @@ return data;
 return {
 async challenge(sitekey, hostname, pow) {
 const body = pow ? { sitekey, hostname, pow } : { sitekey, hostname };
-return parseChallenge(await post("/api/v1/challenge", body), base);
+return parseChallenge(await post("/api/v1/challenge", body));
 },
 async answer(id, selected) {
 const path = "/api/v1/challenge/" + encodeURIComponent(id) + "/answer";
@@ -209,7 +206,7 @@ return {
 success: false,
 code: typeof data.code === "string" ? data.code : "answer-wrong",
 message: typeof data.message === "string" ? data.message : "",
-next: parseChallenge(data.next, base),
+next: parseChallenge(data.next),
 };
 }
 throw new ApiError(BAD_RESPONSE, "The answer response is missing fields.", 200);
@@ -260,6 +257,29 @@ throw new ApiError(POW_CANCELLED, "The proof of work was abandoned.", 0);
 throw new ApiError(POW_UNSOLVED, "No nonce solved the puzzle.", 0);
 }
 return { POW_UNSUPPORTED, POW_UNSOLVED, POW_CANCELLED, zeroBits, solvePuzzle };
+})();
+const __cg_tiles = (function () {
+const TILE_UNDECODABLE = "tile-undecodable";
+function fromBase64(atob, text) {
+const binary = atob(text);
+const bytes = new Uint8Array(binary.length);
+for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+return bytes;
+}
+async function drawTile(win, canvas, tile) {
+if (typeof win.createImageBitmap !== "function") throw new Error(TILE_UNDECODABLE);
+const bitmap = await win.createImageBitmap(new win.Blob([fromBase64(win.atob, tile)]));
+try {
+canvas.width = bitmap.width;
+canvas.height = bitmap.height;
+const context = canvas.getContext("2d");
+if (!context) throw new Error(TILE_UNDECODABLE);
+context.drawImage(bitmap, 0, 0);
+} finally {
+bitmap.close();
+}
+}
+return { TILE_UNDECODABLE, fromBase64, drawTile };
 })();
 const __cg_style = (function () {
 const PALETTES = {
@@ -332,9 +352,9 @@ button:disabled{cursor:default}
 .cg-grid{display:grid;gap:4px}
 ${COLS}
 .cg-tile{position:relative;aspect-ratio:1;padding:0;overflow:hidden;border:3px solid transparent;border-radius:4px;background:var(--border)}
-.cg-tile img{display:block;width:100%;height:100%;object-fit:cover}
+.cg-tile canvas{display:block;width:100%;height:100%;object-fit:cover}
 .cg-tile[aria-pressed="true"]{border-color:var(--accent)}
-.cg-tile[aria-pressed="true"] img{transform:scale(.86)}
+.cg-tile[aria-pressed="true"] canvas{transform:scale(.86)}
 .cg-tile[aria-pressed="true"]::after{content:"\\2713";position:absolute;top:2px;left:2px;width:20px;height:20px;border-radius:50%;font-size:13px;line-height:20px;text-align:center;color:var(--accent-fg);background:var(--accent)}
 .cg-tile:focus-visible{outline-offset:-1px}
 .cg-actions{display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end;margin-top:8px}
@@ -346,7 +366,7 @@ ${COLS}
 .cg-bad{color:var(--error)}
 .cg-code{display:block;font-size:12px;color:var(--muted)}
 @media (prefers-reduced-motion:no-preference){
-.cg-tile img{transition:transform .12s ease-out}
+.cg-tile canvas{transition:transform .12s ease-out}
 .cg-check[aria-busy="true"] .cg-box{animation:cg-spin 1s linear infinite}
 }
 @keyframes cg-spin{to{transform:rotate(360deg)}}
@@ -484,6 +504,11 @@ if (mine === seq) fail(exc);
 },
 );
 },
+fault(code) {
+if (!state.challenge) return;
+seq++;
+fail(new ApiError(code, "A tile of the challenge could not be drawn.", 0));
+},
 close() {
 if (!state.open) return;
 seq++;
@@ -501,6 +526,7 @@ return { createMachine };
 const __cg_dom = (function () {
 const { translate } = __cg_i18n;
 const { applyStyles } = __cg_style;
+const { TILE_UNDECODABLE } = __cg_tiles;
 const BUSY = ["loading", "solving", "verifying"];
 const MOVES = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
 function make(doc, tag, className, attrs) {
@@ -532,7 +558,11 @@ row.append(check, brand);
 const panel = make(doc, "div", "cg-panel");
 panel.hidden = true;
 const prompt = make(doc, "p", "cg-prompt", { id: "cg-prompt" });
-const grid = make(doc, "div", "cg-grid", { role: "group", "aria-labelledby": "cg-prompt" });
+const grid = make(doc, "div", "cg-grid", {
+role: "group",
+"aria-labelledby": "cg-prompt",
+"aria-busy": "false",
+});
 const actions = make(doc, "div", "cg-actions");
 const reload = make(doc, "button", "cg-btn cg-reload", { type: "button" });
 reload.textContent = t("reload");
@@ -564,16 +594,26 @@ if (tiles[index]) tiles[index].focus();
 function buildTiles(challenge) {
 cols = challenge.cols;
 grid.className = `cg-grid cg-cols-${cols}`;
-tiles = challenge.images.map((src, i) => {
+const id = challenge.challenge;
+let pending = challenge.tiles.length;
+grid.setAttribute("aria-busy", "true");
+tiles = challenge.tiles.map((data, i) => {
 const tile = make(doc, "button", "cg-tile", {
 type: "button",
 "aria-pressed": "false",
 "aria-label": t("tile", { n: i + 1, total: challenge.grid }),
 tabindex: i === 0 ? "0" : "-1",
 });
-const img = make(doc, "img", "", { alt: "", draggable: "false", decoding: "async" });
-img.src = src;
-tile.append(img);
+const canvas = make(doc, "canvas", "", { width: "0", height: "0", "aria-hidden": "true" });
+tile.append(canvas);
+options.draw(canvas, data).then(
+() => {
+if (--pending === 0 && renderedId === id) grid.setAttribute("aria-busy", "false");
+},
+() => {
+if (renderedId === id) intents.fault(TILE_UNDECODABLE);
+},
+);
 tile.addEventListener("click", () => {
 rove(i);
 intents.toggle(i);
@@ -684,6 +724,7 @@ const { createView } = __cg_dom;
 const { pickLang } = __cg_i18n;
 const { createMachine } = __cg_machine;
 const { solvePuzzle } = __cg_pow;
+const { drawTile } = __cg_tiles;
 const VERSION = "0.1.0";
 const MARK = Symbol.for("crowdgate.api");
 const SCRIPT_PATH = /\/(widget\.js|recaptcha\/api\.js)$/;
@@ -837,7 +878,9 @@ toggle: (i) => machine.toggle(i),
 verify: () => machine.verify(),
 reload: () => machine.reload(),
 close: () => machine.close(),
+fault: (code) => machine.fault(code),
 },
+draw: (canvas, tile) => drawTile(win, canvas, tile),
 });
 view.update(machine.state);
 return {
