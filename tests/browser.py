@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).parent / "_artifacts" / "screenshots"
 SECRET_KEY = "live-test-secret"  # what tests/live.py gives the served crowdgate
+#: axe-core, the accessibility checker run inside test pages (a dev dependency of the widget)
+AXE = Path(__file__).parent.parent / "widget_js" / "node_modules" / "axe-core" / "axe.min.js"
 UNKNOWN_SITEKEY = "00000000-0000-4000-8000-000000000000"
 
 PAGE = """<!doctype html>
@@ -43,7 +45,8 @@ PAGE = """<!doctype html>
 <link rel="stylesheet" href="/host.css">
 <script src="/host.js"></script>
 <script src="{{ cg }}/widget.js" async defer></script>
-</head><body>
+</head><body><main>
+<h1>Sign up</h1>
 <form action="/submit" method="post">
 {% for w in widgets %}
 <div id="{{ w.id }}" class="crowdgate" data-sitekey="{{ w.sitekey }}" data-theme="{{ theme }}"
@@ -52,7 +55,7 @@ PAGE = """<!doctype html>
 <button type="submit" id="submit">Send</button>
 </form>
 <p id="errors"></p><p id="passes"></p><p id="violations"></p>
-</body></html>
+</main></body></html>
 """
 
 # Runs before the widget: records CSP violations and the callbacks' arguments in the DOM.
@@ -157,6 +160,11 @@ def host_app(gate: Gate) -> Flask:
     def host_css() -> Response:
         return Response(HOST_CSS, mimetype="text/css")
 
+    @app.get("/axe.js")
+    def axe_js() -> Response:
+        # served by the page's own origin, so the strict CSP needs no exception for it
+        return Response(AXE.read_bytes(), mimetype="text/javascript")
+
     @app.get("/favicon.ico")
     def favicon() -> Response:
         return Response(status=204)
@@ -194,6 +202,35 @@ def page_fixture(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
     yield pg
     context.close()
+
+
+def axe_path() -> Path:
+    """Return axe-core's script; fail under CI=true when it is missing, else skip."""
+    if not AXE.exists():
+        message = "axe-core is not installed; run `cd widget_js && npm ci` (make test does)."
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE
+
+
+def axe_violations(page: Any, host: str) -> list[str]:
+    """Run axe-core (every rule it runs by default) in the page; return its violations."""
+    axe_path()
+    if not page.evaluate("() => !!window.axe"):
+        page.add_script_tag(url=host + "/axe.js")
+    found = page.evaluate(
+        """async () => {
+          const result = await axe.run(document);
+          // the widget lives in a shadow root: make sure axe looked inside it
+          const seen = result.passes.some((rule) =>
+            rule.nodes.some((n) => JSON.stringify(n.target).includes(".cg-check")));
+          return { seen, violations: result.violations.map((v) => v.id + ": " +
+            v.nodes.map((n) => JSON.stringify(n.target)).join(", ")) };
+        }"""
+    )
+    assert found["seen"], "axe-core did not check the widget's shadow root"
+    return list(found["violations"])
 
 
 def shoot(target: Any, name: str) -> Path:

@@ -13,8 +13,11 @@
  *   tiles: string[],
  *   expires_in: number,
  *   compat: "" | "recaptcha" | "hcaptcha",
+ *   alternative: boolean,
  * }} Challenge
  */
+
+/** A token won on either path. @typedef {{ success: true, token: string, expires_in: number }} Pass */
 
 /**
  * Outcome of an answer: a token on a pass, the next challenge on a fail.
@@ -85,6 +88,7 @@ export function parseChallenge(raw) {
     tiles,
     expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
     compat,
+    alternative: c.alternative === true,
   };
 }
 
@@ -98,6 +102,19 @@ export function parsePuzzle(raw) {
   const bits = Number(p.bits);
   const ok = typeof p.puzzle === "string" && p.puzzle && Number.isInteger(bits);
   return ok && bits >= 1 && bits <= 32 ? { puzzle: p.puzzle, bits } : null;
+}
+
+/**
+ * Check a pass from the server: a token and its lifetime.
+ * @param {Record<string, any>} data
+ * @returns {Pass}
+ */
+function parsePass(data) {
+  if (data.success === true && typeof data.token === "string" && data.token) {
+    const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
+    return { success: true, token: data.token, expires_in: ttl };
+  }
+  throw new ApiError(BAD_RESPONSE, "The pass response is missing fields.", 200);
 }
 
 /**
@@ -159,6 +176,29 @@ export function createClient(base, fetchFn) {
     },
 
     /**
+     * Ask for the accessible path's puzzle (a pass without images).
+     * @param {string} sitekey
+     * @param {string} hostname
+     * @returns {Promise<Puzzle>}
+     */
+    async alternativePuzzle(sitekey, hostname) {
+      const puzzle = parsePuzzle(await post("/api/v1/alternative", { sitekey, hostname }));
+      if (!puzzle) throw new ApiError(BAD_RESPONSE, "The puzzle response is missing fields.", 200);
+      return puzzle;
+    },
+
+    /**
+     * Redeem a solved accessible-path puzzle for a token.
+     * @param {string} sitekey
+     * @param {string} hostname
+     * @param {Proof} pow
+     * @returns {Promise<Pass>}
+     */
+    async alternativePass(sitekey, hostname, pow) {
+      return parsePass(await post("/api/v1/alternative", { sitekey, hostname, pow }));
+    },
+
+    /**
      * Submit the selected slot indexes.
      * @param {string} id Challenge id.
      * @param {number[]} selected Slot indexes, ascending.
@@ -167,10 +207,7 @@ export function createClient(base, fetchFn) {
     async answer(id, selected) {
       const path = "/api/v1/challenge/" + encodeURIComponent(id) + "/answer";
       const data = await post(path, { selected });
-      if (data.success === true && typeof data.token === "string" && data.token) {
-        const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
-        return { success: true, token: data.token, expires_in: ttl };
-      }
+      if (data.success === true) return parsePass(data);
       if (data.success === false) {
         return {
           success: false,

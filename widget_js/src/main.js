@@ -235,6 +235,7 @@ export function install(win, current) {
         reload: () => machine.reload(),
         close: () => machine.close(),
         fault: (code) => machine.fault(code),
+        alternative: () => machine.alternative(),
       },
       draw: (canvas, tile) => drawTile(win, canvas, tile),
     });

@@ -67,6 +67,7 @@ const COLS = [1, 2, 3, 4, 5, 6]
 export const CSS = `
 :host{all:initial;display:inline-block;max-width:100%}
 [hidden]{display:none!important}
+.cg-sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 .cg{${vars(PALETTES.light)}box-sizing:border-box;width:304px;max-width:100%;padding:10px 12px;
 font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif;
 color:var(--fg);background:var(--bg);border:1px solid var(--border);border-radius:6px;text-align:start}

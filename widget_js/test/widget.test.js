@@ -323,6 +323,33 @@ describe("challenge UI", () => {
     assert.equal(painted(controls(el).tiles[0]), "ch2/0");
   });
 
+  test("the path without images is a button after Verify, described to screen readers", async () => {
+    const { doc } = page({ html: FORM });
+    const el = /** @type {Element} */ (doc.querySelector(".crowdgate"));
+    controls(el).check.click();
+    await settle();
+    const { root, grid, verify } = controls(el);
+    const alt = /** @type {HTMLElement} */ (root.querySelector(".cg-alt"));
+    assert.equal(alt.hidden, false);
+    assert.equal(alt.textContent, "Check without images");
+    assert.equal(verify.nextElementSibling, alt, "Tab order: tiles, New challenge, Verify, then it");
+    const hint = root.getElementById(grid.getAttribute("aria-describedby") || "");
+    assert.match(hint?.textContent || "", /Check without images/);
+    assert.equal(hint?.className, "cg-sr");
+  });
+
+  test("a site without the path shows no button and no hint", async () => {
+    const api = fakeApi();
+    api.alternative = false;
+    const { doc } = page({ html: FORM, api });
+    const el = /** @type {Element} */ (doc.querySelector(".crowdgate"));
+    controls(el).check.click();
+    await settle();
+    const { root, grid } = controls(el);
+    assert.equal(/** @type {HTMLElement} */ (root.querySelector(".cg-alt")).hidden, true);
+    assert.equal(grid.getAttribute("aria-describedby"), null);
+  });
+
   test("a tile that does not decode shows the error state with its code", async () => {
     const api = fakeApi();
     const made = api.challenge;

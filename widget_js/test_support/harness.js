@@ -22,6 +22,8 @@ export function fakeApi(options = {}) {
     /** @type {{ url: string, init: any, body: any }[]} */
     requests: [],
     compat: options.compat || "",
+    /** Whether challenges offer the accessible path. */
+    alternative: true,
     /** @type {Outcome[]} Outcomes of the next answers, "pass" once exhausted. */
     answers: [],
     /** @type {Outcome | null} Outcome of every challenge request while set. */
@@ -41,6 +43,7 @@ export function fakeApi(options = {}) {
         tiles: Array.from({ length: 9 }, (_, i) => btoa(`${id}/${i}`)),
         expires_in: 600,
         compat: api.compat,
+        alternative: api.alternative,
       };
     },
     /**
@@ -52,6 +55,12 @@ export function fakeApi(options = {}) {
       const body = JSON.parse(init.body);
       api.requests.push({ url, init, body });
       const isChallenge = url === `${BASE}/api/v1/challenge`;
+      if (url === `${BASE}/api/v1/alternative`) {
+        if (!body.pow) return Response.json({ puzzle: "alt-puzzle", bits: 4, expires_in: 300 });
+        const ok = body.pow.puzzle === "alt-puzzle" && body.pow.nonce === "solved";
+        if (!ok) return Response.json({ code: "pow-invalid", message: "No." }, { status: 403 });
+        return Response.json({ success: true, token: "alt-token", expires_in: 120 });
+      }
       if (isChallenge && api.hold) {
         await new Promise((resolve) => {
           api.release = () => resolve(undefined);

@@ -13,6 +13,7 @@ from ..errors import BadRequest, CrowdgateError, Forbidden, Gone, NotFound
 from ..models import TEST_PROJECT, Challenge, Project, Site, TokenRecord, Vote
 from ..store import Store
 from . import keys, testkit
+from .alternative import PATH_GRID, AlternativePath
 from .cache import TTLCache
 from .grid import compose_grid
 from .pow import POW_TTL_S, SPENT_KIND, PowRejected, PowRequired, make_puzzle, spent_digest
@@ -69,6 +70,7 @@ class ChallengeService:
         self.gold_counts: TTLCache[dict[str, int]] = TTLCache(
             lambda k: store.gold_labels(str(k)), ttl
         )
+        self.alternative = AlternativePath(store, settings, clock)
 
     # -- issue ----------------------------------------------------------------------------
     def site_for(self, sitekey: str) -> Site:
@@ -209,11 +211,13 @@ class ChallengeService:
         if challenge.test:
             prompt = testkit.PROMPT
             compat = ""
+            alternative = testkit.TEST_SITE.alternative
         else:
             project = self.projects.get(challenge.project)
             prompt = project.prompt_for(challenge.label) if project else challenge.label
             site = self.sites.get(challenge.sitekey)
             compat = site.compat if site else ""
+            alternative = site.alternative if site else False
         n = len(challenge.slots)
         return {
             "challenge": challenge.id,
@@ -224,6 +228,8 @@ class ChallengeService:
             "tiles": encoded_tiles(self.store, challenge),
             "expires_in": int(challenge.expires_at - self.clock()),
             "compat": compat,
+            # whether the widget offers the path without images (the site may turn it off)
+            "alternative": alternative,
         }
 
     # -- answer ---------------------------------------------------------------------------
@@ -326,7 +332,7 @@ class ChallengeService:
             return _verdict(["timeout-or-duplicate"])
         if sitekey not in (None, "") and sitekey != record.sitekey:
             return _verdict(["sitekey-secret-mismatch"])
-        return _verdict([], record.challenge_ts, record.hostname)
+        return _verdict([], record.challenge_ts, record.hostname, record.path)
 
 
 def _parse_selection(selected: object) -> set[int]:
@@ -341,7 +347,9 @@ def _parse_selection(selected: object) -> set[int]:
     return set(selected)
 
 
-def _verdict(errors: list[str], ts: float | None = None, hostname: str = "") -> dict[str, Any]:
+def _verdict(
+    errors: list[str], ts: float | None = None, hostname: str = "", path: str = PATH_GRID
+) -> dict[str, Any]:
     if errors:
         return {"success": False, "error-codes": errors}
     stamp = datetime.fromtimestamp(ts or 0, UTC).isoformat(timespec="seconds")
@@ -350,6 +358,9 @@ def _verdict(errors: list[str], ts: float | None = None, hostname: str = "") -> 
         "challenge_ts": stamp.replace("+00:00", "Z"),
         "hostname": hostname,
         "error-codes": [],
+        # crowdgate's own field, which reCAPTCHA and hCaptcha clients ignore: "alternative"
+        # for a pass by the accessible path (no images answered), "grid" otherwise
+        "path": path,
     }
 
 

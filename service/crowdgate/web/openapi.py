@@ -39,6 +39,11 @@ POW_BITS = {
     "maximum": MAX_BITS,
     "description": "Leading zero bits of proof of work asked before each challenge (0: off)",
 }
+ALTERNATIVE = {
+    "type": "boolean",
+    "description": "Offer the accessible path: a proof-of-work pass without images whose "
+    "tokens cast no votes (default true)",
+}
 PATH_ID = {"in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
 
 
@@ -135,6 +140,68 @@ SPEC: dict[str, Any] = {
                         "'pow'): find a nonce such that SHA-256(puzzle + ':' + nonce) starts "
                         "with 'bits' zero bits and send both as 'pow'",
                         {"oneOf": [ERROR, {"$ref": "#/components/schemas/PowError"}]},
+                    ),
+                    **ERRORS,
+                },
+            }
+        },
+        "/api/v1/alternative": {
+            "post": {
+                "summary": "The accessible path: a puzzle, then a token for its solution",
+                "tags": ["public"],
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "required": ["sitekey"],
+                        "properties": {
+                            "sitekey": {"type": "string"},
+                            "hostname": {"type": "string"},
+                            "pow": {
+                                "description": "The solved puzzle of an earlier call; "
+                                "without it the answer is a fresh puzzle",
+                                "type": "object",
+                                "required": ["puzzle", "nonce"],
+                                "properties": {
+                                    "puzzle": {"type": "string", "maxLength": 128},
+                                    "nonce": {"type": "string", "pattern": "^[0-9a-z]{1,32}$"},
+                                },
+                            },
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _ok(
+                        "Without 'pow': {puzzle, bits, expires_in} (find a nonce such that "
+                        "SHA-256(puzzle + ':' + nonce) starts with 'bits' zero bits); with a "
+                        "solved one: {success: true, token, expires_in}; the token verifies "
+                        "once, reported with path 'alternative', and casts no votes",
+                        {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["puzzle", "bits", "expires_in"],
+                                    "properties": {
+                                        "puzzle": {"type": "string"},
+                                        "bits": {"type": "integer", "minimum": 1},
+                                        "expires_in": {"type": "integer"},
+                                    },
+                                },
+                                {
+                                    "type": "object",
+                                    "required": ["success", "token", "expires_in"],
+                                    "properties": {
+                                        "success": {"const": True},
+                                        "token": {"type": "string"},
+                                        "expires_in": {"type": "integer"},
+                                    },
+                                },
+                            ]
+                        },
+                    ),
+                    "403": _ok(
+                        "Host refused, the site turned the path off (alternative-off), or the "
+                        "solution was refused (pow-invalid, pow-expired, pow-replayed)",
+                        ERROR,
                     ),
                     **ERRORS,
                 },
@@ -333,6 +400,7 @@ SPEC: dict[str, Any] = {
                             "project": {"type": "string"},
                             "compat": {"enum": ["", "recaptcha", "hcaptcha"]},
                             "pow_bits": POW_BITS,
+                            "alternative": ALTERNATIVE,
                         },
                     }
                 ),
@@ -340,15 +408,15 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/admin/sites/{sitekey}": {
             "patch": _admin(
-                "Change a site's proof of work",
+                "Change a site's proof of work and/or its accessible path",
                 {"200": _ok("The changed site")},
                 parameters=[_param("sitekey")],
                 requestBody=_json(
                     {
                         "type": "object",
-                        "required": ["pow_bits"],
+                        "minProperties": 1,
                         "additionalProperties": False,
-                        "properties": {"pow_bits": POW_BITS},
+                        "properties": {"pow_bits": POW_BITS, "alternative": ALTERNATIVE},
                     }
                 ),
             )
@@ -423,6 +491,10 @@ SPEC: dict[str, Any] = {
                     },
                     "expires_in": {"type": "integer"},
                     "compat": {"type": "string"},
+                    "alternative": {
+                        "description": "Whether the site offers the path without images",
+                        "type": "boolean",
+                    },
                 },
             },
             "Verdict": {
@@ -433,6 +505,12 @@ SPEC: dict[str, Any] = {
                     "challenge_ts": {"type": "string"},
                     "hostname": {"type": "string"},
                     "error-codes": {"type": "array", "items": {"type": "string"}},
+                    "path": {
+                        "description": "crowdgate's own field (reCAPTCHA and hCaptcha clients "
+                        "ignore it): how the token was won, 'grid' by answering images or "
+                        "'alternative' by the accessible path (proof of work, no images)",
+                        "enum": ["grid", "alternative"],
+                    },
                 },
             },
         },
@@ -455,6 +533,11 @@ DASHBOARD_PAGES = [
     ("/dashboard/sites", "get", "Sites"),
     ("/dashboard/sites", "post", "Create a site"),
     ("/dashboard/sites/{sitekey}/pow", "post", "Change a site's proof-of-work bits"),
+    (
+        "/dashboard/sites/{sitekey}/alternative",
+        "post",
+        "Turn a site's path without images on or off",
+    ),
     ("/dashboard/sites/{sitekey}/rotate", "post", "Rotate a site's secret"),
     ("/dashboard/keys", "get", "API keys"),
     ("/dashboard/keys", "post", "Create an API key"),

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from ..challenge import Client
 from ..challenge.service import host_allowed
 from ..errors import CrowdgateError, NotFound
+from .alternative_limits import count_alternative
 from .body import json_body
 from .security import allow_origin, deny_origin, origin_host
 from .state import cg
@@ -60,6 +61,7 @@ def widget() -> Response:
 
 @bp.route("/api/v1/challenge", methods=["OPTIONS"])
 @bp.route("/api/v1/challenge/<path:rest>", methods=["OPTIONS"])
+@bp.route("/api/v1/alternative", methods=["OPTIONS"])
 def preflight(rest: str = "") -> Response:
     """Answer CORS preflights; the real request is still checked against the site's hosts."""
     allow_origin()
@@ -92,6 +94,34 @@ def challenge() -> Response:
         g.pow_solved = True
     issued = c.service.issue_for(site, host, client)
     return jsonify(c.service.describe(issued))
+
+
+@bp.post("/api/v1/alternative")
+def alternative() -> Response:
+    """The accessible path: without ``pow``, a puzzle; with it solved, a token that casts no votes.
+
+    Each puzzle offered is counted against the alternative's own per-client and per-site limits
+    (beside the usual per-client one), and each buys at most one token.
+    """
+    c = cg()
+    allow_origin()
+    body = json_body(c.settings.max_json_bytes)
+    site = c.service.site_for(body.get("sitekey"))  # type: ignore[arg-type]
+    client = _client()
+    if (
+        client.origin_host
+        and site.hostnames
+        and not host_allowed(client.origin_host, site.hostnames)
+    ):
+        deny_origin()
+    host = c.service.resolve_hostname(site, body.get("hostname"), client)
+    path = c.service.alternative
+    if body.get("pow") is None:
+        path.check_allowed(site)
+        count_alternative(c.settings, site.sitekey)
+        return jsonify(path.offer(site))
+    token = path.redeem(site, host, body.get("pow"))
+    return jsonify({"success": True, "token": token.token, "expires_in": c.settings.token_ttl_s})
 
 
 @bp.post("/api/v1/challenge/<challenge_id>/answer")
