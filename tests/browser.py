@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).parent / "_artifacts" / "screenshots"
 SECRET_KEY = "live-test-secret"  # what tests/live.py gives the served crowdgate
+#: axe-core, the accessibility checker run inside test pages (a dev dependency of the widget)
+AXE = Path(__file__).parent.parent / "widget_js" / "node_modules" / "axe-core" / "axe.min.js"
 UNKNOWN_SITEKEY = "00000000-0000-4000-8000-000000000000"
 
 PAGE = """<!doctype html>
@@ -43,7 +45,8 @@ PAGE = """<!doctype html>
 <link rel="stylesheet" href="/host.css">
 <script src="/host.js"></script>
 <script src="{{ cg }}/widget.js" async defer></script>
-</head><body>
+</head><body><main>
+<h1>Sign up</h1>
 <form action="/submit" method="post">
 {% for w in widgets %}
 <div id="{{ w.id }}" class="crowdgate" data-sitekey="{{ w.sitekey }}" data-theme="{{ theme }}"
@@ -52,7 +55,7 @@ PAGE = """<!doctype html>
 <button type="submit" id="submit">Send</button>
 </form>
 <p id="errors"></p><p id="passes"></p><p id="violations"></p>
-</body></html>
+</main></body></html>
 """
 
 # Runs before the widget: records CSP violations and the callbacks' arguments in the DOM.
@@ -124,11 +127,15 @@ def gate_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
 
 
 def host_app(gate: Gate) -> Flask:
-    """Return the host site's app: test pages with a strict CSP of their own."""
+    """Return the host site's app: test pages with a strict CSP of their own.
+
+    No ``img-src`` at all (so ``default-src 'none'`` forbids every image): the tiles come
+    inside the challenge response and are painted on canvases.
+    """
     app = Flask("crowdgate-test-host")
     csp = (
         f"default-src 'none'; script-src 'self' {gate.base}; connect-src {gate.base}; "
-        f"img-src {gate.base}; style-src 'self'; form-action 'self'; base-uri 'none'"
+        "style-src 'self'; form-action 'self'; base-uri 'none'"
     )
 
     @app.after_request
@@ -152,6 +159,11 @@ def host_app(gate: Gate) -> Flask:
     @app.get("/host.css")
     def host_css() -> Response:
         return Response(HOST_CSS, mimetype="text/css")
+
+    @app.get("/axe.js")
+    def axe_js() -> Response:
+        # served by the page's own origin, so the strict CSP needs no exception for it
+        return Response(AXE.read_bytes(), mimetype="text/javascript")
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
@@ -192,6 +204,35 @@ def page_fixture(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.close()
 
 
+def axe_path() -> Path:
+    """Return axe-core's script; fail under CI=true when it is missing, else skip."""
+    if not AXE.exists():
+        message = "axe-core is not installed; run `cd widget_js && npm ci` (make test does)."
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE
+
+
+def axe_violations(page: Any, host: str) -> list[str]:
+    """Run axe-core (every rule it runs by default) in the page; return its violations."""
+    axe_path()
+    if not page.evaluate("() => !!window.axe"):
+        page.add_script_tag(url=host + "/axe.js")
+    found = page.evaluate(
+        """async () => {
+          const result = await axe.run(document);
+          // the widget lives in a shadow root: make sure axe looked inside it
+          const seen = result.passes.some((rule) =>
+            rule.nodes.some((n) => JSON.stringify(n.target).includes(".cg-check")));
+          return { seen, violations: result.violations.map((v) => v.id + ": " +
+            v.nodes.map((n) => JSON.stringify(n.target)).join(", ")) };
+        }"""
+    )
+    assert found["seen"], "axe-core did not check the widget's shadow root"
+    return list(found["violations"])
+
+
 def shoot(target: Any, name: str) -> Path:
     """Save a screenshot of a page or locator under tests/_artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -229,17 +270,25 @@ def open_grid(page: Any, widget: str = "#one") -> str:
     return info.value.json()["challenge"]
 
 
+#: True once every tile canvas of a widget's open grid holds painted pixels (read back, so a
+#: blank or undecoded tile never counts as drawn).
+DRAWN_JS = """(sel) => {
+  const root = document.querySelector(sel + " crowdgate-widget").shadowRoot;
+  const canvases = Array.from(root.querySelectorAll(".cg-tile canvas"));
+  const painted = (c) => {
+    if (!c.width || !c.height) return false;
+    const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
+    return false;
+  };
+  return canvases.length > 0 && !root.querySelector(".cg-panel").hidden
+    && canvases.every(painted);
+}"""
+
+
 def wait_images(page: Any, widget: str = "#one") -> None:
-    """Wait until the widget's grid shows every image, decoded."""
-    page.wait_for_function(
-        """(sel) => {
-          const root = document.querySelector(sel + " crowdgate-widget").shadowRoot;
-          const imgs = Array.from(root.querySelectorAll(".cg-tile img"));
-          return imgs.length > 0 && !root.querySelector(".cg-panel").hidden
-            && imgs.every((i) => i.complete && i.naturalWidth > 0);
-        }""",
-        arg=widget,
-    )
+    """Wait until the widget's grid shows every tile, decoded and painted."""
+    page.wait_for_function(DRAWN_JS, arg=widget)
 
 
 def token_of(page: Any, widget: str = "#one") -> str:

@@ -1,8 +1,12 @@
-"""The challenge loop through HTTP: issue, images, grading, votes, tokens, siteverify."""
+"""The challenge loop through HTTP: issue with tiles, grading, votes, tokens, siteverify."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import pytest
+from PIL import Image
 
 from crowdgate.challenge import TEST_RESPONSE, TEST_SECRET, TEST_SITEKEY
 from crowdgate.store import Store
@@ -42,12 +46,18 @@ def verify(client, secret: str, response: str, **extra):
     return client.post("/siteverify", data={"secret": secret, "response": response, **extra})
 
 
-def test_challenge_has_gold_of_both_kinds_and_opaque_image_urls(client, app_store, clock):
+def tiles_of(body: dict) -> list[bytes]:
+    """Decode the tiles a challenge response carries."""
+    return [base64.b64decode(t, validate=True) for t in body["tiles"]]
+
+
+def test_challenge_has_gold_of_both_kinds_and_carries_its_tiles(client, app_store, clock):
     seeded = seed_project(app_store)
     reply = issue(client, seeded.sitekey)
     assert reply.status_code == 200
     body = reply.get_json()
-    assert body["grid"] == 9 and len(body["images"]) == 9
+    assert body["grid"] == 9 and len(body["tiles"]) == 9
+    assert "images" not in body
     assert body["label"] in ("circle", "square", "triangle")
     assert body["prompt"] == f"Select all images with a {body['label']}"
     challenge = app_store.get_challenge(body["challenge"], clock())
@@ -55,26 +65,28 @@ def test_challenge_has_gold_of_both_kinds_and_opaque_image_urls(client, app_stor
     assert len(gold) == 3
     assert any(s.truth for s in gold) and any(not s.truth for s in gold)
     assert len({s.item for s in challenge.slots}) == 9
-    for url in body["images"]:
-        assert all(s.item not in url for s in challenge.slots)
-    image = client.get(body["images"][0].replace("http://localhost", ""))
-    assert image.status_code == 200 and image.mimetype == "image/webp"
-    assert image.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    text = reply.get_data(as_text=True)
+    assert all(s.item not in text for s in challenge.slots), "no item identity is served"
+    for tile in tiles_of(body):
+        with Image.open(io.BytesIO(tile)) as img:
+            assert img.format in ("WEBP", "PNG") and img.size[0] > 0
     assert reply.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+def test_the_per_slot_image_route_is_gone(client, app_store):
+    seeded = seed_project(app_store)
+    ref = issue(client, seeded.sitekey).get_json()["challenge"]
+    assert client.get(f"/api/v1/challenge/{ref}/image/0").status_code in (404, 405)
 
 
 def test_every_slot_is_served_as_a_variant_so_gold_looks_like_the_rest(client, app_store, clock):
     seeded = seed_project(app_store)
     body = issue(client, seeded.sitekey).get_json()
     challenge = app_store.get_challenge(body["challenge"], clock())
-    for i, slot in enumerate(challenge.slots):
-        reply = client.get(f"/api/v1/challenge/{challenge.id}/image/{i}")
+    for tile, slot in zip(tiles_of(body), challenge.slots, strict=True):
         assert 0 <= slot.variant < 4
-        assert reply.data == app_store.get_blob(seeded.project, slot.item, f"v{slot.variant}")
-        assert reply.data != app_store.get_blob(seeded.project, slot.item, "thumb")
-        assert reply.mimetype == "image/webp" and reply.headers["Cache-Control"].startswith(
-            "private"
-        )
+        assert tile == app_store.get_blob(seeded.project, slot.item, f"v{slot.variant}")
+        assert tile != app_store.get_blob(seeded.project, slot.item, "thumb")
 
 
 def test_pass_records_one_vote_per_open_slot_and_token_verifies_once(client, app_store, clock):
@@ -107,6 +119,7 @@ def test_wrong_answer_gives_no_token_no_votes_and_a_new_challenge(client, app_st
     ).get_json()
     assert reply["success"] is False and reply["code"] == "answer-wrong"
     assert "token" not in reply and reply["next"]["challenge"] != body["challenge"]
+    assert len(tiles_of(reply["next"])) == 9, "the next grid comes with its tiles"
     assert app_store.get_stats(seeded.project).get("votes", 0) == 0
 
 
@@ -210,8 +223,7 @@ def test_subdomain_of_an_allowed_host_is_allowed(client, app_store):
 
 def test_test_keys_always_pass_and_never_vote(client, app_store):
     reply = issue(client, TEST_SITEKEY, headers={"Origin": "http://anything.test"}).get_json()
-    image = client.get(reply["images"][0].replace("http://localhost", ""))
-    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert all(t.startswith(b"\x89PNG") for t in tiles_of(reply))
     answer = client.post(
         f"/api/v1/challenge/{reply['challenge']}/answer", json={"selected": []}
     ).get_json()

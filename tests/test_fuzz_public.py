@@ -78,12 +78,6 @@ def test_answer_never_fails_with_5xx(client, app_store, body, ctype, ref):
 
 
 @FUZZ
-@given(ref=refs, slot=st.integers(min_value=-5, max_value=10**12))
-def test_slot_image_never_fails_with_5xx(client, app_store, ref, slot):
-    check(client.get(f"/api/v1/challenge/{ref}/image/{slot}"))
-
-
-@FUZZ
 @given(
     body=bodies,
     ctype=content_types,

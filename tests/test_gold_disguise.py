@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from crowdgate import manage
 from crowdgate.challenge import ChallengeService, Client
+from crowdgate.challenge.tiles import slot_tile
 from crowdgate.config import Settings
 from digits_project import make_digits_project
 
@@ -23,7 +24,7 @@ def test_served_tile_bytes_do_not_reveal_which_slots_are_gold(store, tmp_path):
     for _ in range(40):
         challenge = service.issue(site.sitekey, None, client)
         for i, slot in enumerate(challenge.slots):
-            data, _mime = service.slot_image(challenge.id, i)
+            data = slot_tile(store, challenge, i)
             gold.append(slot.gold)
             size.append(len(data))
             brightest.append(int(np.asarray(Image.open(io.BytesIO(data)).convert("L")).max()))

@@ -28,7 +28,7 @@ ROUTES = [
     ("POST", "/api/v1/challenge/shapes.nosuchchallenge/answer"),
     ("POST", "/siteverify"),
     ("POST", "/recaptcha/api/siteverify"),
-    ("GET", "/api/v1/challenge/shapes.nosuchchallenge/image/0"),
+    ("POST", "/api/v1/alternative"),
     ("GET", "/widget.js"),
     ("GET", "/recaptcha/api.js"),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,8 +68,7 @@ def right_answer(store: Store, challenge_id: str) -> list[int]:
 def test_challenge_issued_by_one_instance_is_answered_through_the_other(pair, seeded) -> None:
     a, b, store = pair
     challenge = issue(a, seeded.sitekey)
-    image = urllib.request.urlopen(challenge["images"][0].replace(a.base, b.base), timeout=10)
-    assert image.status == 200 and image.read(), "the other instance serves the slot image"
+    assert len(challenge["tiles"]) == 9 and all(challenge["tiles"]), "the grid came with it"
     status, answer = call(
         b.base,
         f"/api/v1/challenge/{challenge['challenge']}/answer",

@@ -22,7 +22,6 @@ def limited(backend, request, tmp_path, clock):
         rate_limit_client="3/minute",
         rate_limit_sitekey="5/minute",
         rate_limit_siteverify="4/minute",
-        rate_limit_images="30/minute",
     )
     app = create_app(settings, clock=clock)
     yield app
@@ -58,19 +57,6 @@ def test_siteverify_is_limited_per_secret_not_per_address_and_keeps_its_shape(li
     assert replies[-1].get_json()["error-codes"] == ["rate-limited"]
     other = client.post("/siteverify", data={"secret": "0xother", "response": "a.b"})
     assert other.status_code == 200
-
-
-def test_tiles_have_their_own_higher_limit(limited):
-    seeded = seed_project(limited.extensions["crowdgate"].store)
-    client = limited.test_client()
-    body = _issue(client, seeded.sitekey).get_json()
-    codes = {
-        client.get(
-            url.replace("http://localhost", ""), environ_base={"REMOTE_ADDR": "203.0.113.7"}
-        ).status_code
-        for url in body["images"] * 3
-    }
-    assert codes == {200}
 
 
 def test_limit_keys_never_hold_a_raw_address(redis_proc, tmp_path, clock):

@@ -9,6 +9,7 @@ import pytest
 
 from browser import (  # noqa: F401 (the *_fixture names register fixtures)
     UNKNOWN_SITEKEY,
+    axe_violations,
     browser_fixture,
     demo_site_fixture,
     gate_fixture,
@@ -61,6 +62,21 @@ def test_mouse_solve_posts_the_form_and_the_token_verifies_once(page, gate, demo
     votes = [v for v in gate.store.list_votes(gate.seeded.project) if v.challenge == challenge]
     assert votes and page.locator("tr.voted").count() == len(votes)
     assert page.console_errors == []
+
+
+def test_a_solved_captcha_takes_three_requests(page, gate, host):
+    page.goto(host + "/page/basic")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.startswith(gate.base) else None)
+    challenge = open_grid(page)
+    for slot in right_picks(gate.store, challenge):
+        page.locator(".cg-tile").nth(slot).click()
+    page.locator(".cg-verify").click()
+    token = wait_token(page)
+    assert verify(gate, token)["success"] is True
+    paths = [url[len(gate.base) :] for url in sent]
+    # siteverify is the site's server's request; the page makes the other two, and no other
+    assert paths == ["/api/v1/challenge", f"/api/v1/challenge/{challenge}/answer"]
 
 
 def test_keyboard_only_solve_passes(page, gate, host):
@@ -132,7 +148,8 @@ def test_a_site_asking_proof_of_work_is_solved_in_the_browser_then_passes(page, 
 
 def test_strict_csp_page_shows_no_violation(page, gate, host):
     response = page.goto(host + "/page/basic")
-    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    csp = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in csp and "img-src" not in csp
     challenge = open_grid(page)
     for slot in right_picks(gate.store, challenge):
         page.locator(".cg-tile").nth(slot).click()
@@ -197,3 +214,64 @@ def test_unknown_sitekey_shows_an_error_and_calls_the_error_callback(page, host)
     assert page.locator("#one .cg-retry").is_visible()
     assert UNKNOWN_SITEKEY not in token_of(page)
     shoot(page.locator("#one"), "widget-error")
+
+
+def _focused_class(page) -> str:
+    return page.evaluate("document.activeElement.shadowRoot.activeElement.className")
+
+
+def test_keyboard_alone_takes_the_path_without_images_and_its_token_verifies_once(page, gate, host):
+    votes_before = len(gate.store.list_votes(gate.seeded.project))
+    page.goto(host + "/page/basic")
+    page.keyboard.press("Tab")
+    assert "cg-check" in _focused_class(page)
+    page.keyboard.press("Space")
+    wait_images(page)
+    hint = page.locator("#one .cg-grid").get_attribute("aria-describedby")
+    assert "Check without images" in page.locator(f"#one #{hint}").text_content()
+    for _ in range(3):  # tiles, New challenge, Verify, then the path without images
+        page.keyboard.press("Tab")
+    assert "cg-alt" in _focused_class(page)
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/alternative" in r.url else None)
+    page.keyboard.press("Enter")
+    # announced in the live region while the browser works; focus stays in the widget
+    assert "Checking without images" in page.inner_text("#one .cg-status")
+    assert "cg-check" in _focused_class(page)
+    page.wait_for_function(
+        "() => document.querySelector('#one input[name=crowdgate-response]').value",
+        timeout=120_000,
+    )
+    assert page.locator("#one .cg-check").get_attribute("aria-checked") == "true"
+    assert page.inner_text("#passes") == "pass;" and page.inner_text("#errors") == ""
+    assert len(sent) == 2, "one puzzle, one redemption"
+    token = token_of(page)
+    first = verify(gate, token)
+    assert first["success"] is True and first["path"] == "alternative"
+    assert verify(gate, token)["error-codes"] == ["timeout-or-duplicate"]
+    assert len(gate.store.list_votes(gate.seeded.project)) == votes_before, "it cast no votes"
+    assert page.evaluate("window.cspViolations") == []
+    shoot(page.locator("#one"), "widget-alternative-passed")
+
+
+def test_axe_core_finds_no_violation_idle_with_the_grid_and_on_the_alternative(page, gate, host):
+    page.goto(host + "/page/basic")
+    assert axe_violations(page, host) == [], "idle"
+    open_grid(page)
+    assert axe_violations(page, host) == [], "grid"
+
+    # Hold the widget in the alternative state: this puzzle needs 2**24 hashes (minutes).
+    def slow_puzzle(route) -> None:
+        headers = {"Access-Control-Allow-Origin": host, "Content-Type": "application/json"}
+        body = '{"puzzle": "held.open", "bits": 24, "expires_in": 300}'
+        route.fulfill(status=200, headers=headers, body=body)
+
+    page.route("**/api/v1/alternative", slow_puzzle)
+    page.locator("#one .cg-alt").click()
+    page.wait_for_function(
+        """() => document.querySelector('#one crowdgate-widget').shadowRoot
+             .querySelector('.cg-status').textContent.includes('without images')"""
+    )
+    shoot(page.locator("#one"), "widget-alternative")
+    assert axe_violations(page, host) == [], "alternative"
+    assert page.evaluate("window.cspViolations") == []

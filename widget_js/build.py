@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "src"
 OUTPUT = ROOT.parent / "service" / "crowdgate" / "web" / "static" / "widget.js"
-MODULES = ("i18n", "api", "pow", "style", "machine", "dom", "main")
+MODULES = ("i18n", "api", "pow", "tiles", "style", "machine", "dom", "main")
 ENTRY = "main"
 VERSION = "0.1.0"
 MAX_GZIP_BYTES = 15 * 1024

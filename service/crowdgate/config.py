@@ -61,6 +61,15 @@ class Settings:
     rate_limit_images: str = "1200/minute"
     #: rate limit per site secret on siteverify (server-to-server, so not per address)
     rate_limit_siteverify: str = "6000/minute"
+    #: accessible path: puzzles offered per client (each buys at most one token; far below
+    #: the grid's per-client limit, so it is never a bot's cheaper way in)
+    rate_limit_alternative: str = "3/hour"
+    #: accessible path: puzzles offered per site, whatever the clients (caps a botnet's take)
+    rate_limit_alternative_site: str = "120/hour"
+    #: accessible path: least proof of work per pass (2**18 hashes, ~2 s in a browser)
+    alternative_pow_bits: int = 18
+    #: accessible path: seconds a puzzle stays solvable (slow devices need longer than a grid)
+    alternative_ttl_s: int = 300
     #: switch rate limiting off (benchmarks of raw throughput only; never in production)
     rate_limit_enabled: bool = True
     #: rate-limit storage URI; empty means the store's Redis, or a SQLite file beside the store

@@ -169,6 +169,7 @@ def create_site(
     project: object,
     compat: object = "",
     pow_bits: object = 0,
+    alternative: object = True,
     clock: Clock = system_clock,
 ) -> tuple[Site, str]:
     """Create a site; return it and its secret, which is shown once and stored only hashed."""
@@ -187,6 +188,7 @@ def create_site(
         compat=str(compat),
         created_at=clock(),
         pow_bits=validate_pow_bits(pow_bits),
+        alternative=validate_alternative(alternative),
     )
     store.create_site(site)
     return site, secret
@@ -208,6 +210,27 @@ def set_pow_bits(store: Store, sitekey: str, bits: object) -> Site:
     if site is None:
         raise NotFound(f"Site {sitekey!r} does not exist.", code="unknown-sitekey")
     site.pow_bits = clean
+    store.save_site(site)
+    return site
+
+
+def validate_alternative(value: object) -> bool:
+    """Return the accessible-path switch as a bool, or raise ``bad-request``."""
+    if not isinstance(value, bool):
+        raise BadRequest(
+            f"'alternative' must be true (offer the path without images) or false, not {value!r}.",
+            code="bad-request",
+        )
+    return value
+
+
+def set_alternative(store: Store, sitekey: str, on: object) -> Site:
+    """Turn a site's accessible path (a pass without images) on or off; return the site."""
+    clean = validate_alternative(on)
+    site = store.get_site(sitekey)
+    if site is None:
+        raise NotFound(f"Site {sitekey!r} does not exist.", code="unknown-sitekey")
+    site.alternative = clean
     store.save_site(site)
     return site
 

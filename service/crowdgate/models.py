@@ -114,6 +114,8 @@ class Site:
     created_at: float = 0.0
     #: leading zero bits of proof of work asked before a challenge is issued (0: none)
     pow_bits: int = 0
+    #: offer the accessible path (a proof-of-work pass without images) to visitors
+    alternative: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -208,6 +210,8 @@ class TokenRecord:
     #: site's own explanation pages (the demo); siteverify never returns them
     challenge: str = ""
     gold: list[str] = field(default_factory=list)
+    #: how the token was won: "grid" (images answered) or "alternative" (the accessible path)
+    path: str = "grid"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)  # scalars and one list of strings; asdict's deep copy is slow

@@ -10,11 +10,14 @@
  *   label: string,
  *   grid: number,
  *   cols: number,
- *   images: string[],
+ *   tiles: string[],
  *   expires_in: number,
  *   compat: "" | "recaptcha" | "hcaptcha",
+ *   alternative: boolean,
  * }} Challenge
  */
+
+/** A token won on either path. @typedef {{ success: true, token: string, expires_in: number }} Pass */
 
 /**
  * Outcome of an answer: a token on a pass, the next challenge on a fail.
@@ -40,6 +43,9 @@ export const OFFLINE = "network-error";
 /** Code used when the server answered with something that is not the documented JSON. */
 export const BAD_RESPONSE = "bad-response";
 
+/** Standard base64, as the server encodes each tile's bytes. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
 export class ApiError extends Error {
   /**
    * @param {string} code Stable machine-readable code from the server, or OFFLINE/BAD_RESPONSE.
@@ -57,26 +63,21 @@ export class ApiError extends Error {
 }
 
 /**
- * Check a challenge object from the server and normalise its image URLs against `base`.
+ * Check a challenge object from the server; its tiles are base64 image bytes, in slot order.
  * @param {unknown} raw
- * @param {string} base
  * @returns {Challenge}
  */
-export function parseChallenge(raw, base) {
+export function parseChallenge(raw) {
   const c = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
-  const images = Array.isArray(c.images) ? c.images : [];
-  const grid = Number(c.grid) || images.length;
+  const tiles = Array.isArray(c.tiles) ? c.tiles : [];
+  const grid = Number(c.grid) || tiles.length;
   const cols = Math.max(1, Math.min(6, Math.floor(Number(c.cols)) || 3));
-  if (typeof c.challenge !== "string" || !c.challenge || images.length !== grid || grid < 1) {
+  if (typeof c.challenge !== "string" || !c.challenge || tiles.length !== grid || grid < 1) {
     throw new ApiError(BAD_RESPONSE, "The challenge response is missing fields.", 200);
   }
-  const urls = images.map((src) => {
-    const url = new URL(String(src), base);
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new ApiError(BAD_RESPONSE, "A challenge image URL is not http(s).", 200);
-    }
-    return url.href;
-  });
+  if (!tiles.every((t) => typeof t === "string" && BASE64.test(t))) {
+    throw new ApiError(BAD_RESPONSE, "A challenge tile is not base64 image data.", 200);
+  }
   const compat = c.compat === "recaptcha" || c.compat === "hcaptcha" ? c.compat : "";
   return {
     challenge: c.challenge,
@@ -84,9 +85,10 @@ export function parseChallenge(raw, base) {
     label: typeof c.label === "string" ? c.label : "",
     grid,
     cols,
-    images: urls,
+    tiles,
     expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
     compat,
+    alternative: c.alternative === true,
   };
 }
 
@@ -100,6 +102,19 @@ export function parsePuzzle(raw) {
   const bits = Number(p.bits);
   const ok = typeof p.puzzle === "string" && p.puzzle && Number.isInteger(bits);
   return ok && bits >= 1 && bits <= 32 ? { puzzle: p.puzzle, bits } : null;
+}
+
+/**
+ * Check a pass from the server: a token and its lifetime.
+ * @param {Record<string, any>} data
+ * @returns {Pass}
+ */
+function parsePass(data) {
+  if (data.success === true && typeof data.token === "string" && data.token) {
+    const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
+    return { success: true, token: data.token, expires_in: ttl };
+  }
+  throw new ApiError(BAD_RESPONSE, "The pass response is missing fields.", 200);
 }
 
 /**
@@ -157,7 +172,30 @@ export function createClient(base, fetchFn) {
      */
     async challenge(sitekey, hostname, pow) {
       const body = pow ? { sitekey, hostname, pow } : { sitekey, hostname };
-      return parseChallenge(await post("/api/v1/challenge", body), base);
+      return parseChallenge(await post("/api/v1/challenge", body));
+    },
+
+    /**
+     * Ask for the accessible path's puzzle (a pass without images).
+     * @param {string} sitekey
+     * @param {string} hostname
+     * @returns {Promise<Puzzle>}
+     */
+    async alternativePuzzle(sitekey, hostname) {
+      const puzzle = parsePuzzle(await post("/api/v1/alternative", { sitekey, hostname }));
+      if (!puzzle) throw new ApiError(BAD_RESPONSE, "The puzzle response is missing fields.", 200);
+      return puzzle;
+    },
+
+    /**
+     * Redeem a solved accessible-path puzzle for a token.
+     * @param {string} sitekey
+     * @param {string} hostname
+     * @param {Proof} pow
+     * @returns {Promise<Pass>}
+     */
+    async alternativePass(sitekey, hostname, pow) {
+      return parsePass(await post("/api/v1/alternative", { sitekey, hostname, pow }));
     },
 
     /**
@@ -169,16 +207,13 @@ export function createClient(base, fetchFn) {
     async answer(id, selected) {
       const path = "/api/v1/challenge/" + encodeURIComponent(id) + "/answer";
       const data = await post(path, { selected });
-      if (data.success === true && typeof data.token === "string" && data.token) {
-        const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
-        return { success: true, token: data.token, expires_in: ttl };
-      }
+      if (data.success === true) return parsePass(data);
       if (data.success === false) {
         return {
           success: false,
           code: typeof data.code === "string" ? data.code : "answer-wrong",
           message: typeof data.message === "string" ? data.message : "",
-          next: parseChallenge(data.next, base),
+          next: parseChallenge(data.next),
         };
       }
       throw new ApiError(BAD_RESPONSE, "The answer response is missing fields.", 200);

@@ -1,9 +1,11 @@
 // @ts-check
 // DOM rendering: builds the widget once inside an open shadow root and updates it from machine
-// states. Server text only ever reaches the page through textContent, attributes and img.src.
+// states. Server text only ever reaches the page through textContent and attributes; tiles are
+// painted on canvases by `draw`.
 
 import { translate } from "./i18n.js";
 import { applyStyles } from "./style.js";
+import { TILE_UNDECODABLE } from "./tiles.js";
 
 /**
  * @typedef {{
@@ -12,6 +14,8 @@ import { applyStyles } from "./style.js";
  *   verify: () => void,
  *   reload: () => void,
  *   close: () => void,
+ *   fault: (code: string) => void,
+ *   alternative: () => void,
  * }} Intents
  */
 
@@ -22,10 +26,11 @@ import { applyStyles } from "./style.js";
  *   size: "normal" | "compact",
  *   nonce: string,
  *   intents: Intents,
+ *   draw: (canvas: HTMLCanvasElement, tile: string) => Promise<void>,
  * }} ViewOptions
  */
 
-const BUSY = ["loading", "solving", "verifying"];
+const BUSY = ["loading", "solving", "verifying", "alternative"];
 const MOVES = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
 
 /**
@@ -76,14 +81,24 @@ export function createView(host, options) {
   const panel = make(doc, "div", "cg-panel");
   panel.hidden = true;
   const prompt = make(doc, "p", "cg-prompt", { id: "cg-prompt" });
-  const grid = make(doc, "div", "cg-grid", { role: "group", "aria-labelledby": "cg-prompt" });
+  const grid = make(doc, "div", "cg-grid", {
+    role: "group",
+    "aria-labelledby": "cg-prompt",
+    "aria-busy": "false",
+  });
+  // Read with the grid by screen readers, shown to nobody: where the path without images is.
+  const hint = make(doc, "p", "cg-sr", { id: "cg-alt-hint" });
+  hint.textContent = t("alternativeHint");
   const actions = make(doc, "div", "cg-actions");
   const reload = make(doc, "button", "cg-btn cg-reload", { type: "button" });
   reload.textContent = t("reload");
   const verify = make(doc, "button", "cg-btn cg-primary cg-verify", { type: "button" });
   verify.textContent = t("verify");
-  actions.append(reload, verify);
-  panel.append(prompt, grid, actions);
+  // After Verify, so Tab from the tiles still reaches New challenge, then Verify.
+  const alt = make(doc, "button", "cg-btn cg-alt", { type: "button" });
+  alt.textContent = t("alternative");
+  actions.append(reload, verify, alt);
+  panel.append(prompt, hint, grid, actions);
 
   const status = make(doc, "div", "cg-status", {
     id: "cg-status",
@@ -116,16 +131,27 @@ export function createView(host, options) {
   function buildTiles(challenge) {
     cols = challenge.cols;
     grid.className = `cg-grid cg-cols-${cols}`;
-    tiles = challenge.images.map((src, i) => {
+    const id = challenge.challenge;
+    let pending = challenge.tiles.length;
+    grid.setAttribute("aria-busy", "true");
+    tiles = challenge.tiles.map((data, i) => {
       const tile = make(doc, "button", "cg-tile", {
         type: "button",
         "aria-pressed": "false",
         "aria-label": t("tile", { n: i + 1, total: challenge.grid }),
         tabindex: i === 0 ? "0" : "-1",
       });
-      const img = make(doc, "img", "", { alt: "", draggable: "false", decoding: "async" });
-      img.src = src;
-      tile.append(img);
+      // Blank until painted; the button's label is what assistive technology reads.
+      const canvas = make(doc, "canvas", "", { width: "0", height: "0", "aria-hidden": "true" });
+      tile.append(canvas);
+      options.draw(canvas, data).then(
+        () => {
+          if (--pending === 0 && renderedId === id) grid.setAttribute("aria-busy", "false");
+        },
+        () => {
+          if (renderedId === id) intents.fault(TILE_UNDECODABLE);
+        },
+      );
       tile.addEventListener("click", () => {
         rove(i);
         intents.toggle(i);
@@ -141,6 +167,7 @@ export function createView(host, options) {
     verify: () => intents.verify(),
     reload: () => intents.reload(),
     retry: () => intents.reload(),
+    alternative: () => intents.alternative(),
     /** @param {KeyboardEvent} event */
     key(event) {
       if (event.key === "Escape" && !panel.hidden) {
@@ -172,6 +199,7 @@ export function createView(host, options) {
   verify.addEventListener("click", listeners.verify);
   reload.addEventListener("click", listeners.reload);
   retry.addEventListener("click", listeners.retry);
+  alt.addEventListener("click", listeners.alternative);
   box.addEventListener("keydown", listeners.key);
   grid.addEventListener("keydown", listeners.arrows);
 
@@ -197,19 +225,26 @@ export function createView(host, options) {
       const fresh = !!challenge && challenge.challenge !== renderedId;
       if (challenge && fresh) buildTiles(challenge);
       panel.hidden = !state.open || !challenge;
-      if (challenge) prompt.textContent = challenge.prompt || challenge.label;
+      if (challenge) {
+        prompt.textContent = challenge.prompt || challenge.label;
+        alt.hidden = !challenge.alternative;
+        if (challenge.alternative) grid.setAttribute("aria-describedby", hint.id);
+        else grid.removeAttribute("aria-describedby");
+      }
       tiles.forEach((tile, i) => {
         tile.setAttribute("aria-pressed", state.selected.includes(i) ? "true" : "false");
         tile.setAttribute("aria-disabled", busy ? "true" : "false");
       });
       verify.setAttribute("aria-disabled", busy ? "true" : "false");
       reload.setAttribute("aria-disabled", busy ? "true" : "false");
+      alt.setAttribute("aria-disabled", busy ? "true" : "false");
 
       /** @type {Record<string, keyof import("./i18n.js").Strings>} */
       const texts = {
         loading: "loading",
         solving: "solving",
         verifying: "verifying",
+        alternative: "alternativeBusy",
         failed: "wrong",
         expired: "expired",
         error: "error",
@@ -227,7 +262,11 @@ export function createView(host, options) {
 
       if (fresh && state.open && !panel.hidden) {
         rove(0);
-      } else if (state.name === "passed" || (state.name === "idle" && previous !== "idle")) {
+      } else if (
+        state.name === "passed" ||
+        state.name === "alternative" ||
+        (state.name === "idle" && previous !== "idle")
+      ) {
         if (hadFocus) check.focus();
       } else if (!retry.hidden && hadFocus) {
         retry.focus();
@@ -240,6 +279,7 @@ export function createView(host, options) {
       verify.removeEventListener("click", listeners.verify);
       reload.removeEventListener("click", listeners.reload);
       retry.removeEventListener("click", listeners.retry);
+      alt.removeEventListener("click", listeners.alternative);
       box.removeEventListener("keydown", listeners.key);
       grid.removeEventListener("keydown", listeners.arrows);
       root.replaceChildren();

@@ -20,6 +20,9 @@
  *   retry: string,
  *   code: string,
  *   brand: string,
+ *   alternative: string,
+ *   alternativeHint: string,
+ *   alternativeBusy: string,
  * }} Strings
  */
 
@@ -46,6 +49,9 @@ const EN = {
   retry: "Try again",
   code: "Error code: {code}",
   brand: "Protected by crowdgate",
+  alternative: "Check without images",
+  alternativeHint: "Can't see the images? Use Check without images, after Verify.",
+  alternativeBusy: "Checking without images. This can take up to a minute…",
 };
 
 /**
@@ -71,6 +77,9 @@ export const MESSAGES = {
     retry: "Reintentar",
     code: "Código de error: {code}",
     brand: "Protegido por crowdgate",
+    alternative: "Verificar sin imágenes",
+    alternativeHint: "¿No puede ver las imágenes? Use Verificar sin imágenes, después de Verificar.",
+    alternativeBusy: "Verificando sin imágenes. Puede tardar hasta un minuto…",
   },
   fr: {
     checkbox: "Je suis humain",
@@ -89,6 +98,9 @@ export const MESSAGES = {
     retry: "Réessayer",
     code: "Code d’erreur : {code}",
     brand: "Protégé par crowdgate",
+    alternative: "Vérifier sans images",
+    alternativeHint: "Vous ne voyez pas les images ? Utilisez Vérifier sans images, après Valider.",
+    alternativeBusy: "Vérification sans images. Cela peut prendre jusqu’à une minute…",
   },
   de: {
     checkbox: "Ich bin ein Mensch",
@@ -107,6 +119,9 @@ export const MESSAGES = {
     retry: "Erneut versuchen",
     code: "Fehlercode: {code}",
     brand: "Geschützt durch crowdgate",
+    alternative: "Ohne Bilder prüfen",
+    alternativeHint: "Sie sehen die Bilder nicht? Nutzen Sie „Ohne Bilder prüfen“ nach „Bestätigen“.",
+    alternativeBusy: "Prüfung ohne Bilder. Das kann bis zu einer Minute dauern…",
   },
   zh: {
     checkbox: "我是人类",
@@ -125,6 +140,9 @@ export const MESSAGES = {
     retry: "重试",
     code: "错误代码：{code}",
     brand: "由 crowdgate 提供保护",
+    alternative: "不看图片验证",
+    alternativeHint: "看不到图片？请使用“验证”之后的“不看图片验证”。",
+    alternativeBusy: "正在进行无图片验证，最多可能需要一分钟…",
   },
 };
 

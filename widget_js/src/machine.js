@@ -7,12 +7,14 @@
 //   verifying --> passed (token, expires after expires_in) | failed (next challenge)
 //             --> error | offline
 //   failed behaves like grid; passed --timer--> expired; reset() returns to idle from anywhere.
+//   grid/failed --fault (a tile did not decode)--> error
+//   grid/failed --alternative--> alternative (puzzle, solve, redeem) --> passed | error | offline
 
 import { ApiError, BAD_RESPONSE, OFFLINE } from "./api.js";
 
 /**
  * @typedef {"idle" | "loading" | "solving" | "grid" | "verifying" | "failed" | "passed"
- *   | "expired" | "error" | "offline"} StateName
+ *   | "alternative" | "expired" | "error" | "offline"} StateName
  */
 
 /**
@@ -36,7 +38,8 @@ import { ApiError, BAD_RESPONSE, OFFLINE } from "./api.js";
 
 /**
  * @typedef {{
- *   client: Pick<import("./api.js").Client, "challenge" | "answer">,
+ *   client: Pick<import("./api.js").Client,
+ *     "challenge" | "answer" | "alternativePuzzle" | "alternativePass">,
  *   sitekey: string,
  *   hostname: string,
  *   timers: Timers,
@@ -145,6 +148,14 @@ export function createMachine(options) {
 
   const canAnswer = () => state.name === "grid" || state.name === "failed";
 
+  /** @param {import("./api.js").Pass} pass */
+  function passed(pass) {
+    clearExpiry();
+    expiryTimer = timers.setTimeout(expire, pass.expires_in * 1000);
+    set({ ...IDLE, name: "passed", token: pass.token });
+    if (options.onVerified) options.onVerified(pass.token);
+  }
+
   return {
     /** @returns {State} */
     get state() {
@@ -181,10 +192,7 @@ export function createMachine(options) {
         (verdict) => {
           if (mine !== seq) return;
           if (verdict.success) {
-            clearExpiry();
-            expiryTimer = timers.setTimeout(expire, verdict.expires_in * 1000);
-            set({ ...IDLE, name: "passed", token: verdict.token });
-            if (options.onVerified) options.onVerified(verdict.token);
+            passed(verdict);
           } else {
             announceCompat(verdict.next);
             set({ name: "failed", challenge: verdict.next, selected: [], code: verdict.code });
@@ -194,6 +202,46 @@ export function createMachine(options) {
           if (mine === seq) fail(exc);
         },
       );
+    },
+
+    /**
+     * Take the accessible path instead of the grid (when the site offers it): solve its
+     * proof of work and receive a token without answering images.
+     */
+    alternative() {
+      const ch = state.challenge;
+      if (!canAnswer() || !ch || !ch.alternative) return;
+      const mine = ++seq;
+      const { sitekey, hostname } = options;
+      set({ name: "alternative", challenge: null, selected: [], code: "" });
+      const solve = options.solve;
+      client
+        .alternativePuzzle(sitekey, hostname)
+        .then((puzzle) => {
+          if (mine !== seq) return null;
+          if (!solve) throw new ApiError(BAD_RESPONSE, "This widget cannot solve puzzles.", 0);
+          return solve(puzzle, () => mine !== seq).then((proof) =>
+            mine === seq ? client.alternativePass(sitekey, hostname, proof) : null,
+          );
+        })
+        .then(
+          (pass) => {
+            if (pass && mine === seq) passed(pass);
+          },
+          (exc) => {
+            if (mine === seq) fail(exc);
+          },
+        );
+    },
+
+    /**
+     * Report that the shown grid cannot be drawn (a tile did not decode): the error state.
+     * @param {string} code
+     */
+    fault(code) {
+      if (!state.challenge) return;
+      seq++;
+      fail(new ApiError(code, "A tile of the challenge could not be drawn.", 0));
     },
 
     /** Close the grid without answering (Escape); the challenge is dropped. */

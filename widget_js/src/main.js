@@ -8,6 +8,7 @@ import { createView } from "./dom.js";
 import { pickLang } from "./i18n.js";
 import { createMachine } from "./machine.js";
 import { solvePuzzle } from "./pow.js";
+import { drawTile } from "./tiles.js";
 
 export const VERSION = "0.1.0";
 
@@ -233,7 +234,10 @@ export function install(win, current) {
         verify: () => machine.verify(),
         reload: () => machine.reload(),
         close: () => machine.close(),
+        fault: (code) => machine.fault(code),
+        alternative: () => machine.alternative(),
       },
+      draw: (canvas, tile) => drawTile(win, canvas, tile),
     });
     view.update(machine.state);
 

@@ -67,6 +67,7 @@ const COLS = [1, 2, 3, 4, 5, 6]
 export const CSS = `
 :host{all:initial;display:inline-block;max-width:100%}
 [hidden]{display:none!important}
+.cg-sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 .cg{${vars(PALETTES.light)}box-sizing:border-box;width:304px;max-width:100%;padding:10px 12px;
 font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif;
 color:var(--fg);background:var(--bg);border:1px solid var(--border);border-radius:6px;text-align:start}
@@ -91,9 +92,9 @@ button:disabled{cursor:default}
 .cg-grid{display:grid;gap:4px}
 ${COLS}
 .cg-tile{position:relative;aspect-ratio:1;padding:0;overflow:hidden;border:3px solid transparent;border-radius:4px;background:var(--border)}
-.cg-tile img{display:block;width:100%;height:100%;object-fit:cover}
+.cg-tile canvas{display:block;width:100%;height:100%;object-fit:cover}
 .cg-tile[aria-pressed="true"]{border-color:var(--accent)}
-.cg-tile[aria-pressed="true"] img{transform:scale(.86)}
+.cg-tile[aria-pressed="true"] canvas{transform:scale(.86)}
 .cg-tile[aria-pressed="true"]::after{content:"\\2713";position:absolute;top:2px;left:2px;width:20px;height:20px;border-radius:50%;font-size:13px;line-height:20px;text-align:center;color:var(--accent-fg);background:var(--accent)}
 .cg-tile:focus-visible{outline-offset:-1px}
 .cg-actions{display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end;margin-top:8px}
@@ -105,7 +106,7 @@ ${COLS}
 .cg-bad{color:var(--error)}
 .cg-code{display:block;font-size:12px;color:var(--muted)}
 @media (prefers-reduced-motion:no-preference){
-.cg-tile img{transition:transform .12s ease-out}
+.cg-tile canvas{transition:transform .12s ease-out}
 .cg-check[aria-busy="true"] .cg-box{animation:cg-spin 1s linear infinite}
 }
 @keyframes cg-spin{to{transform:rotate(360deg)}}

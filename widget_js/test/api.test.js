@@ -34,21 +34,23 @@ describe("API client", () => {
 
   /** @type {[string, object][]} */
   const broken = [
-    ["no id", { grid: 1, images: ["/a"] }],
-    ["grid and images disagree", { challenge: "c", grid: 9, images: ["/a"] }],
-    ["script URL", { challenge: "c", grid: 1, images: ["javascript:alert(1)"] }],
+    ["no id", { grid: 1, tiles: ["AAAA"] }],
+    ["grid and tiles disagree", { challenge: "c", grid: 9, tiles: ["AAAA"] }],
+    ["a URL for a tile", { challenge: "c", grid: 1, tiles: ["javascript:alert(1)"] }],
+    ["an empty tile", { challenge: "c", grid: 1, tiles: [""] }],
+    ["image URLs instead of tiles", { challenge: "c", grid: 1, images: ["/a"] }],
   ];
   for (const [name, raw] of broken) {
     test(`rejects a challenge with ${name}`, () => {
-      assert.throws(() => parseChallenge(raw, BASE), (exc) => {
+      assert.throws(() => parseChallenge(raw), (exc) => {
         return exc instanceof ApiError && exc.code === BAD_RESPONSE;
       });
     });
   }
 
-  test("resolves relative image URLs against the base and defaults cols to 3", () => {
-    const c = parseChallenge({ challenge: "c", grid: 1, images: ["/img/1"], compat: "x" }, BASE);
-    assert.deepEqual(c.images, [`${BASE}/img/1`]);
+  test("keeps the base64 tiles as sent and defaults cols to 3", () => {
+    const c = parseChallenge({ challenge: "c", grid: 1, tiles: ["UklGRg=="], compat: "x" });
+    assert.deepEqual(c.tiles, ["UklGRg=="]);
     assert.equal(c.cols, 3);
     assert.equal(c.compat, "");
   });

@@ -7,8 +7,11 @@ import { createMachine } from "../src/machine.js";
 import { BASE, fakeApi, settle } from "../test_support/harness.js";
 import { createClient } from "../src/api.js";
 
-/** A machine over the fetch stand-in, recording state names and callbacks. */
-function setup() {
+/**
+ * A machine over the fetch stand-in, recording state names and callbacks.
+ * @param {Partial<import("../src/machine.js").MachineOptions>} [extra]
+ */
+function setup(extra = {}) {
   const api = fakeApi();
   const log = /** @type {string[]} */ ([]);
   const machine = createMachine({
@@ -20,6 +23,7 @@ function setup() {
     onVerified: (token) => log.push(`verified:${token}`),
     onExpired: () => log.push("expired-callback"),
     onError: (code) => log.push(`error:${code}`),
+    ...extra,
   });
   return { api, log, machine };
 }
@@ -35,7 +39,7 @@ describe("state machine", () => {
     assert.equal(machine.state.name, "loading");
     await settle();
     assert.equal(machine.state.name, "grid");
-    assert.equal(machine.state.challenge?.images.length, 9);
+    assert.equal(machine.state.challenge?.tiles.length, 9);
     machine.toggle(4);
     machine.toggle(0);
     assert.deepEqual(machine.state.selected, [0, 4]);
@@ -168,5 +172,70 @@ describe("state machine", () => {
     const exc = new ApiError("unknown-sitekey", "No such site.", 404);
     assert.equal(exc.code, "unknown-sitekey");
     assert.equal(exc.status, 404);
+  });
+
+  test("grid -> alternative -> passed: the puzzle is solved and redeemed, no tile answered", async () => {
+    /** @type {string[]} */
+    const asked = [];
+    const { api, log, machine } = setup({
+      solve: async (puzzle) => {
+        asked.push(`${puzzle.puzzle}/${puzzle.bits}`);
+        return { puzzle: puzzle.puzzle, nonce: "solved" };
+      },
+    });
+    machine.open();
+    await settle();
+    machine.alternative();
+    assert.equal(machine.state.name, "alternative");
+    assert.equal(machine.state.challenge, null, "the grid is put away");
+    await settle();
+    assert.deepEqual(asked, ["alt-puzzle/4"]);
+    assert.equal(machine.state.name, "passed");
+    assert.equal(machine.state.token, "alt-token");
+    assert.ok(log.includes("verified:alt-token"));
+    const paths = api.requests.map((r) => r.url.slice(BASE.length));
+    assert.deepEqual(paths, ["/api/v1/challenge", "/api/v1/alternative", "/api/v1/alternative"]);
+    assert.equal(api.requests[1].body.pow, undefined);
+    assert.deepEqual(api.requests[2].body.pow, { puzzle: "alt-puzzle", nonce: "solved" });
+  });
+
+  test("a refused alternative solution ends in the error state with its code", async () => {
+    const { log, machine } = setup({
+      solve: async (puzzle) => ({ puzzle: puzzle.puzzle, nonce: "wrong" }),
+    });
+    machine.open();
+    await settle();
+    machine.alternative();
+    await settle();
+    assert.equal(machine.state.name, "error");
+    assert.equal(machine.state.code, "pow-invalid");
+    assert.ok(log.includes("error:pow-invalid"));
+  });
+
+  test("the alternative is not taken when the site does not offer it", async () => {
+    const { api, machine } = setup({ solve: async () => ({ puzzle: "p", nonce: "n" }) });
+    api.alternative = false;
+    machine.open();
+    await settle();
+    machine.alternative();
+    assert.equal(machine.state.name, "grid");
+    assert.equal(api.requests.length, 1);
+  });
+
+  test("reset during the alternative drops its late token", async () => {
+    /** @type {(v: any) => void} */
+    let finish = () => {};
+    const { log, machine } = setup({
+      solve: () => new Promise((resolve) => (finish = resolve)),
+    });
+    machine.open();
+    await settle();
+    machine.alternative();
+    await settle();
+    machine.reset();
+    finish({ puzzle: "alt-puzzle", nonce: "solved" });
+    await settle();
+    assert.equal(machine.state.name, "idle");
+    assert.ok(!log.some((entry) => entry.startsWith("verified:")));
   });
 });

@@ -16,6 +16,9 @@ async function solve(container) {
   await settle();
 }
 
+/** What the draw stand-in painted on a tile's canvas. @param {Element} tile */
+const painted = (tile) => /** @type {HTMLElement | null} */ (tile.querySelector("canvas"))?.dataset.painted;
+
 /** @param {Element} container */
 const inputNames = (container) =>
   Array.from(container.querySelectorAll("input[type=hidden]")).map((i) => i.getAttribute("name"));
@@ -245,7 +248,9 @@ describe("challenge UI", () => {
     assert.equal(open.grid.getAttribute("aria-labelledby"), open.prompt.id);
     assert.equal(open.tiles.length, 9);
     assert.equal(open.tiles[4].getAttribute("aria-label"), "Image 5 of 9");
-    assert.equal(open.tiles[0].querySelector("img")?.getAttribute("src"), `${BASE}/api/v1/image/ch1/0`);
+    assert.equal(painted(open.tiles[0]), "ch1/0", "the tile is painted from the response");
+    assert.equal(open.tiles[0].querySelector("img"), null, "no image is fetched");
+    assert.equal(open.grid.getAttribute("aria-busy"), "false", "every tile is drawn");
     assert.equal(open.status.getAttribute("aria-live"), "polite");
     assert.equal(open.root.activeElement, open.tiles[0], "focus moves to the first tile");
   });
@@ -303,7 +308,7 @@ describe("challenge UI", () => {
     const c = controls(el);
     assert.equal(c.panel.hidden, false);
     assert.equal(c.status.textContent, "Not quite. Please try this new one.");
-    assert.match(c.tiles[0].querySelector("img")?.getAttribute("src") || "", /ch2/);
+    assert.equal(painted(c.tiles[0]), "ch2/0");
     assert.ok(c.tiles.every((t) => t.getAttribute("aria-pressed") === "false"));
   });
 
@@ -315,7 +320,50 @@ describe("challenge UI", () => {
     controls(el).reload.click();
     await settle();
     assert.equal(api.requests.length, 2);
-    assert.match(controls(el).tiles[0].querySelector("img")?.getAttribute("src") || "", /ch2/);
+    assert.equal(painted(controls(el).tiles[0]), "ch2/0");
+  });
+
+  test("the path without images is a button after Verify, described to screen readers", async () => {
+    const { doc } = page({ html: FORM });
+    const el = /** @type {Element} */ (doc.querySelector(".crowdgate"));
+    controls(el).check.click();
+    await settle();
+    const { root, grid, verify } = controls(el);
+    const alt = /** @type {HTMLElement} */ (root.querySelector(".cg-alt"));
+    assert.equal(alt.hidden, false);
+    assert.equal(alt.textContent, "Check without images");
+    assert.equal(verify.nextElementSibling, alt, "Tab order: tiles, New challenge, Verify, then it");
+    const hint = root.getElementById(grid.getAttribute("aria-describedby") || "");
+    assert.match(hint?.textContent || "", /Check without images/);
+    assert.equal(hint?.className, "cg-sr");
+  });
+
+  test("a site without the path shows no button and no hint", async () => {
+    const api = fakeApi();
+    api.alternative = false;
+    const { doc } = page({ html: FORM, api });
+    const el = /** @type {Element} */ (doc.querySelector(".crowdgate"));
+    controls(el).check.click();
+    await settle();
+    const { root, grid } = controls(el);
+    assert.equal(/** @type {HTMLElement} */ (root.querySelector(".cg-alt")).hidden, true);
+    assert.equal(grid.getAttribute("aria-describedby"), null);
+  });
+
+  test("a tile that does not decode shows the error state with its code", async () => {
+    const api = fakeApi();
+    const made = api.challenge;
+    api.challenge = () => ({ ...made(), tiles: [...made().tiles.slice(1), btoa("broken")] });
+    const { doc, win } = page({ html: FORM, api });
+    const el = /** @type {Element} */ (doc.querySelector(".crowdgate"));
+    const codes = /** @type {string[]} */ ([]);
+    el.addEventListener("crowdgate:error", (e) => codes.push(/** @type {any} */ (e).detail.code));
+    controls(el).check.click();
+    await settle();
+    assert.deepEqual(codes, ["tile-undecodable"]);
+    assert.equal(controls(el).panel.hidden, true);
+    assert.match(controls(el).status.textContent || "", /tile-undecodable/);
+    assert.ok(win);
   });
 
   test("a pass checks the box and says Verified", async () => {

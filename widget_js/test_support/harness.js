@@ -22,6 +22,8 @@ export function fakeApi(options = {}) {
     /** @type {{ url: string, init: any, body: any }[]} */
     requests: [],
     compat: options.compat || "",
+    /** Whether challenges offer the accessible path. */
+    alternative: true,
     /** @type {Outcome[]} Outcomes of the next answers, "pass" once exhausted. */
     answers: [],
     /** @type {Outcome | null} Outcome of every challenge request while set. */
@@ -37,9 +39,11 @@ export function fakeApi(options = {}) {
         label: "3",
         grid: 9,
         cols: 3,
-        images: Array.from({ length: 9 }, (_, i) => `${BASE}/api/v1/image/${id}/${i}`),
+        // "<id>/<slot>" in base64: the widget's draw stand-in records what it painted
+        tiles: Array.from({ length: 9 }, (_, i) => btoa(`${id}/${i}`)),
         expires_in: 600,
         compat: api.compat,
+        alternative: api.alternative,
       };
     },
     /**
@@ -51,6 +55,12 @@ export function fakeApi(options = {}) {
       const body = JSON.parse(init.body);
       api.requests.push({ url, init, body });
       const isChallenge = url === `${BASE}/api/v1/challenge`;
+      if (url === `${BASE}/api/v1/alternative`) {
+        if (!body.pow) return Response.json({ puzzle: "alt-puzzle", bits: 4, expires_in: 300 });
+        const ok = body.pow.puzzle === "alt-puzzle" && body.pow.nonce === "solved";
+        if (!ok) return Response.json({ code: "pow-invalid", message: "No." }, { status: 403 });
+        return Response.json({ success: true, token: "alt-token", expires_in: 120 });
+      }
       if (isChallenge && api.hold) {
         await new Promise((resolve) => {
           api.release = () => resolve(undefined);
@@ -97,6 +107,17 @@ export function page(options = {}) {
   Object.defineProperty(win.navigator, "languages", { value: options.languages || ["en-US"] });
   // jsdom finishes "loading" asynchronously; tests that need that state redefine it in before().
   Object.defineProperty(win.document, "readyState", { value: "complete", configurable: true });
+  // jsdom decodes no images: a stand-in bitmap says which tile it is, the canvas keeps it.
+  win.Blob = Blob; // Node's, which can be read back (jsdom's has no text())
+  win.createImageBitmap = async (/** @type {Blob} */ blob) => {
+    const text = await blob.text();
+    if (text === "broken") throw new Error("undecodable");
+    return { width: 1, height: 1, text, close() {} };
+  };
+  win.HTMLCanvasElement.prototype.getContext = function () {
+    const canvas = this;
+    return { drawImage: (/** @type {any} */ bitmap) => (canvas.dataset.painted = bitmap.text) };
+  };
   if (options.before) options.before(win);
   const script = win.document.createElement("script");
   script.src = options.scriptUrl || `${BASE}/widget.js`;

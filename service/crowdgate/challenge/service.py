@@ -1,4 +1,4 @@
-"""The challenge loop without HTTP: issue, serve slot images, grade answers, verify tokens."""
+"""The challenge loop without HTTP: issue grids with their tiles, grade answers, verify tokens."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from .. import consensus
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..errors import BadRequest, CrowdgateError, Forbidden, Gone, NotFound
-from ..models import TEST_PROJECT, Challenge, Project, Site, Slot, TokenRecord, Vote
-from ..store import THUMB, Store, variant_kind
+from ..models import TEST_PROJECT, Challenge, Project, Site, TokenRecord, Vote
+from ..store import Store
 from ..store.base import EXPIRED, SPENT
 from . import keys, testkit
+from .alternative import PATH_GRID, AlternativePath
 from .cache import TTLCache
 from .grid import compose_grid
 from .pow import POW_TTL_S, SPENT_KIND, PowRejected, PowRequired, make_puzzle, spent_digest
 from .pow import verify_solution as verify_pow
 from .rand import BatchedSystemRandom
 from .selection import QueueSelector, Selector
+from .tiles import encoded_tiles
 from .voter import voter_keys
 
 MAX_REF_LEN = 200
@@ -69,6 +71,7 @@ class ChallengeService:
         self.gold_counts: TTLCache[dict[str, int]] = TTLCache(
             lambda k: store.gold_labels(str(k)), ttl
         )
+        self.alternative = AlternativePath(store, settings, clock)
 
     # -- issue ----------------------------------------------------------------------------
     def site_for(self, sitekey: str) -> Site:
@@ -200,16 +203,22 @@ class ChallengeService:
         self.store.put_challenge(challenge)
         return challenge
 
-    def describe(self, challenge: Challenge, base_url: str) -> dict[str, Any]:
-        """Return the public JSON of a challenge: prompt, label and opaque slot image URLs."""
+    def describe(self, challenge: Challenge) -> dict[str, Any]:
+        """Return the public JSON of a challenge: prompt, label and every tile's bytes.
+
+        The tiles travel in this one response (base64, in slot order), so the widget draws the
+        grid without further requests and the page needs no ``img-src`` for crowdgate.
+        """
         if challenge.test:
             prompt = testkit.PROMPT
             compat = ""
+            alternative = testkit.TEST_SITE.alternative
         else:
             project = self.projects.get(challenge.project)
             prompt = project.prompt_for(challenge.label) if project else challenge.label
             site = self.sites.get(challenge.sitekey)
             compat = site.compat if site else ""
+            alternative = site.alternative if site else False
         n = len(challenge.slots)
         return {
             "challenge": challenge.id,
@@ -217,32 +226,12 @@ class ChallengeService:
             "label": challenge.label,
             "grid": n,
             "cols": 3 if n > 4 else 2,
-            "images": [f"{base_url}/api/v1/challenge/{challenge.id}/image/{i}" for i in range(n)],
+            "tiles": encoded_tiles(self.store, challenge),
             "expires_in": int(challenge.expires_at - self.clock()),
             "compat": compat,
+            # whether the widget offers the path without images (the site may turn it off)
+            "alternative": alternative,
         }
-
-    # -- images ---------------------------------------------------------------------------
-    def slot_image(self, challenge_id: str, slot: int) -> tuple[bytes, str]:
-        """Return ``(bytes, mime)`` of one slot: the perturbed variant chosen at issue."""
-        challenge = self.store.get_challenge(challenge_id[:MAX_REF_LEN], self.clock())
-        if challenge is None:
-            raise Gone(
-                "This challenge expired or was answered; request a new one.",
-                code="challenge-expired",
-            )
-        if not 0 <= slot < len(challenge.slots):
-            raise NotFound(f"Slot {slot} does not exist in this challenge.", code="no-such-slot")
-        picked: Slot = challenge.slots[slot]
-        if challenge.test:
-            return testkit.image(slot), "image/png"
-        kind = variant_kind(picked.variant) if picked.variant >= 0 else THUMB
-        data = self.store.get_blob(challenge.project, picked.item, kind)
-        if data is None and kind != THUMB:
-            data = self.store.get_blob(challenge.project, picked.item, THUMB)
-        if data is None:
-            raise NotFound("This image is no longer available.", code="no-such-slot")
-        return data, "image/webp"
 
     # -- answer ---------------------------------------------------------------------------
     def answer(self, challenge_id: str, selected: object, client: Client) -> AnswerResult:
@@ -350,7 +339,7 @@ class ChallengeService:
             return _verdict(["invalid-input-response"])
         if sitekey not in (None, "") and sitekey != record.sitekey:
             return _verdict(["sitekey-secret-mismatch"])
-        return _verdict([], record.challenge_ts, record.hostname)
+        return _verdict([], record.challenge_ts, record.hostname, record.path)
 
 
 def _parse_selection(selected: object) -> set[int]:
@@ -367,7 +356,9 @@ def _parse_selection(selected: object) -> set[int]:
     return set(selected)
 
 
-def _verdict(errors: list[str], ts: float | None = None, hostname: str = "") -> dict[str, Any]:
+def _verdict(
+    errors: list[str], ts: float | None = None, hostname: str = "", path: str = PATH_GRID
+) -> dict[str, Any]:
     if errors:
         return {"success": False, "error-codes": errors}
     stamp = datetime.fromtimestamp(ts or 0, UTC).isoformat(timespec="seconds")
@@ -376,6 +367,9 @@ def _verdict(errors: list[str], ts: float | None = None, hostname: str = "") -> 
         "challenge_ts": stamp.replace("+00:00", "Z"),
         "hostname": hostname,
         "error-codes": [],
+        # crowdgate's own field, which reCAPTCHA and hCaptcha clients ignore: "alternative"
+        # for a pass by the accessible path (no images answered), "grid" otherwise
+        "path": path,
     }
 
 

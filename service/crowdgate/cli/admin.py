@@ -183,6 +183,12 @@ def site() -> None:
     show_default=True,
     help="Proof of work asked before each challenge, 0 (off) to 24; 16 bits take ~0.6 s.",
 )
+@click.option(
+    "--alternative/--no-alternative",
+    default=True,
+    show_default=True,
+    help="Offer the accessible path (a proof-of-work pass without images, no votes).",
+)
 @data_dir_option
 @json_option
 def site_create(
@@ -191,6 +197,7 @@ def site_create(
     project_id: str,
     compat: str,
     pow_bits: int,
+    alternative: bool,
     data_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -205,6 +212,7 @@ def site_create(
         project=project_id,
         compat=compat,
         pow_bits=pow_bits,
+        alternative=alternative,
     )
 
     def text() -> None:
@@ -242,6 +250,22 @@ def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) 
         as_json,
         changed.public_dict(),
         lambda: click.echo(f"{sitekey}: pow_bits {changed.pow_bits}"),
+    )
+
+
+@site.command("set-alternative")
+@click.argument("sitekey")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@data_dir_option
+@json_option
+def site_set_alternative(sitekey: str, state: str, data_dir: Path | None, as_json: bool) -> None:
+    """Turn a site's accessible path (a pass without images) on or off."""
+    store = store_for(load_settings(data_dir))
+    changed = manage.set_alternative(store, sitekey, state == "on")
+    emit(
+        as_json,
+        changed.public_dict(),
+        lambda: click.echo(f"{sitekey}: alternative {'on' if changed.alternative else 'off'}"),
     )
 
 

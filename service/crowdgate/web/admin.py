@@ -181,6 +181,7 @@ def create_site() -> Response:
         project=body.get("project"),
         compat=body.get("compat", ""),
         pow_bits=body.get("pow_bits", 0),
+        alternative=body.get("alternative", True),
         clock=cg().clock,
     )
     response = jsonify({**site.public_dict(), "secret": secret})
@@ -190,16 +191,24 @@ def create_site() -> Response:
 
 @bp.patch("/sites/<sitekey>")
 def update_site(sitekey: str) -> Response:
-    """Change a site's ``pow_bits``; workers see it within the cache TTL."""
+    """Change a site's ``pow_bits`` and/or ``alternative``; workers see it within the cache TTL."""
     body = json_body(cg().settings.max_json_bytes)
-    unknown = sorted(set(body) - {"pow_bits"})
-    if unknown or "pow_bits" not in body:
+    unknown = sorted(set(body) - {"pow_bits", "alternative"})
+    if unknown or not body:
         raise BadRequest(
-            "Send a JSON object holding only 'pow_bits' to change a site; "
-            f"got {', '.join(map(repr, unknown)) or 'no pow_bits'}.",
+            "Send a JSON object holding 'pow_bits' and/or 'alternative' to change a site; "
+            f"got {', '.join(map(repr, unknown)) or 'neither'}.",
             code="bad-request",
         )
-    return jsonify(manage.set_pow_bits(cg().store, sitekey, body["pow_bits"]).public_dict())
+    if "alternative" in body:
+        manage.validate_alternative(body["alternative"])
+    site = None
+    if "pow_bits" in body:
+        site = manage.set_pow_bits(cg().store, sitekey, body["pow_bits"])
+    if "alternative" in body:
+        site = manage.set_alternative(cg().store, sitekey, body["alternative"])
+    assert site is not None
+    return jsonify(site.public_dict())
 
 
 @bp.post("/sites/<sitekey>/rotate-secret")

@@ -166,7 +166,7 @@ def create_demo_site(
     cg = site.crowdgate_url.rstrip("/")
     shown_gold: set[str] = set()
     csp = (
-        f"default-src 'none'; script-src {cg}; connect-src {cg}; img-src 'self' {cg}; "
+        f"default-src 'none'; script-src {cg}; connect-src {cg}; img-src 'self'; "
         "style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 

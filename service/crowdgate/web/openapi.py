@@ -47,6 +47,11 @@ POW_BITS = {
     "maximum": MAX_BITS,
     "description": "Leading zero bits of proof of work asked before each challenge (0: off)",
 }
+ALTERNATIVE = {
+    "type": "boolean",
+    "description": "Offer the accessible path: a proof-of-work pass without images whose "
+    "tokens cast no votes (default true)",
+}
 PATH_ID = {"in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
 #: a string that is not blank: it holds a character Python's str.strip() keeps (the server
 #: strips names and refuses an empty one). Spelled out, as ECMA's \s and Python's differ.
@@ -309,25 +314,64 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
-        "/api/v1/challenge/{challenge_id}/image/{slot}": {
-            "get": {
-                "summary": "One slot's image",
+        "/api/v1/alternative": {
+            "post": {
+                "summary": "The accessible path: a puzzle, then a token for its solution",
                 "tags": ["public"],
-                "parameters": [
-                    CHALLENGE_ID,
+                "requestBody": _json(
                     {
-                        "in": "path",
-                        "name": "slot",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
-                    },
-                ],
+                        "type": "object",
+                        "required": ["sitekey"],
+                        "properties": {
+                            "sitekey": {"type": "string"},
+                            "hostname": {"type": "string"},
+                            "pow": {
+                                "description": "The solved puzzle of an earlier call; "
+                                "without it the answer is a fresh puzzle",
+                                "type": "object",
+                                "required": ["puzzle", "nonce"],
+                                "properties": {
+                                    "puzzle": {"type": "string", "maxLength": 128},
+                                    "nonce": {"type": "string", "pattern": "^[0-9a-z]{1,32}$"},
+                                },
+                            },
+                        },
+                    }
+                ),
                 "responses": {
-                    "200": {
-                        "description": "Image bytes",
-                        "content": {"image/webp": {}, "image/png": {}},
-                    },
-                    "410": _ok("Challenge expired or answered", ERROR),
+                    "200": _ok(
+                        "Without 'pow': {puzzle, bits, expires_in} (find a nonce such that "
+                        "SHA-256(puzzle + ':' + nonce) starts with 'bits' zero bits); with a "
+                        "solved one: {success: true, token, expires_in}; the token verifies "
+                        "once, reported with path 'alternative', and casts no votes",
+                        {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["puzzle", "bits", "expires_in"],
+                                    "properties": {
+                                        "puzzle": {"type": "string"},
+                                        "bits": {"type": "integer", "minimum": 1},
+                                        "expires_in": {"type": "integer"},
+                                    },
+                                },
+                                {
+                                    "type": "object",
+                                    "required": ["success", "token", "expires_in"],
+                                    "properties": {
+                                        "success": {"const": True},
+                                        "token": {"type": "string"},
+                                        "expires_in": {"type": "integer"},
+                                    },
+                                },
+                            ]
+                        },
+                    ),
+                    "403": _ok(
+                        "Host refused, the site turned the path off (alternative-off), or the "
+                        "solution was refused (pow-invalid, pow-expired, pow-replayed)",
+                        ERROR,
+                    ),
                     **ERRORS,
                 },
             }
@@ -555,6 +599,7 @@ SPEC: dict[str, Any] = {
                             "project": {"type": "string", "pattern": PROJECT_ID},
                             "compat": {"enum": ["", "recaptcha", "hcaptcha"]},
                             "pow_bits": POW_BITS,
+                            "alternative": ALTERNATIVE,
                         },
                     }
                 ),
@@ -562,15 +607,15 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/admin/sites/{sitekey}": {
             "patch": _admin(
-                "Change a site's proof of work",
+                "Change a site's proof of work and/or its accessible path",
                 {"200": _ok("The changed site")},
                 parameters=[_param("sitekey")],
                 requestBody=_json(
                     {
                         "type": "object",
-                        "required": ["pow_bits"],
+                        "minProperties": 1,
                         "additionalProperties": False,
-                        "properties": {"pow_bits": POW_BITS},
+                        "properties": {"pow_bits": POW_BITS, "alternative": ALTERNATIVE},
                     }
                 ),
             )
@@ -637,9 +682,18 @@ SPEC: dict[str, Any] = {
                     "label": {"type": "string"},
                     "grid": {"type": "integer"},
                     "cols": {"type": "integer"},
-                    "images": {"type": "array", "items": {"type": "string"}},
+                    "tiles": {
+                        "description": "Each slot's image bytes (WebP, or PNG for the test "
+                        "site) in standard base64, in slot order; no further request is needed",
+                        "type": "array",
+                        "items": {"type": "string", "format": "byte"},
+                    },
                     "expires_in": {"type": "integer"},
                     "compat": {"type": "string"},
+                    "alternative": {
+                        "description": "Whether the site offers the path without images",
+                        "type": "boolean",
+                    },
                 },
             },
             "Verdict": {
@@ -650,6 +704,12 @@ SPEC: dict[str, Any] = {
                     "challenge_ts": {"type": "string"},
                     "hostname": {"type": "string"},
                     "error-codes": {"type": "array", "items": {"type": "string"}},
+                    "path": {
+                        "description": "crowdgate's own field (reCAPTCHA and hCaptcha clients "
+                        "ignore it): how the token was won, 'grid' by answering images or "
+                        "'alternative' by the accessible path (proof of work, no images)",
+                        "enum": ["grid", "alternative"],
+                    },
                 },
             },
         },
@@ -693,6 +753,11 @@ DASHBOARD_PAGES = [
     ("/dashboard/sites", "get", "Sites"),
     ("/dashboard/sites", "post", "Create a site"),
     ("/dashboard/sites/{sitekey}/pow", "post", "Change a site's proof-of-work bits"),
+    (
+        "/dashboard/sites/{sitekey}/alternative",
+        "post",
+        "Turn a site's path without images on or off",
+    ),
     ("/dashboard/sites/{sitekey}/rotate", "post", "Rotate a site's secret"),
     ("/dashboard/keys", "get", "API keys"),
     ("/dashboard/keys", "post", "Create an API key"),
@@ -708,7 +773,7 @@ PREFLIGHT = {
 }
 for _path in (
     "/api/v1/challenge",
-    "/api/v1/challenge/{challenge_id}/image/{slot}",
+    "/api/v1/alternative",
     "/api/v1/challenge/{challenge_id}/answer",
 ):
     # a preflight matches any path under /api/v1/challenge/: its parameters are any strings

@@ -1,4 +1,4 @@
-"""Public routes: the widget script, challenges, slot images, answers and siteverify."""
+"""Public routes: the widget script, challenges (with their tiles), answers and siteverify."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from ..challenge import Client
 from ..challenge.service import host_allowed
 from ..errors import CrowdgateError, NotFound
+from .alternative_limits import count_alternative
 from .body import json_body
 from .security import allow_origin, deny_origin, origin_host
 from .state import cg
@@ -60,6 +61,7 @@ def widget() -> Response:
 
 @bp.route("/api/v1/challenge", methods=["OPTIONS"])
 @bp.route("/api/v1/challenge/<path:rest>", methods=["OPTIONS"])
+@bp.route("/api/v1/alternative", methods=["OPTIONS"])
 def preflight(rest: str = "") -> Response:
     """Answer CORS preflights; the real request is still checked against the site's hosts."""
     allow_origin()
@@ -91,17 +93,35 @@ def challenge() -> Response:
     if c.service.admit(site, body.get("pow")):
         g.pow_solved = True
     issued = c.service.issue_for(site, host, client)
-    return jsonify(c.service.describe(issued, request.host_url.rstrip("/")))
+    return jsonify(c.service.describe(issued))
 
 
-@bp.get("/api/v1/challenge/<challenge_id>/image/<int:slot>")
-def slot_image(challenge_id: str, slot: int) -> Response:
-    """Serve one slot's image under an opaque per-challenge URL."""
-    data, mime = cg().service.slot_image(challenge_id, slot)
-    response = Response(data, mimetype=mime)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
+@bp.post("/api/v1/alternative")
+def alternative() -> Response:
+    """The accessible path: without ``pow``, a puzzle; with it solved, a token that casts no votes.
+
+    Each puzzle offered is counted against the alternative's own per-client and per-site limits
+    (beside the usual per-client one), and each buys at most one token.
+    """
+    c = cg()
+    allow_origin()
+    body = json_body(c.settings.max_json_bytes)
+    site = c.service.site_for(body.get("sitekey"))  # type: ignore[arg-type]
+    client = _client()
+    if (
+        client.origin_host
+        and site.hostnames
+        and not host_allowed(client.origin_host, site.hostnames)
+    ):
+        deny_origin()
+    host = c.service.resolve_hostname(site, body.get("hostname"), client)
+    path = c.service.alternative
+    if body.get("pow") is None:
+        path.check_allowed(site)
+        count_alternative(c.settings, site.sitekey)
+        return jsonify(path.offer(site))
+    token = path.redeem(site, host, body.get("pow"))
+    return jsonify({"success": True, "token": token.token, "expires_in": c.settings.token_ttl_s})
 
 
 @bp.post("/api/v1/challenge/<challenge_id>/answer")
@@ -123,7 +143,7 @@ def answer(challenge_id: str) -> Response:
             "success": False,
             "code": "answer-wrong",
             "message": "Some answers were wrong; here is a new challenge.",
-            "next": c.service.describe(result.next, request.host_url.rstrip("/")),
+            "next": c.service.describe(result.next),
         }
     )
 

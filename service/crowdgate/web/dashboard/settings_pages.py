@@ -37,6 +37,8 @@ def create_site() -> str:
         project=form.get("project", ""),
         compat=form.get("compat", ""),
         pow_bits=_form_int(form.get("pow_bits", "") or "0"),
+        # an unticked checkbox is not sent at all
+        alternative=form.get("alternative") == "on",
         clock=cg().clock,
     )
     return _sites_page(revealed=site, secret=secret)
@@ -54,6 +56,13 @@ def _form_int(text: str) -> int | str:
 def set_pow(sitekey: str) -> Response:
     """Change a site's proof-of-work difficulty (0 turns the gate off)."""
     manage.set_pow_bits(cg().store, sitekey, _form_int(request.form.get("pow_bits", "") or "0"))
+    return redirect(url_for("dashboard.sites"))
+
+
+@bp.post("/sites/<sitekey>/alternative")
+def set_alternative(sitekey: str) -> Response:
+    """Turn a site's accessible path (a pass without images) on or off."""
+    manage.set_alternative(cg().store, sitekey, request.form.get("alternative") == "on")
     return redirect(url_for("dashboard.sites"))
 
 

@@ -20,6 +20,9 @@ offline: "You appear to be offline.",
 retry: "Try again",
 code: "Error code: {code}",
 brand: "Protected by crowdgate",
+alternative: "Check without images",
+alternativeHint: "Can't see the images? Use Check without images, after Verify.",
+alternativeBusy: "Checking without images. This can take up to a minute…",
 };
 const MESSAGES = {
 en: EN,
@@ -40,6 +43,9 @@ offline: "Parece que no tienes conexión.",
 retry: "Reintentar",
 code: "Código de error: {code}",
 brand: "Protegido por crowdgate",
+alternative: "Verificar sin imágenes",
+alternativeHint: "¿No puede ver las imágenes? Use Verificar sin imágenes, después de Verificar.",
+alternativeBusy: "Verificando sin imágenes. Puede tardar hasta un minuto…",
 },
 fr: {
 checkbox: "Je suis humain",
@@ -58,6 +64,9 @@ offline: "Vous semblez être hors ligne.",
 retry: "Réessayer",
 code: "Code d’erreur : {code}",
 brand: "Protégé par crowdgate",
+alternative: "Vérifier sans images",
+alternativeHint: "Vous ne voyez pas les images ? Utilisez Vérifier sans images, après Valider.",
+alternativeBusy: "Vérification sans images. Cela peut prendre jusqu’à une minute…",
 },
 de: {
 checkbox: "Ich bin ein Mensch",
@@ -76,6 +85,9 @@ offline: "Sie scheinen offline zu sein.",
 retry: "Erneut versuchen",
 code: "Fehlercode: {code}",
 brand: "Geschützt durch crowdgate",
+alternative: "Ohne Bilder prüfen",
+alternativeHint: "Sie sehen die Bilder nicht? Nutzen Sie „Ohne Bilder prüfen“ nach „Bestätigen“.",
+alternativeBusy: "Prüfung ohne Bilder. Das kann bis zu einer Minute dauern…",
 },
 zh: {
 checkbox: "我是人类",
@@ -94,6 +106,9 @@ offline: "您似乎已离线。",
 retry: "重试",
 code: "错误代码：{code}",
 brand: "由 crowdgate 提供保护",
+alternative: "不看图片验证",
+alternativeHint: "看不到图片？请使用“验证”之后的“不看图片验证”。",
+alternativeBusy: "正在进行无图片验证，最多可能需要一分钟…",
 },
 };
 function pickLang(candidates) {
@@ -118,6 +133,7 @@ return { LANGS, MESSAGES, pickLang, translate };
 const __cg_api = (function () {
 const OFFLINE = "network-error";
 const BAD_RESPONSE = "bad-response";
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 class ApiError extends Error {
 constructor(code, message, status, pow = null) {
 super(message);
@@ -127,21 +143,17 @@ this.status = status;
 this.pow = pow;
 }
 }
-function parseChallenge(raw, base) {
+function parseChallenge(raw) {
 const c = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? raw : {});
-const images = Array.isArray(c.images) ? c.images : [];
-const grid = Number(c.grid) || images.length;
+const tiles = Array.isArray(c.tiles) ? c.tiles : [];
+const grid = Number(c.grid) || tiles.length;
 const cols = Math.max(1, Math.min(6, Math.floor(Number(c.cols)) || 3));
-if (typeof c.challenge !== "string" || !c.challenge || images.length !== grid || grid < 1) {
+if (typeof c.challenge !== "string" || !c.challenge || tiles.length !== grid || grid < 1) {
 throw new ApiError(BAD_RESPONSE, "The challenge response is missing fields.", 200);
 }
-const urls = images.map((src) => {
-const url = new URL(String(src), base);
-if (url.protocol !== "https:" && url.protocol !== "http:") {
-throw new ApiError(BAD_RESPONSE, "A challenge image URL is not http(s).", 200);
+if (!tiles.every((t) => typeof t === "string" && BASE64.test(t))) {
+throw new ApiError(BAD_RESPONSE, "A challenge tile is not base64 image data.", 200);
 }
-return url.href;
-});
 const compat = c.compat === "recaptcha" || c.compat === "hcaptcha" ? c.compat : "";
 return {
 challenge: c.challenge,
@@ -149,9 +161,10 @@ prompt: typeof c.prompt === "string" ? c.prompt : "",
 label: typeof c.label === "string" ? c.label : "",
 grid,
 cols,
-images: urls,
+tiles,
 expires_in: Number(c.expires_in) > 0 ? Number(c.expires_in) : 600,
 compat,
+alternative: c.alternative === true,
 };
 }
 function parsePuzzle(raw) {
@@ -159,6 +172,13 @@ const p = /** @type {Record<string, any>} */ (raw && typeof raw === "object" ? r
 const bits = Number(p.bits);
 const ok = typeof p.puzzle === "string" && p.puzzle && Number.isInteger(bits);
 return ok && bits >= 1 && bits <= 32 ? { puzzle: p.puzzle, bits } : null;
+}
+function parsePass(data) {
+if (data.success === true && typeof data.token === "string" && data.token) {
+const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
+return { success: true, token: data.token, expires_in: ttl };
+}
+throw new ApiError(BAD_RESPONSE, "The pass response is missing fields.", 200);
 }
 function createClient(base, fetchFn) {
 async function post(path, body) {
@@ -195,21 +215,26 @@ return data;
 return {
 async challenge(sitekey, hostname, pow) {
 const body = pow ? { sitekey, hostname, pow } : { sitekey, hostname };
-return parseChallenge(await post("/api/v1/challenge", body), base);
+return parseChallenge(await post("/api/v1/challenge", body));
+},
+async alternativePuzzle(sitekey, hostname) {
+const puzzle = parsePuzzle(await post("/api/v1/alternative", { sitekey, hostname }));
+if (!puzzle) throw new ApiError(BAD_RESPONSE, "The puzzle response is missing fields.", 200);
+return puzzle;
+},
+async alternativePass(sitekey, hostname, pow) {
+return parsePass(await post("/api/v1/alternative", { sitekey, hostname, pow }));
 },
 async answer(id, selected) {
 const path = "/api/v1/challenge/" + encodeURIComponent(id) + "/answer";
 const data = await post(path, { selected });
-if (data.success === true && typeof data.token === "string" && data.token) {
-const ttl = Number(data.expires_in) > 0 ? Number(data.expires_in) : 120;
-return { success: true, token: data.token, expires_in: ttl };
-}
+if (data.success === true) return parsePass(data);
 if (data.success === false) {
 return {
 success: false,
 code: typeof data.code === "string" ? data.code : "answer-wrong",
 message: typeof data.message === "string" ? data.message : "",
-next: parseChallenge(data.next, base),
+next: parseChallenge(data.next),
 };
 }
 throw new ApiError(BAD_RESPONSE, "The answer response is missing fields.", 200);
@@ -261,6 +286,29 @@ throw new ApiError(POW_UNSOLVED, "No nonce solved the puzzle.", 0);
 }
 return { POW_UNSUPPORTED, POW_UNSOLVED, POW_CANCELLED, zeroBits, solvePuzzle };
 })();
+const __cg_tiles = (function () {
+const TILE_UNDECODABLE = "tile-undecodable";
+function fromBase64(atob, text) {
+const binary = atob(text);
+const bytes = new Uint8Array(binary.length);
+for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+return bytes;
+}
+async function drawTile(win, canvas, tile) {
+if (typeof win.createImageBitmap !== "function") throw new Error(TILE_UNDECODABLE);
+const bitmap = await win.createImageBitmap(new win.Blob([fromBase64(win.atob, tile)]));
+try {
+canvas.width = bitmap.width;
+canvas.height = bitmap.height;
+const context = canvas.getContext("2d");
+if (!context) throw new Error(TILE_UNDECODABLE);
+context.drawImage(bitmap, 0, 0);
+} finally {
+bitmap.close();
+}
+}
+return { TILE_UNDECODABLE, fromBase64, drawTile };
+})();
 const __cg_style = (function () {
 const PALETTES = {
 light: {
@@ -308,6 +356,7 @@ const COLS = [1, 2, 3, 4, 5, 6]
 const CSS = `
 :host{all:initial;display:inline-block;max-width:100%}
 [hidden]{display:none!important}
+.cg-sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 .cg{${vars(PALETTES.light)}box-sizing:border-box;width:304px;max-width:100%;padding:10px 12px;
 font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif;
 color:var(--fg);background:var(--bg);border:1px solid var(--border);border-radius:6px;text-align:start}
@@ -332,9 +381,9 @@ button:disabled{cursor:default}
 .cg-grid{display:grid;gap:4px}
 ${COLS}
 .cg-tile{position:relative;aspect-ratio:1;padding:0;overflow:hidden;border:3px solid transparent;border-radius:4px;background:var(--border)}
-.cg-tile img{display:block;width:100%;height:100%;object-fit:cover}
+.cg-tile canvas{display:block;width:100%;height:100%;object-fit:cover}
 .cg-tile[aria-pressed="true"]{border-color:var(--accent)}
-.cg-tile[aria-pressed="true"] img{transform:scale(.86)}
+.cg-tile[aria-pressed="true"] canvas{transform:scale(.86)}
 .cg-tile[aria-pressed="true"]::after{content:"\\2713";position:absolute;top:2px;left:2px;width:20px;height:20px;border-radius:50%;font-size:13px;line-height:20px;text-align:center;color:var(--accent-fg);background:var(--accent)}
 .cg-tile:focus-visible{outline-offset:-1px}
 .cg-actions{display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end;margin-top:8px}
@@ -346,7 +395,7 @@ ${COLS}
 .cg-bad{color:var(--error)}
 .cg-code{display:block;font-size:12px;color:var(--muted)}
 @media (prefers-reduced-motion:no-preference){
-.cg-tile img{transition:transform .12s ease-out}
+.cg-tile canvas{transition:transform .12s ease-out}
 .cg-check[aria-busy="true"] .cg-box{animation:cg-spin 1s linear infinite}
 }
 @keyframes cg-spin{to{transform:rotate(360deg)}}
@@ -443,6 +492,12 @@ set({ ...IDLE, name: "expired" });
 if (options.onExpired) options.onExpired();
 }
 const canAnswer = () => state.name === "grid" || state.name === "failed";
+function passed(pass) {
+clearExpiry();
+expiryTimer = timers.setTimeout(expire, pass.expires_in * 1000);
+set({ ...IDLE, name: "passed", token: pass.token });
+if (options.onVerified) options.onVerified(pass.token);
+}
 return {
 get state() {
 return state;
@@ -470,10 +525,7 @@ client.answer(ch.challenge, state.selected).then(
 (verdict) => {
 if (mine !== seq) return;
 if (verdict.success) {
-clearExpiry();
-expiryTimer = timers.setTimeout(expire, verdict.expires_in * 1000);
-set({ ...IDLE, name: "passed", token: verdict.token });
-if (options.onVerified) options.onVerified(verdict.token);
+passed(verdict);
 } else {
 announceCompat(verdict.next);
 set({ name: "failed", challenge: verdict.next, selected: [], code: verdict.code });
@@ -483,6 +535,36 @@ set({ name: "failed", challenge: verdict.next, selected: [], code: verdict.code 
 if (mine === seq) fail(exc);
 },
 );
+},
+alternative() {
+const ch = state.challenge;
+if (!canAnswer() || !ch || !ch.alternative) return;
+const mine = ++seq;
+const { sitekey, hostname } = options;
+set({ name: "alternative", challenge: null, selected: [], code: "" });
+const solve = options.solve;
+client
+.alternativePuzzle(sitekey, hostname)
+.then((puzzle) => {
+if (mine !== seq) return null;
+if (!solve) throw new ApiError(BAD_RESPONSE, "This widget cannot solve puzzles.", 0);
+return solve(puzzle, () => mine !== seq).then((proof) =>
+mine === seq ? client.alternativePass(sitekey, hostname, proof) : null,
+);
+})
+.then(
+(pass) => {
+if (pass && mine === seq) passed(pass);
+},
+(exc) => {
+if (mine === seq) fail(exc);
+},
+);
+},
+fault(code) {
+if (!state.challenge) return;
+seq++;
+fail(new ApiError(code, "A tile of the challenge could not be drawn.", 0));
 },
 close() {
 if (!state.open) return;
@@ -501,7 +583,8 @@ return { createMachine };
 const __cg_dom = (function () {
 const { translate } = __cg_i18n;
 const { applyStyles } = __cg_style;
-const BUSY = ["loading", "solving", "verifying"];
+const { TILE_UNDECODABLE } = __cg_tiles;
+const BUSY = ["loading", "solving", "verifying", "alternative"];
 const MOVES = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
 function make(doc, tag, className, attrs) {
 const el = doc.createElement(tag);
@@ -532,14 +615,22 @@ row.append(check, brand);
 const panel = make(doc, "div", "cg-panel");
 panel.hidden = true;
 const prompt = make(doc, "p", "cg-prompt", { id: "cg-prompt" });
-const grid = make(doc, "div", "cg-grid", { role: "group", "aria-labelledby": "cg-prompt" });
+const grid = make(doc, "div", "cg-grid", {
+role: "group",
+"aria-labelledby": "cg-prompt",
+"aria-busy": "false",
+});
+const hint = make(doc, "p", "cg-sr", { id: "cg-alt-hint" });
+hint.textContent = t("alternativeHint");
 const actions = make(doc, "div", "cg-actions");
 const reload = make(doc, "button", "cg-btn cg-reload", { type: "button" });
 reload.textContent = t("reload");
 const verify = make(doc, "button", "cg-btn cg-primary cg-verify", { type: "button" });
 verify.textContent = t("verify");
-actions.append(reload, verify);
-panel.append(prompt, grid, actions);
+const alt = make(doc, "button", "cg-btn cg-alt", { type: "button" });
+alt.textContent = t("alternative");
+actions.append(reload, verify, alt);
+panel.append(prompt, hint, grid, actions);
 const status = make(doc, "div", "cg-status", {
 id: "cg-status",
 role: "status",
@@ -564,16 +655,26 @@ if (tiles[index]) tiles[index].focus();
 function buildTiles(challenge) {
 cols = challenge.cols;
 grid.className = `cg-grid cg-cols-${cols}`;
-tiles = challenge.images.map((src, i) => {
+const id = challenge.challenge;
+let pending = challenge.tiles.length;
+grid.setAttribute("aria-busy", "true");
+tiles = challenge.tiles.map((data, i) => {
 const tile = make(doc, "button", "cg-tile", {
 type: "button",
 "aria-pressed": "false",
 "aria-label": t("tile", { n: i + 1, total: challenge.grid }),
 tabindex: i === 0 ? "0" : "-1",
 });
-const img = make(doc, "img", "", { alt: "", draggable: "false", decoding: "async" });
-img.src = src;
-tile.append(img);
+const canvas = make(doc, "canvas", "", { width: "0", height: "0", "aria-hidden": "true" });
+tile.append(canvas);
+options.draw(canvas, data).then(
+() => {
+if (--pending === 0 && renderedId === id) grid.setAttribute("aria-busy", "false");
+},
+() => {
+if (renderedId === id) intents.fault(TILE_UNDECODABLE);
+},
+);
 tile.addEventListener("click", () => {
 rove(i);
 intents.toggle(i);
@@ -588,6 +689,7 @@ check: () => intents.open(),
 verify: () => intents.verify(),
 reload: () => intents.reload(),
 retry: () => intents.reload(),
+alternative: () => intents.alternative(),
 key(event) {
 if (event.key === "Escape" && !panel.hidden) {
 event.preventDefault();
@@ -616,6 +718,7 @@ check.addEventListener("click", listeners.check);
 verify.addEventListener("click", listeners.verify);
 reload.addEventListener("click", listeners.reload);
 retry.addEventListener("click", listeners.retry);
+alt.addEventListener("click", listeners.alternative);
 box.addEventListener("keydown", listeners.key);
 grid.addEventListener("keydown", listeners.arrows);
 return {
@@ -633,17 +736,24 @@ checkLabel.textContent = t(state.name === "passed" ? "verified" : "checkbox");
 const fresh = !!challenge && challenge.challenge !== renderedId;
 if (challenge && fresh) buildTiles(challenge);
 panel.hidden = !state.open || !challenge;
-if (challenge) prompt.textContent = challenge.prompt || challenge.label;
+if (challenge) {
+prompt.textContent = challenge.prompt || challenge.label;
+alt.hidden = !challenge.alternative;
+if (challenge.alternative) grid.setAttribute("aria-describedby", hint.id);
+else grid.removeAttribute("aria-describedby");
+}
 tiles.forEach((tile, i) => {
 tile.setAttribute("aria-pressed", state.selected.includes(i) ? "true" : "false");
 tile.setAttribute("aria-disabled", busy ? "true" : "false");
 });
 verify.setAttribute("aria-disabled", busy ? "true" : "false");
 reload.setAttribute("aria-disabled", busy ? "true" : "false");
+alt.setAttribute("aria-disabled", busy ? "true" : "false");
 const texts = {
 loading: "loading",
 solving: "solving",
 verifying: "verifying",
+alternative: "alternativeBusy",
 failed: "wrong",
 expired: "expired",
 error: "error",
@@ -659,7 +769,11 @@ code.textContent = state.name === "error" ? t("code", { code: state.code }) : ""
 retry.hidden = state.name !== "error" && state.name !== "offline";
 if (fresh && state.open && !panel.hidden) {
 rove(0);
-} else if (state.name === "passed" || (state.name === "idle" && previous !== "idle")) {
+} else if (
+state.name === "passed" ||
+state.name === "alternative" ||
+(state.name === "idle" && previous !== "idle")
+) {
 if (hadFocus) check.focus();
 } else if (!retry.hidden && hadFocus) {
 retry.focus();
@@ -670,6 +784,7 @@ check.removeEventListener("click", listeners.check);
 verify.removeEventListener("click", listeners.verify);
 reload.removeEventListener("click", listeners.reload);
 retry.removeEventListener("click", listeners.retry);
+alt.removeEventListener("click", listeners.alternative);
 box.removeEventListener("keydown", listeners.key);
 grid.removeEventListener("keydown", listeners.arrows);
 root.replaceChildren();
@@ -684,6 +799,7 @@ const { createView } = __cg_dom;
 const { pickLang } = __cg_i18n;
 const { createMachine } = __cg_machine;
 const { solvePuzzle } = __cg_pow;
+const { drawTile } = __cg_tiles;
 const VERSION = "0.1.0";
 const MARK = Symbol.for("crowdgate.api");
 const SCRIPT_PATH = /\/(widget\.js|recaptcha\/api\.js)$/;
@@ -837,7 +953,10 @@ toggle: (i) => machine.toggle(i),
 verify: () => machine.verify(),
 reload: () => machine.reload(),
 close: () => machine.close(),
+fault: (code) => machine.fault(code),
+alternative: () => machine.alternative(),
 },
+draw: (canvas, tile) => drawTile(win, canvas, tile),
 });
 view.update(machine.state);
 return {
