@@ -260,6 +260,8 @@ def site_set_pow(sitekey: str, bits: int, data_dir: Path | None, as_json: bool) 
 @json_option
 def site_set_alternative(sitekey: str, state: str, data_dir: Path | None, as_json: bool) -> None:
     """Turn a site's accessible path (a pass without images) on or off."""
+    from .. import manage
+
     store = store_for(load_settings(data_dir))
     changed = manage.set_alternative(store, sitekey, state == "on")
     emit(
