@@ -29,7 +29,9 @@ from ..models import (
     TokenRecord,
     Vote,
 )
+from . import limit_charge
 from .base import Store, token_digest
+from .limit_charge import COUNTER_INCR, Charge, Counter, LimitRefused
 from .sqlite_schema import SCHEMA, migrate
 
 #: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
@@ -39,6 +41,17 @@ SWEEP_EVERY = 200
 _INHERITED: list[sqlite3.Connection] = []
 #: Columns read to build an Item: the JSON record plus fields updated in bulk.
 ITEM_COLS = "data, votes, cl, cc, mv"
+#: the rate-limit counters file, attached to a store connection under this name
+LIMITS_DB = "cg_limits"
+#: one charged write in this many also deletes the counters whose window has ended
+LIMITS_SWEEP_EVERY = 1024
+_CHARGE_INCR = COUNTER_INCR.format(table=f"{LIMITS_DB}.counters")
+
+
+def limits_file(store_file: Path) -> Path:
+    """Return the rate-limit counters file kept beside the SQLite store in ``store_file``."""
+    path = store_file.resolve()
+    return path.with_name(path.stem + "-limits.db")
 
 
 def own_connection(local: threading.local) -> sqlite3.Connection | None:
@@ -77,6 +90,9 @@ class SqliteStore(Store):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._rng = random.SystemRandom()
+        #: where a request's rate-limit charge can be folded in: the counters file beside this
+        #: one, attached to each connection, so one transaction checks the limits and writes
+        self.limits_place = str(limits_file(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -104,7 +120,36 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise StoreError(f"Cannot open SQLite store {self.path}: {exc}.") from exc
             self._local.conn, self._local.pid = conn, os.getpid()
+            self._local.attached = False
         return conn
+
+    def _charge(self, db: sqlite3.Connection, charge: Charge | None) -> Counter | None:
+        """Count ``charge`` inside the open transaction; return the counter it went past."""
+        if charge is None:
+            return None
+        now = time.time()
+        for counter in charge.counters:
+            (count,) = db.execute(_CHARGE_INCR, (counter.key, 1, now, counter.window_s)).fetchone()
+            if count > counter.amount:
+                return counter
+        if self._rng.randrange(LIMITS_SWEEP_EVERY) == 0:
+            db.execute(f"DELETE FROM {LIMITS_DB}.counters WHERE expires <= ?", (now,))
+        return None
+
+    def _pending_charge(self) -> Charge | None:
+        """Take the request's rate-limit charge, attaching the counters file (outside a write)."""
+        charge = limit_charge.take(self.limits_place)
+        if charge is not None and not getattr(self._local, "attached", False):
+            conn = self._conn()
+            try:
+                conn.execute(f"ATTACH DATABASE ? AS {LIMITS_DB}", (self.limits_place,))
+                # as the limits storage itself writes it (see web/limit_storage.py)
+                conn.execute(f"PRAGMA {LIMITS_DB}.synchronous=NORMAL")
+            except sqlite3.Error as exc:
+                where = self.limits_place
+                raise StoreError(f"Cannot open the limits file {where}: {exc}.") from exc
+            self._local.attached = True
+        return charge
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -401,15 +446,20 @@ class SqliteStore(Store):
 
     # -- challenges, tokens, votes ---------------------------------------------------------
     def put_challenge(self, challenge: Challenge) -> None:
+        charge = self._pending_charge()
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
-                (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
-            )
-            if not challenge.test:
-                self._incr(db, challenge.project, {"challenges_issued": 1})
-            if self._rng.randrange(SWEEP_EVERY) == 0:
-                self._sweep(db, challenge.issued_at)
+            refused = self._charge(db, charge)
+            if refused is None:
+                db.execute(
+                    "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
+                    (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
+                )
+                if not challenge.test:
+                    self._incr(db, challenge.project, {"challenges_issued": 1})
+                if self._rng.randrange(SWEEP_EVERY) == 0:
+                    self._sweep(db, challenge.issued_at)
+        if refused is not None:
+            raise LimitRefused(refused)
 
     @staticmethod
     def _sweep(db: sqlite3.Connection, now: float) -> None:
@@ -427,10 +477,16 @@ class SqliteStore(Store):
         return Challenge.from_dict(json.loads(rows[0][0])) if rows else None
 
     def take_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        charge = self._pending_charge()
+        rows: list[tuple] = []
         with self._tx() as db:
-            rows = db.execute(
-                "DELETE FROM challenges WHERE id=? RETURNING expires_at, data", (challenge_id,)
-            ).fetchall()
+            refused = self._charge(db, charge)
+            if refused is None:
+                rows = db.execute(
+                    "DELETE FROM challenges WHERE id=? RETURNING expires_at, data", (challenge_id,)
+                ).fetchall()
+        if refused is not None:
+            raise LimitRefused(refused)
         if not rows or rows[0][0] <= now:
             return None
         return Challenge.from_dict(json.loads(rows[0][1]))
@@ -525,11 +581,17 @@ class SqliteStore(Store):
                 "(SELECT sitekey FROM sites WHERE secret_hash = ?)"
             )
             args.append(secret_hash)
+        charge = self._pending_charge()
+        rows: list[tuple] = []
         with self._tx() as db:
-            rows = db.execute(
-                f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
-                (token_digest(token), *args),
-            ).fetchall()
+            refused = self._charge(db, charge)
+            if refused is None:
+                rows = db.execute(
+                    f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
+                    (token_digest(token), *args),
+                ).fetchall()
+        if refused is not None:
+            raise LimitRefused(refused)
         if not rows or rows[0][0] <= now:
             return None
         return TokenRecord(token=token, **json.loads(rows[0][1]))
