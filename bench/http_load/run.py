@@ -1,4 +1,4 @@
-"""HTTP load on loopback: challenge, answer and siteverify against a bare Flask hello route.
+"""HTTP load on loopback: whole solved captchas and each hot route, against a bare Flask hello.
 
 Both apps run under the same gunicorn settings in the same run; the load comes from several
 generator processes with keep-alive connections. Every figure is printed as a ratio to hello,
@@ -7,7 +7,14 @@ time per request that the app, redis-server and the generator each spent. crowdg
 ``/healthz`` (its request hooks, no rate limit, no store) is run too, as the floor under every
 crowdgate route.
 
+The ``flow`` phase solves whole captchas (challenge, its images if the reply does not carry
+the tiles, answer, siteverify; see flow.py) and prints app CPU per solved captcha as a
+multiple of hello's app CPU per request; ``flow@half`` runs it again paced at half the solved
+captchas per second the flow phase reached, for latencies below saturation. The load average
+is printed before and after, and hello runs first and last (their mean is the baseline).
+
     python bench/http_load/run.py --store redis --seconds 10
+    python bench/http_load/run.py --service /tmp/old/service   # bench another tree's code
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from flow import run_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The same worker model ``crowdgate serve`` uses (see crowdgate/cli/serve.py).
@@ -191,15 +199,130 @@ def run_phase(
     }
 
 
+def route_phases(results: dict, cg_port: int, store, info, args, groups: dict[str, int]) -> None:
+    """Run healthz, then challenge, answer and siteverify each on its own."""
+    # crowdgate's cheapest route (its hooks, no limit, no store): the floor of every route
+    results["healthz"] = run_phase(cg_port, "healthz", [[]] * args.procs, args.seconds, groups)
+    body = json.dumps({"sitekey": info.sitekey}).encode()
+    challenge_job = (
+        "POST",
+        "/api/v1/challenge",
+        body,
+        {"Content-Type": "text/plain", "Origin": "http://localhost"},
+    )
+    big = [challenge_job] * 10**6
+    results["challenge"] = run_phase(cg_port, "challenge", [big] * args.procs, args.seconds, groups)
+    answers = []
+    for n, cid in enumerate(results["challenge"]["produced"]):
+        hidden = store.get_challenge(cid, time.time())
+        if hidden is None:
+            continue
+        picks = [i for i, s in enumerate(hidden.slots) if s.gold and s.truth]
+        answers.append(
+            (
+                "POST",
+                f"/api/v1/challenge/{cid}/answer",
+                json.dumps({"selected": picks}).encode(),
+                {
+                    "Content-Type": "text/plain",
+                    "Origin": "http://localhost",
+                    "User-Agent": f"bench-{n}",
+                },
+            )
+        )
+    split = [answers[i :: args.procs] for i in range(args.procs)]
+    results["answer"] = run_phase(cg_port, "answer", split, args.seconds, groups)
+    verifies = [
+        (
+            "POST",
+            "/siteverify",
+            f"secret={info.secret}&response={t}".encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        for t in results["answer"]["produced"]
+    ]
+    split = [verifies[i :: args.procs] for i in range(args.procs)]
+    results["siteverify"] = run_phase(cg_port, "siteverify", split, args.seconds, groups)
+
+
+def report(results: dict, args, service: Path, load_before, load_after) -> None:
+    """Print every phase as figures and as ratios to hello (mean of its first and last run)."""
+    hellos = [results["hello"], results["hello (end)"]]
+    rps = sum(h["rps"] for h in hellos) / 2
+    hello_cpu = sum(h["cpu_ms"]["app"] for h in hellos) / 2
+    print(
+        f"store={args.store} seconds={args.seconds} client_procs={args.procs} "
+        f"gunicorn_workers={args.workers} (gthread, 4 threads) service={service}"
+    )
+    print(
+        "load average before: "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + " ".join(f"{x:.2f}" for x in load_after)
+    )
+    print(
+        f"hello: {hellos[0]['rps']:.0f} and {hellos[1]['rps']:.0f} req/s, app CPU "
+        f"{hellos[0]['cpu_ms']['app']:.3f} and {hellos[1]['cpu_ms']['app']:.3f} ms/request"
+    )
+    print(
+        f"{'route':<11} {'requests':>8} {'errors':>6} {'req/s':>8} {'x hello':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7}  CPU ms per request (app, redis, client)  app x hello"
+    )
+    for kind, r in results.items():
+        if kind.startswith("flow"):
+            continue
+        print(
+            f"{kind:<11} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.0f} "
+            f"{r['rps'] / rps:>8.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}  "
+            + " ".join(f"{name}={ms:.3f}" for name, ms in r["cpu_ms"].items())
+            + f"  {r['cpu_ms']['app'] / hello_cpu:.2f}"
+        )
+    for kind in ("flow", "flow@half"):
+        f = results.get(kind)
+        if f is None:
+            continue
+        cpu = f["cpu_ms_per_solved"]
+        paced = f" (paced to {f['rate']:.1f}/s)" if f["rate"] else ""
+        print(
+            f"{kind}{paced}: {f['solved']} solved, {f['errors']} errors, "
+            f"{f['solved_per_s']:.1f} solved captchas/s, "
+            f"{f['requests_per_solved']:.2f} requests per solved captcha"
+        )
+        print(
+            "  CPU ms per solved captcha: "
+            + " ".join(f"{name}={ms:.2f}" for name, ms in cpu.items())
+            + f"; app = {cpu['app'] / hello_cpu:.1f} hello requests"
+        )
+        print(
+            "  per request p50/p99 ms: "
+            + ", ".join(
+                f"{k} {v['p50_ms']:.1f}/{v['p99_ms']:.1f} (n={v['n']})"
+                for k, v in f["kinds"].items()
+                if v["n"]
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--procs", type=int, default=8, help="client processes (connections)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    parser.add_argument(
+        "--service", type=Path, default=ROOT / "service", help="the service tree to bench"
+    )
+    parser.add_argument(
+        "--phases",
+        default="routes,flow",
+        help="comma-separated: routes (healthz and each hot route), flow (whole captchas)",
+    )
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
+    service = args.service.resolve()
+    load_before = os.getloadavg()
 
-    sys.path.insert(0, str(ROOT / "service"))
+    sys.path.insert(0, str(service))
     from crowdgate.config import Settings
     from crowdgate.demo import ensure_demo
     from crowdgate.store import open_store
@@ -238,7 +361,8 @@ def main() -> None:
         "CROWDGATE_RATE_LIMIT_CLIENT": "100000000/minute",
         "CROWDGATE_RATE_LIMIT_SITEKEY": "100000000/minute",
         "CROWDGATE_RATE_LIMIT_SITEVERIFY": "100000000/minute",
-        "PYTHONPATH": str(ROOT / "service") + os.pathsep + str(ROOT / "bench" / "http_load"),
+        "CROWDGATE_RATE_LIMIT_IMAGES": "100000000/minute",
+        "PYTHONPATH": str(service) + os.pathsep + str(ROOT / "bench" / "http_load"),
     }
     settings = Settings.from_env(env)
     if redis_proc is not None:
@@ -262,50 +386,36 @@ def main() -> None:
         groups = {"app": crowd.pid}
         if redis_proc is not None:
             groups["redis"] = redis_proc.pid
-        # crowdgate's cheapest route (its hooks, no limit, no store): the floor of every route
-        results["healthz"] = run_phase(cg_port, "healthz", [[]] * args.procs, args.seconds, groups)
-        body = json.dumps({"sitekey": info.sitekey}).encode()
-        challenge_job = (
-            "POST",
-            "/api/v1/challenge",
-            body,
-            {"Content-Type": "text/plain", "Origin": "http://localhost"},
-        )
-        big = [challenge_job] * 10**6
-        results["challenge"] = run_phase(
-            cg_port, "challenge", [big] * args.procs, args.seconds, groups
-        )
-        answers = []
-        for n, cid in enumerate(results["challenge"]["produced"]):
-            hidden = store.get_challenge(cid, time.time())
-            if hidden is None:
-                continue
-            picks = [i for i, s in enumerate(hidden.slots) if s.gold and s.truth]
-            answers.append(
-                (
-                    "POST",
-                    f"/api/v1/challenge/{cid}/answer",
-                    json.dumps({"selected": picks}).encode(),
-                    {
-                        "Content-Type": "text/plain",
-                        "Origin": "http://localhost",
-                        "User-Agent": f"bench-{n}",
-                    },
-                )
+        if "flow" in phases:
+            # unmeasured: every worker thread opens its connections and fills its caches
+            run_flow(cg_port, uri, info.sitekey, info.secret, args.procs, 2.0, groups, group_cpu_s)
+            results["flow"] = run_flow(
+                cg_port,
+                uri,
+                info.sitekey,
+                info.secret,
+                args.procs,
+                args.seconds,
+                groups,
+                group_cpu_s,
             )
-        split = [answers[i :: args.procs] for i in range(args.procs)]
-        results["answer"] = run_phase(cg_port, "answer", split, args.seconds, groups)
-        verifies = [
-            (
-                "POST",
-                "/siteverify",
-                f"secret={info.secret}&response={t}".encode(),
-                {"Content-Type": "application/x-www-form-urlencoded"},
+            half = results["flow"]["solved_per_s"] / 2
+            results["flow@half"] = run_flow(
+                cg_port,
+                uri,
+                info.sitekey,
+                info.secret,
+                args.procs,
+                args.seconds,
+                groups,
+                group_cpu_s,
+                rate=half,
             )
-            for t in results["answer"]["produced"]
-        ]
-        split = [verifies[i :: args.procs] for i in range(args.procs)]
-        results["siteverify"] = run_phase(cg_port, "siteverify", split, args.seconds, groups)
+        if "routes" in phases:
+            route_phases(results, cg_port, store, info, args, groups)
+        results["hello (end)"] = run_phase(
+            hello_port, "hello", [[]] * args.procs, args.seconds, {"app": hello.pid}
+        )
     finally:
         for proc in (hello, crowd):
             if proc is not None:
@@ -314,28 +424,7 @@ def main() -> None:
             os.killpg(redis_proc.pid, signal.SIGTERM)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    base = results["hello"]
-    print(
-        f"store={args.store} seconds={args.seconds} client_procs={args.procs} "
-        f"gunicorn_workers={args.workers} (gthread, 4 threads)"
-    )
-    print(
-        f"{'route':<11} {'requests':>8} {'errors':>6} {'req/s':>8} {'x hello':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>7}  CPU ms per request (app, redis, client)"
-    )
-    for kind, r in results.items():
-        print(
-            f"{kind:<11} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.0f} "
-            f"{r['rps'] / base['rps']:>8.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}  "
-            + " ".join(f"{name}={ms:.3f}" for name, ms in r["cpu_ms"].items())
-        )
-    if args.store == "redis":
-        ok_c = results["challenge"]["rps"] / base["rps"] >= 0.5
-        ok_v = results["siteverify"]["rps"] / base["rps"] >= 0.6
-        print(
-            f"target challenge >= 0.5 x hello: {'met' if ok_c else 'NOT met'}; "
-            f"siteverify >= 0.6 x hello: {'met' if ok_v else 'NOT met'}"
-        )
+    report(results, args, service, load_before, os.getloadavg())
 
 
 if __name__ == "__main__":

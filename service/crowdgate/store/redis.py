@@ -58,6 +58,7 @@ from ..models import (
     TokenRecord,
     Vote,
 )
+from . import limit_charge
 from .base import (
     EXPIRED,
     REDEEMED,
@@ -69,6 +70,7 @@ from .base import (
     token_digest,
     token_keep_until,
 )
+from .limit_charge import Charge, LimitRefused
 from .redis_pool import thread_client
 from .redis_scripts import (
     ACQUIRE,
@@ -80,7 +82,9 @@ from .redis_scripts import (
     REDEEM,
     RELEASE,
     SAVE_SITE,
+    TAKE_CHALLENGE,
     UPDATE_ITEM,
+    limited,
 )
 
 G = "cg:{cg}:"
@@ -119,14 +123,41 @@ class RedisStore(Store):
         self._draw_grid = self.r.register_script(DRAW_GRID)
         self._redeem = self.r.register_script(REDEEM)
         self._put_challenge = self.r.register_script(PUT_CHALLENGE)
+        self._take_challenge = self.r.register_script(TAKE_CHALLENGE)
         self._put_model = self.r.register_script(PUT_MODEL)
         self._acquire = self.r.register_script(ACQUIRE)
         self._save_site = self.r.register_script(SAVE_SITE)
         self._release = self.r.register_script(RELEASE)
+        # the hot writes again, checking the request's rate-limit counters first (one call)
+        self._put_challenge_limited = self.r.register_script(limited(PUT_CHALLENGE))
+        self._take_challenge_limited = self.r.register_script(limited(TAKE_CHALLENGE))
+        self._redeem_limited = self.r.register_script(limited(REDEEM))
+        #: where a request's rate-limit charge can be folded in: this very Redis (not a cluster,
+        #: whose limit keys live in other slots than a project's)
+        self.limits_place = "" if uri.startswith("redis+cluster://") else uri
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreError(f"The Redis store is unavailable: {exc}.") from exc
+
+    def _charged(self, plain: Any, charged: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run ``plain``, or ``charged`` with the request's pending rate-limit charge first."""
+        charge: Charge | None = limit_charge.take(self.limits_place) if self.limits_place else None
+        if charge is None:
+            return self._call(plain, keys=keys, args=args)
+        counters = charge.counters
+        head: list[Any] = [len(counters)]
+        for counter in counters:
+            head += [counter.window_s, counter.amount]
+        try:
+            return charged(keys=[c.key for c in counters] + keys, args=head + args)
+        except redis.ResponseError as exc:
+            text = str(exc)
+            if text.startswith("CGLIMIT "):
+                raise LimitRefused(counters[int(text.split()[1]) - 1]) from None
+            raise StoreError(f"The Redis store is unavailable: {exc}.") from exc
         except redis.RedisError as exc:
             raise StoreError(f"The Redis store is unavailable: {exc}.") from exc
 
@@ -385,10 +416,11 @@ class RedisStore(Store):
     def put_challenge(self, challenge: Challenge) -> None:
         ttl_ms = max(1, math.ceil((challenge.expires_at - challenge.issued_at) * 1000))
         p = _p(challenge.project)
-        self._call(
+        self._charged(
             self._put_challenge,
-            keys=[p + "ch:" + challenge.id, p + "stats"],
-            args=[json.dumps(challenge.to_dict()), ttl_ms, "0" if challenge.test else "1"],
+            self._put_challenge_limited,
+            [p + "ch:" + challenge.id, p + "stats"],
+            [json.dumps(challenge.to_dict()), ttl_ms, "0" if challenge.test else "1"],
         )
 
     def _challenge(self, challenge_id: str, now: float, take: bool) -> Challenge | None:
@@ -396,7 +428,10 @@ class RedisStore(Store):
         if project is None:
             return None
         key = _p(project) + "ch:" + challenge_id
-        raw = self._call(self.r.getdel if take else self.r.get, key)
+        if take:
+            raw = self._charged(self._take_challenge, self._take_challenge_limited, [key], [])
+        else:
+            raw = self._call(self.r.get, key)
         if raw is None:
             return None
         challenge = Challenge.from_dict(json.loads(raw))
@@ -481,7 +516,7 @@ class RedisStore(Store):
         digest = token_digest(token)
         keys = [p + "tok:" + digest, p + "secrets", p + "gone:" + digest]
         args = [sitekey or "", secret_hash or "", repr(now)]
-        raw = self._call(self._redeem, keys=keys, args=args)
+        raw = self._charged(self._redeem, self._redeem_limited, keys, args)
         if raw is None:
             return Redemption(UNKNOWN)
         if raw == b"spent":

@@ -182,3 +182,33 @@ if ms > 0 then redis.call('SET', KEYS[3], '1', 'PX', ms) end
 if t['expires_at'] <= now then return 'expired' end
 return raw
 """
+
+# KEYS: the challenge key. Takes (reads and deletes) a challenge, so it is answered once.
+TAKE_CHALLENGE = """
+return redis.call('GETDEL', KEYS[1])
+"""
+
+# Runs after a script's body is wrapped as ``body(KEYS, ARGV)`` by ``limited``.
+# KEYS: n rate-limit counters, then the body's keys. ARGV: n, then per counter its window in
+# seconds and allowed amount, then the body's arguments. Each counter is incremented as the
+# ``limits`` library's fixed window does (INCRBY, and EXPIRE on the first hit of a window); the
+# first one past its amount stops there with an error reply naming it, and the body is not run.
+_LIMIT_PRELUDE = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local current = redis.call('INCRBY', KEYS[i], 1)
+  if current == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i]) end
+  if current > tonumber(ARGV[2 * i + 1]) then
+    return redis.error_reply('CGLIMIT ' .. i)
+  end
+end
+local keys, argv = {}, {}
+for i = n + 1, #KEYS do keys[#keys + 1] = KEYS[i] end
+for i = 2 * n + 2, #ARGV do argv[#argv + 1] = ARGV[i] end
+return body(keys, argv)
+"""
+
+
+def limited(script: str) -> str:
+    """Return ``script`` preceded by a check of rate-limit counters (see ``_LIMIT_PRELUDE``)."""
+    return "local function body(KEYS, ARGV)\n" + script + "\nend\n" + _LIMIT_PRELUDE

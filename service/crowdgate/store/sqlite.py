@@ -29,6 +29,7 @@ from ..models import (
     TokenRecord,
     Vote,
 )
+from . import limit_charge
 from .base import (
     EXPIRED,
     REDEEMED,
@@ -39,6 +40,7 @@ from .base import (
     token_digest,
     token_keep_until,
 )
+from .limit_charge import COUNTER_INCR, Charge, Counter, LimitRefused
 from .sqlite_schema import SCHEMA, migrate
 
 #: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
@@ -48,6 +50,17 @@ SWEEP_EVERY = 200
 _INHERITED: list[sqlite3.Connection] = []
 #: Columns read to build an Item: the JSON record plus fields updated in bulk.
 ITEM_COLS = "data, votes, cl, cc, mv"
+#: the rate-limit counters file, attached to a store connection under this name
+LIMITS_DB = "cg_limits"
+#: one charged write in this many also deletes the counters whose window has ended
+LIMITS_SWEEP_EVERY = 1024
+_CHARGE_INCR = COUNTER_INCR.format(table=f"{LIMITS_DB}.counters")
+
+
+def limits_file(store_file: Path) -> Path:
+    """Return the rate-limit counters file kept beside the SQLite store in ``store_file``."""
+    path = store_file.resolve()
+    return path.with_name(path.stem + "-limits.db")
 
 
 def own_connection(local: threading.local) -> sqlite3.Connection | None:
@@ -86,6 +99,9 @@ class SqliteStore(Store):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._rng = random.SystemRandom()
+        #: where a request's rate-limit charge can be folded in: the counters file beside this
+        #: one, attached to each connection, so one transaction checks the limits and writes
+        self.limits_place = str(limits_file(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -113,7 +129,36 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise StoreError(f"Cannot open SQLite store {self.path}: {exc}.") from exc
             self._local.conn, self._local.pid = conn, os.getpid()
+            self._local.attached = False
         return conn
+
+    def _charge(self, db: sqlite3.Connection, charge: Charge | None) -> Counter | None:
+        """Count ``charge`` inside the open transaction; return the counter it went past."""
+        if charge is None:
+            return None
+        now = time.time()
+        for counter in charge.counters:
+            (count,) = db.execute(_CHARGE_INCR, (counter.key, 1, now, counter.window_s)).fetchone()
+            if count > counter.amount:
+                return counter
+        if self._rng.randrange(LIMITS_SWEEP_EVERY) == 0:
+            db.execute(f"DELETE FROM {LIMITS_DB}.counters WHERE expires <= ?", (now,))
+        return None
+
+    def _pending_charge(self) -> Charge | None:
+        """Take the request's rate-limit charge, attaching the counters file (outside a write)."""
+        charge = limit_charge.take(self.limits_place)
+        if charge is not None and not getattr(self._local, "attached", False):
+            conn = self._conn()
+            try:
+                conn.execute(f"ATTACH DATABASE ? AS {LIMITS_DB}", (self.limits_place,))
+                # as the limits storage itself writes it (see web/limit_storage.py)
+                conn.execute(f"PRAGMA {LIMITS_DB}.synchronous=NORMAL")
+            except sqlite3.Error as exc:
+                where = self.limits_place
+                raise StoreError(f"Cannot open the limits file {where}: {exc}.") from exc
+            self._local.attached = True
+        return charge
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -410,15 +455,20 @@ class SqliteStore(Store):
 
     # -- challenges, tokens, votes ---------------------------------------------------------
     def put_challenge(self, challenge: Challenge) -> None:
+        charge = self._pending_charge()
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
-                (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
-            )
-            if not challenge.test:
-                self._incr(db, challenge.project, {"challenges_issued": 1})
-            if self._rng.randrange(SWEEP_EVERY) == 0:
-                self._sweep(db, challenge.issued_at)
+            refused = self._charge(db, charge)
+            if refused is None:
+                db.execute(
+                    "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
+                    (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
+                )
+                if not challenge.test:
+                    self._incr(db, challenge.project, {"challenges_issued": 1})
+                if self._rng.randrange(SWEEP_EVERY) == 0:
+                    self._sweep(db, challenge.issued_at)
+        if refused is not None:
+            raise LimitRefused(refused)
 
     @staticmethod
     def _sweep(db: sqlite3.Connection, now: float) -> None:
@@ -436,10 +486,16 @@ class SqliteStore(Store):
         return Challenge.from_dict(json.loads(rows[0][0])) if rows else None
 
     def take_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        charge = self._pending_charge()
+        rows: list[tuple] = []
         with self._tx() as db:
-            rows = db.execute(
-                "DELETE FROM challenges WHERE id=? RETURNING expires_at, data", (challenge_id,)
-            ).fetchall()
+            refused = self._charge(db, charge)
+            if refused is None:
+                rows = db.execute(
+                    "DELETE FROM challenges WHERE id=? RETURNING expires_at, data", (challenge_id,)
+                ).fetchall()
+        if refused is not None:
+            raise LimitRefused(refused)
         if not rows or rows[0][0] <= now:
             return None
         return Challenge.from_dict(json.loads(rows[0][1]))
@@ -536,24 +592,37 @@ class SqliteStore(Store):
             )
             args.append(secret_hash)
         digest = token_digest(token)
-        # One transaction takes the token and leaves its tombstone (the digest alone, in
-        # `spent`), or finds the tombstone a concurrent or earlier redeem left.
+        charge = self._pending_charge()
+        # One transaction counts the request's rate limits, takes the token and leaves its
+        # tombstone (the digest alone, in `spent`), or finds the tombstone a concurrent or
+        # earlier redeem left.
         with self._tx() as db:
-            rows = db.execute(
-                f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
-                (digest, *args),
-            ).fetchall()
-            if not rows:
-                gone = db.execute(
-                    "SELECT 1 FROM spent WHERE kind='token' AND digest=? AND expires_at>?",
-                    (digest, now),
+            refused = self._charge(db, charge)
+            if refused is not None:
+                rows: list[tuple] = []
+                gone: list[tuple] = []
+            else:
+                rows = db.execute(
+                    f"DELETE FROM tokens WHERE digest=? AND {owner} RETURNING expires_at, data",
+                    (digest, *args),
                 ).fetchall()
-                return Redemption(SPENT if gone else UNKNOWN)
-            record = TokenRecord(token=token, **json.loads(rows[0][1]))
-            db.execute(
-                "INSERT OR REPLACE INTO spent (kind, digest, expires_at) VALUES ('token', ?, ?)",
-                (digest, max(rows[0][0], token_keep_until(record))),
-            )
+                gone = []
+                if not rows:
+                    gone = db.execute(
+                        "SELECT 1 FROM spent WHERE kind='token' AND digest=? AND expires_at>?",
+                        (digest, now),
+                    ).fetchall()
+                else:
+                    record = TokenRecord(token=token, **json.loads(rows[0][1]))
+                    db.execute(
+                        "INSERT OR REPLACE INTO spent (kind, digest, expires_at) "
+                        "VALUES ('token', ?, ?)",
+                        (digest, max(rows[0][0], token_keep_until(record))),
+                    )
+        if refused is not None:
+            raise LimitRefused(refused)
+        if not rows:
+            return Redemption(SPENT if gone else UNKNOWN)
         if record.expires_at <= now:
             return Redemption(EXPIRED)
         return Redemption(REDEEMED, record)

@@ -9,7 +9,19 @@ from flask import Flask
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..store import Store
-from . import admin, errors, export_api, health, limits, metrics, openapi, public, security, state
+from . import (
+    admin,
+    errors,
+    export_api,
+    health,
+    hot_limits,
+    limits,
+    metrics,
+    openapi,
+    public,
+    security,
+    state,
+)
 from . import logging as request_logs
 from .dashboard import bp as dashboard_bp
 
@@ -41,5 +53,6 @@ def create_app(
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(openapi.bp)
     limits.init_app(app, settings)
+    hot_limits.init_app(app)
     health.init_app(app)
     return app

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from limits.storage import Storage
 
-from ..store.sqlite import own_connection
+from ..store.limit_charge import COUNTER_INCR
+from ..store.sqlite import limits_file, own_connection
 
 SCHEME = "crowdgate+sqlite"
 #: one increment in this many also deletes the counters whose window has ended
@@ -36,19 +37,13 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 """
 
-INCR = """
-INSERT INTO counters (key, count, expires) VALUES (?1, ?2, ?3 + ?4)
-ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN expires <= ?3 THEN excluded.count ELSE count + excluded.count END,
-    expires = CASE WHEN expires <= ?3 THEN excluded.expires ELSE expires END
-RETURNING count
-"""
+#: the same statement the SQLite store runs when it folds a request's limits into its write
+INCR = COUNTER_INCR.format(table="counters")
 
 
 def limits_uri(store_file: Path) -> str:
     """Return the limits storage URI for the SQLite store in ``store_file``."""
-    path = store_file.resolve()
-    return f"{SCHEME}://{path.with_name(path.stem + '-limits.db')}"
+    return f"{SCHEME}://{limits_file(store_file)}"
 
 
 class SqliteLimitStorage(Storage):

@@ -21,6 +21,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 access_log = logging.getLogger("crowdgate.access")
+#: one encoder for every line: ``json.dumps`` with options builds a new one per call
+_ENCODER = json.JSONEncoder(default=str)
 
 
 def request_id() -> str | None:
@@ -46,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             doc["http"] = http
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        return _ENCODER.encode(doc)
 
 
 def use_json_logs() -> None:
@@ -69,20 +71,27 @@ def _end(response: Response) -> Response:
     if access_log.isEnabledFor(logging.INFO):
         start = g.get("log_start", time.perf_counter())
         method, path, status = request.method, request.path, response.status_code
-        access_log.info(
-            "%s %s %s",
-            method,
-            path,
-            status,
-            extra={
-                "http": {
-                    "method": method,
-                    "path": path,
-                    "endpoint": request.endpoint,
-                    "status": status,
-                    "ms": round((time.perf_counter() - start) * 1000, 2),
-                }
-            },
+        http = {
+            "method": method,
+            "path": path,
+            "endpoint": request.endpoint,
+            "status": status,
+            "ms": round((time.perf_counter() - start) * 1000, 2),
+        }
+        # The record is made and handled directly: Logger.info would also walk the stack for
+        # the caller's file and line, which no access line prints (a third of its cost).
+        access_log.handle(
+            access_log.makeRecord(
+                access_log.name,
+                logging.INFO,
+                __file__,
+                0,
+                "%s %s %s",
+                (method, path, status),
+                None,
+                "_end",
+                {"http": http},
+            )
         )
     return response
 
