@@ -29,7 +29,11 @@ from crowdgate.aggregation import AGGREGATORS, read_answers, read_gold
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-DATA = ROOT.parent / "shared" / "data" / "crowd"
+# shared/ sits beside the repository (CI, the main checkout) or a few levels up (a worktree).
+DATA = next(
+    (p / "shared/data/crowd" for p in ROOT.parents if (p / "shared/data/crowd").is_dir()),
+    ROOT.parent / "shared/data/crowd",
+)
 sys.path.insert(0, str(HERE.parent))
 from results import write_section  # noqa: E402  (bench/results.py)
 

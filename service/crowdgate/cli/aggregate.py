@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..aggregation import AGGREGATORS, get_aggregator, read_answers, read_gold, write_labels
+from ..aggregation import (
+    AGGREGATORS,
+    DEFAULT_METHOD,
+    get_aggregator,
+    read_answers,
+    read_gold,
+    write_labels,
+)
 from ..errors import CrowdgateError
 
 
@@ -17,9 +24,10 @@ from ..errors import CrowdgateError
     "--method",
     "-m",
     type=click.Choice(sorted(AGGREGATORS)),
-    default="ds",
+    default=DEFAULT_METHOD,
     show_default=True,
-    help="Aggregation method: mv, wmv, ds, ods or dsp.",
+    help="Aggregation method: bds (Bayesian Dawid-Skene, one-coin or full confusion chosen by "
+    "evidence; see docs/aggregation.md), mv, wmv, ds, ods or dsp.",
 )
 @click.option(
     "--gold",
