@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crowdgate.aggregation import AGGREGATORS, read_answers, read_gold
+from crowdgate.aggregation import AGGREGATORS, DEFAULT_METHOD, read_answers, read_gold
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -65,6 +66,34 @@ def run_ours(folder: Path, repeats: int) -> dict[str, dict[str, object]]:
     return out
 
 
+def command_seconds(folder: Path, repeats: int) -> dict[str, float]:
+    """Return wall seconds of whole ``crowdgate aggregate`` processes on ``folder``, best of runs.
+
+    ``cli``: the installed ``crowdgate`` command (start-up of the whole CLI included);
+    ``aggregate-only``: ``python -m crowdgate.aggregation``, the same work without the other
+    commands' imports, which shows what the aggregation path itself costs.
+    """
+    exe = Path(sys.executable).with_name("crowdgate")
+    commands = {
+        "cli": [str(exe), "aggregate"],
+        "aggregate-only": [sys.executable, "-m", "crowdgate.aggregation"],
+    }
+    answers = str(folder / "answers.csv")
+    out: dict[str, float] = {}
+    for name, argv in commands.items():
+        best, best_cpu = float("inf"), float("inf")
+        for _ in range(repeats):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run([*argv, answers, "-o", os.devnull], check=True)
+            best = min(best, time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            best_cpu = min(best_cpu, cpu)
+        out[name], out[f"{name} cpu"] = best, best_cpu
+    return out
+
+
 def run_crowdkit(python: str, folders: list[Path], repeats: int) -> dict[str, dict]:
     """Run crowd-kit's aggregators under ``python`` and return its JSON result."""
     command = [python, str(HERE / "crowdkit_worker.py"), str(repeats), *map(str, folders)]
@@ -74,7 +103,11 @@ def run_crowdkit(python: str, folders: list[Path], repeats: int) -> dict[str, di
     return json.loads(done.stdout)
 
 
-def report(results: dict[str, dict[str, dict]], truths: dict[str, dict[str, str]]) -> str:
+def report(
+    results: dict[str, dict[str, dict]],
+    truths: dict[str, dict[str, str]],
+    command: tuple[str, dict[str, float]] | None = None,
+) -> str:
     """Return the markdown tables and the verdict on the targets."""
     names = list(results)
     methods = list(next(iter(results.values())))
@@ -91,24 +124,49 @@ def report(results: dict[str, dict[str, dict]], truths: dict[str, dict[str, str]
         lines.append(f"| {m} | {cells} | {np.mean(secs[m]):.3f} |")
     ours = [m for m in methods if m in AGGREGATORS]
     theirs = [m for m in methods if m.startswith("crowdkit:")]
+    default = DEFAULT_METHOD
+    best_ours = max(ours, key=lambda m: np.mean(acc[m]))
+    lines += [
+        "",
+        f"- Default `{default}`: mean {np.mean(acc[default]):.4f}; our best mean `{best_ours}`.",
+    ]
     if theirs:
-        best = max(ours, key=lambda m: np.mean(acc[m]))
+        per_set_best = np.max([acc[m] for m in theirs], axis=0)
         rival = max(theirs, key=lambda m: np.mean(acc[m]))
         mv = acc["crowdkit:MajorityVote"]
-        ratio = [c / o for c, o in zip(secs["crowdkit:DawidSkene"], secs["ds"], strict=True)]
-        floor_ok = all(a >= b for a, b in zip(acc[best], mv, strict=True))
+        below = [d for d, a, b in zip(names, acc[default], mv, strict=True) if a < b]
+        gaps = ", ".join(
+            f"{d} {a - b:+.4f}" for d, a, b in zip(names, acc[default], per_set_best, strict=True)
+        )
         lines += [
-            "",
-            f"- Our best method `{best}`: mean {np.mean(acc[best]):.4f}; best crowd-kit "
-            f"method `{rival}`: {np.mean(acc[rival]):.4f} -> "
-            f"{'MET' if np.mean(acc[best]) >= np.mean(acc[rival]) else 'MISSED'}.",
-            f"- `{best}` at or above crowd-kit MajorityVote on every dataset -> "
-            f"{'MET' if floor_ok else 'MISSED'}.",
-            "- Speed-up of our `ds` over crowd-kit DawidSkene per dataset: "
-            + ", ".join(f"{r:.1f}x" for r in ratio)
-            + f"; smallest {min(ratio):.1f}x -> {'MET' if min(ratio) >= 5 else 'MISSED'} "
-            "(target 5x).",
+            f"- Per-set best of crowd-kit's six (chosen after the fact with truth): mean "
+            f"{np.mean(per_set_best):.4f}; best single crowd-kit method `{rival}` "
+            f"{np.mean(acc[rival]):.4f}. `{default}` mean {np.mean(acc[default]):.4f} -> "
+            f"{'MET' if np.mean(acc[default]) >= np.mean(per_set_best) else 'MISSED'}.",
+            f"- `{default}` minus per-set best crowd-kit: {gaps}.",
+            f"- `{default}` at or above crowd-kit MajorityVote on every dataset -> "
+            + ("MET." if not below else f"MISSED on {', '.join(below)}."),
         ]
+        if "ds" in secs and "crowdkit:DawidSkene" in secs:
+            ratio = [c / o for c, o in zip(secs["crowdkit:DawidSkene"], secs["ds"], strict=True)]
+            lines.append(
+                "- Fit speed-up of our `ds` over crowd-kit DawidSkene: "
+                + ", ".join(f"{r:.1f}x" for r in ratio)
+            )
+    if command is not None:
+        big, timing = command
+        ck = results[big].get("crowdkit:DawidSkene", {}).get("seconds")
+        line = (
+            f"- Whole `crowdgate aggregate` process on `{big}` (default method, start-up "
+            f"included, best of repeats, wall / CPU): {timing['cli']:.2f} / "
+            f"{timing['cli cpu']:.2f} s with the full CLI, {timing['aggregate-only']:.2f} / "
+            f"{timing['aggregate-only cpu']:.2f} s as `python -m crowdgate.aggregation`; "
+            f"`{default}` fit {results[big][default]['seconds']:.2f} s"
+        )
+        if ck is not None:
+            verdict = "MET" if timing["cli"] <= ck else "MISSED"
+            line += f"; crowd-kit DawidSkene fit alone {ck:.2f} s -> {verdict}"
+        lines.append(line + ".")
     return "\n".join(lines)
 
 
@@ -129,7 +187,9 @@ def main(argv: list[str] | None = None) -> str:
         theirs = run_crowdkit(args.crowdkit_python, folders, args.repeats)
         for name, per_method in theirs.items():
             results[name].update({f"crowdkit:{m}": r for m, r in per_method.items()})
-    text = report(results, truths)
+    # The largest set by answers decides the whole-command timing target.
+    big = max(folders, key=lambda f: (f / "answers.csv").stat().st_size)
+    text = report(results, truths, (big.name, command_seconds(big, args.repeats)))
     print(text)
     if args.write_results:
         command = "python bench/aggregation/run.py --write-results"

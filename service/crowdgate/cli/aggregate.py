@@ -7,14 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..aggregation import (
-    AGGREGATORS,
-    DEFAULT_METHOD,
-    get_aggregator,
-    read_answers,
-    read_gold,
-    write_labels,
-)
+from ..aggregation import AGGREGATORS, DEFAULT_METHOD
+from ..aggregation.command import aggregate_file
 from ..errors import CrowdgateError
 
 
@@ -43,15 +37,7 @@ from ..errors import CrowdgateError
 def aggregate(answers: Path, method: str, gold: Path | None, output: Path | None) -> None:
     """Aggregate ANSWERS (a CSV with task,worker,label columns) into one label per task."""
     try:
-        tasks, workers, labels = read_answers(answers)
-        truth = read_gold(gold) if gold is not None else None
-        model = get_aggregator(method)().fit(tasks, workers, labels, gold=truth)
-        confidence = model.probas_.max(axis=1) if len(model.tasks_) else []
-        if output is None:
-            write_labels(sys.stdout, model.tasks_, model.labels_, confidence)
-        else:
-            with output.open("w", newline="", encoding="utf-8") as out:
-                write_labels(out, model.tasks_, model.labels_, confidence)
+        aggregate_file(answers, method, gold, output)
     except CrowdgateError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(2)
