@@ -405,3 +405,42 @@ def test_fast_and_row_by_row_reading_agree(tmp_path):
     rows = [v for _, v in crowd_io._rows(path, ("task", "worker", "label"))]
     slow = [list(c) for c in zip(*rows, strict=True)]
     assert [c.tolist() for c in fast] == slow == [["t1", "t2"], ["w1", "w2"], ["cat", "dog"]]
+
+
+def one_sided_grid_votes(seed: int = 0):
+    """Voters who tick the true tile 95% of the time but also 40% of the wrong ones."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 4, 300)
+    rows = []
+    for v in range(150):
+        for item in rng.choice(300, 40, replace=False):
+            asked = truth[item] if rng.random() < 0.5 else rng.integers(0, 4)
+            p_yes = 0.95 if asked == truth[item] else 0.4
+            rows.append((f"i{item}", str(asked), bool(rng.random() < p_yes), f"v{v}"))
+    return truth, rows
+
+
+def test_grid_model_picks_two_coins_for_one_sided_voters_by_evidence():
+    truth, rows = one_sided_grid_votes()
+    model = GridVoteModel().fit(rows, classes=["0", "1", "2", "3"])
+    assert model.voter_model_ == "two-coin" and model.weights_["two-coin"] > 0.99
+    assert np.mean(list(model.sensitivity_.values())) > 0.9
+    assert np.mean(list(model.specificity_.values())) < 0.7
+    keys = [f"i{i}" for i in range(300)]
+    one = GridVoteModel(voter_model="one-coin").fit(rows, classes=["0", "1", "2", "3"])
+    acc_auto = np.mean(model.predict(keys) == truth.astype(str))
+    acc_one = np.mean(one.predict(keys) == truth.astype(str))
+    assert acc_auto >= acc_one and acc_auto >= 0.95
+
+
+def test_grid_model_keeps_one_coin_for_symmetric_voters():
+    _, votes, scores, challenges = simulated_grid_votes()
+    model = GridVoteModel().fit(
+        *votes, classes=["0", "1", "2", "3"], gold_score=scores, challenges=challenges
+    )
+    assert model.voter_model_ == "one-coin" and model.weights_["one-coin"] > 0.99
+
+
+def test_unknown_voter_model_is_rejected():
+    with pytest.raises(AggregationError, match="Unknown voter model 'three'"):
+        GridVoteModel(voter_model="three")
