@@ -178,13 +178,23 @@ def main(argv: list[str] | None = None) -> str:
     default_python = os.environ.get("CROWDGATE_CROWDKIT_PYTHON", str(HERE / ".venv/bin/python"))
     parser.add_argument("--crowdkit-python", default=default_python)
     parser.add_argument("--no-crowdkit", action="store_true", help="Run crowdgate only.")
+    parser.add_argument(
+        "--crowdkit-json",
+        type=Path,
+        help="Read crowd-kit's results from this output of crowdkit_worker.py instead of "
+        "running it (it takes tens of minutes on a loaded machine); its timings then come "
+        "from another run.",
+    )
     parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
     args = parser.parse_args(argv)
     folders = datasets(args.data)
     truths = {f.name: read_gold(f / "truth.csv") for f in folders}
     results = {f.name: run_ours(f, args.repeats) for f in folders}
-    if not args.no_crowdkit:
+    if args.crowdkit_json is not None:
+        theirs = json.loads(args.crowdkit_json.read_text())
+    elif not args.no_crowdkit:
         theirs = run_crowdkit(args.crowdkit_python, folders, args.repeats)
+    if args.crowdkit_json is not None or not args.no_crowdkit:
         for name, per_method in theirs.items():
             results[name].update({f"crowdkit:{m}": r for m, r in per_method.items()})
     # The largest set by answers decides the whole-command timing target.
@@ -192,7 +202,7 @@ def main(argv: list[str] | None = None) -> str:
     text = report(results, truths, (big.name, command_seconds(big, args.repeats)))
     print(text)
     if args.write_results:
-        command = "python bench/aggregation/run.py --write-results"
+        command = "python " + " ".join(["bench/aggregation/run.py", *(argv or sys.argv[1:])])
         write_section(f"## Aggregation\n\nCommand: `{command}`\n\n{text}\n", "## Aggregation")
     return text
 
