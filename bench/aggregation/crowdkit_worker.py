@@ -1,12 +1,14 @@
 """Run crowd-kit's classification aggregators on crowd datasets; print labels and timings as JSON.
 
 Runs under the interpreter that has crowd-kit (see ``run.py``); crowdgate itself never imports
-crowd-kit or pandas. Usage: ``python crowdkit_worker.py REPEATS DATASET_DIR...``.
+crowd-kit or pandas. Usage: ``python crowdkit_worker.py REPEATS DATASET_DIR...``; set
+``CROWDKIT_METHODS=DawidSkene,GLAD`` to run only some methods (their outputs can be merged).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -29,7 +31,9 @@ def run(folder: Path, repeats: int) -> dict[str, dict[str, object]]:
     """Return ``{method: {"seconds": best fit time, "labels": {task: label}}}`` for one folder."""
     answers = pd.read_csv(folder / "answers.csv", dtype=str)[["task", "worker", "label"]]
     out: dict[str, dict[str, object]] = {}
-    for name, make in METHODS.items():
+    wanted = os.environ.get("CROWDKIT_METHODS")
+    chosen = wanted.split(",") if wanted else list(METHODS)
+    for name, make in ((m, METHODS[m]) for m in chosen):
         best, spent, runs = float("inf"), 0.0, 0
         labels = None
         # Best of ``repeats`` runs, but slow methods (GLAD takes a minute on Product) stop

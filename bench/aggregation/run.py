@@ -110,17 +110,22 @@ def report(
 ) -> str:
     """Return the markdown tables and the verdict on the targets."""
     names = list(results)
-    methods = list(next(iter(results.values())))
-    acc = {m: [accuracy(results[d][m]["labels"], truths[d]) for d in names] for m in methods}
-    secs = {m: [results[d][m]["seconds"] for d in names] for m in methods}
+    # Methods in first-seen order; one missing on a set (a partial crowd-kit run) shows n/a.
+    methods = list(dict.fromkeys(m for d in names for m in results[d]))
+    nan = float("nan")
+    acc = {
+        m: [accuracy(results[d][m]["labels"], truths[d]) if m in results[d] else nan for d in names]
+        for m in methods
+    }
+    secs = {m: [results[d].get(m, {}).get("seconds", nan) for d in names] for m in methods}
     head = "| method | " + " | ".join(names) + " | mean |\n|---|" + "---|" * (len(names) + 1)
     lines = ["Accuracy on truth.csv tasks:", "", head]
     for m in methods:
-        cells = " | ".join(f"{a:.4f}" for a in acc[m])
+        cells = " | ".join(f"{a:.4f}" if a == a else "n/a" for a in acc[m])
         lines.append(f"| {m} | {cells} | {np.mean(acc[m]):.4f} |")
     lines += ["", "Fit seconds (best of repeats):", "", head]
     for m in methods:
-        cells = " | ".join(f"{s:.3f}" for s in secs[m])
+        cells = " | ".join(f"{s:.3f}" if s == s else "n/a" for s in secs[m])
         lines.append(f"| {m} | {cells} | {np.mean(secs[m]):.3f} |")
     ours = [m for m in methods if m in AGGREGATORS]
     theirs = [m for m in methods if m.startswith("crowdkit:")]
@@ -131,7 +136,7 @@ def report(
         f"- Default `{default}`: mean {np.mean(acc[default]):.4f}; our best mean `{best_ours}`.",
     ]
     if theirs:
-        per_set_best = np.max([acc[m] for m in theirs], axis=0)
+        per_set_best = np.nanmax([acc[m] for m in theirs], axis=0)
         rival = max(theirs, key=lambda m: np.mean(acc[m]))
         mv = acc["crowdkit:MajorityVote"]
         below = [d for d, a, b in zip(names, acc[default], mv, strict=True) if a < b]
@@ -181,9 +186,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--crowdkit-json",
         type=Path,
-        help="Read crowd-kit's results from this output of crowdkit_worker.py instead of "
-        "running it (it takes tens of minutes on a loaded machine); its timings then come "
-        "from another run.",
+        nargs="+",
+        help="Read crowd-kit's results from these outputs of crowdkit_worker.py (merged by "
+        "set and method) instead of running it, which takes tens of minutes on a loaded "
+        "machine; crowd-kit's timings then come from those runs.",
     )
     parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
     args = parser.parse_args(argv)
@@ -191,7 +197,10 @@ def main(argv: list[str] | None = None) -> str:
     truths = {f.name: read_gold(f / "truth.csv") for f in folders}
     results = {f.name: run_ours(f, args.repeats) for f in folders}
     if args.crowdkit_json is not None:
-        theirs = json.loads(args.crowdkit_json.read_text())
+        theirs: dict[str, dict] = {}
+        for path in args.crowdkit_json:
+            for name, per_method in json.loads(path.read_text()).items():
+                theirs.setdefault(name, {}).update(per_method)
     elif not args.no_crowdkit:
         theirs = run_crowdkit(args.crowdkit_python, folders, args.repeats)
     if args.crowdkit_json is not None or not args.no_crowdkit:
