@@ -13,10 +13,15 @@ imbalance (95/5), and dense workers with class-specific confusions.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from crowdgate.aggregation import AGGREGATORS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results import write_section  # bench/results.py
 
 
 def crowd(rng: np.random.Generator, regime: str) -> tuple[list, dict]:
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> str:
     """Print a markdown table of mean accuracy per method and regime; return it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
     args = parser.parse_args(argv)
     acc = {m: {r: [] for r in REGIMES} for m in AGGREGATORS}
     for regime in REGIMES:
@@ -96,6 +102,10 @@ def main(argv: list[str] | None = None) -> str:
         lines.append(f"| {name} | {cells} | {np.mean(means):.4f} |")
     text = "\n".join(lines)
     print(text)
+    if args.write_results:
+        command = f"python bench/aggregation/regimes.py --seeds {args.seeds} --write-results"
+        heading = "## Aggregation: simulated regimes"
+        write_section(f"{heading}\n\nCommand: `{command}`\n\n{text}\n", heading)
     return text
 
 
