@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -66,3 +68,45 @@ def test_header_only_file_writes_only_the_header(tmp_path):
     result = CliRunner().invoke(aggregate, [str(empty), "--method", "ds"])
     assert result.exit_code == 0
     assert result.output == "task,label,confidence\n"
+
+
+def test_default_method_is_the_bayesian_dawid_skene(answers):
+    from crowdgate.aggregation import DEFAULT_METHOD
+
+    assert DEFAULT_METHOD == "bds"
+    default = CliRunner().invoke(aggregate, [str(answers)])
+    explicit = CliRunner().invoke(aggregate, [str(answers), "--method", "bds"])
+    assert default.exit_code == 0 and default.output == explicit.output
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crowdgate.aggregation", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_module_entry_point_writes_what_the_command_writes(answers, tmp_path):
+    out = tmp_path / "out.csv"
+    done = run_module(str(answers), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == CliRunner().invoke(aggregate, [str(answers)]).output
+
+
+def test_module_entry_point_exits_2_on_a_bad_file_without_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("task,worker,label\nt1,w1,cat\nt2,w2\n")
+    done = run_module(str(bad))
+    assert done.returncode == 2
+    assert "bad.csv, line 3" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_aggregation_path_imports_no_scipy_sklearn_or_flask():
+    code = (
+        "import sys, crowdgate.aggregation.__main__, crowdgate.aggregation.command; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'sklearn', 'flask'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -176,12 +176,13 @@ def test_admin_and_aggregate_commands_run_without_scikit_learn_or_flask(tmp_path
 
 
 def test_names_spelled_out_for_a_fast_help_match_the_libraries():
-    from crowdgate.aggregation import AGGREGATORS
+    from crowdgate.aggregation import AGGREGATORS, DEFAULT_METHOD
     from crowdgate.cli import COMMANDS, aggregate, export, main, simulate
     from crowdgate.export import DEFAULT_IMAGE_URL, FORMATS
     from crowdgate.simulate import DEFAULT_MIX
 
     assert tuple(sorted(AGGREGATORS)) == aggregate.METHODS, "add the new method to METHODS"
+    assert aggregate.aggregate.params[1].default == DEFAULT_METHOD
     assert tuple(FORMATS) == export.FORMAT_NAMES and export.DEFAULT_IMAGE_URL == DEFAULT_IMAGE_URL
     assert ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items()) == simulate.DEFAULT_MIX_TEXT
     assert all(main.get_command(None, name).name == name for name in COMMANDS)

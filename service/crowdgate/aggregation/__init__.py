@@ -6,19 +6,22 @@ estimator conventions: ``fit`` returns self and sets ``tasks_``, ``classes_``, `
 """
 
 from ._base import AggregationError, Aggregator
+from .bds import BayesianDawidSkene
 from .captcha import GridVoteModel, is_settled, posterior_from_votes
 from .ds import DawidSkene
 from .dsp import PooledDawidSkene
 from .io import CrowdFileError, read_answers, read_gold, write_labels
 from .mv import MajorityVote
 from .ods import OneCoinDawidSkene
-from .registry import AGGREGATORS, get_aggregator
+from .registry import AGGREGATORS, DEFAULT_METHOD, get_aggregator
 from .wmv import WeightedMajorityVote
 
 __all__ = [
     "AGGREGATORS",
+    "DEFAULT_METHOD",
     "AggregationError",
     "Aggregator",
+    "BayesianDawidSkene",
     "CrowdFileError",
     "DawidSkene",
     "GridVoteModel",

@@ -15,6 +15,13 @@ from typing import Any, Self
 import numpy as np
 
 from ._base import EPS, AggregationError, RandomState, log_normalize, tie_break_argmax, tie_keys
+from .grid_coins import (
+    GridVotes,
+    coin_evidence,
+    fit_two_coin,
+    posterior_entropy_term,
+    shrunk_rate,
+)
 
 #: Reliabilities are clipped to at least this: a voter who disagrees with the consensus more
 #: often than chance is given no weight rather than having their answers read backwards, which
@@ -117,6 +124,16 @@ class GridVoteModel:
         Dirichlet pseudo-count added to every class of the learned class prior.
     random_state : int, Generator or None
         Seed of the tie-break draw for ``labels_``.
+    voter_model : {"auto", "one-coin", "two-coin"}
+        ``"auto"`` also fits two-coin voters (:mod:`.grid_coins`: a sensitivity and a
+        specificity each, with population priors) and averages the two posteriors by their
+        evidence, as :class:`~.bds.BayesianDawidSkene` does for multi-class answers. The
+        per-voter ``reliability_`` (what the live rule uses) is the one-coin fit's either way.
+        With ``gold_strength`` set only the one-coin model is fitted.
+
+    Fitted attributes besides posteriors and reliabilities: ``evidence_`` and ``weights_``
+    (per voter model), ``voter_model_`` (the heavier one), and for two coins
+    ``sensitivity_`` and ``specificity_`` per voter.
     """
 
     def __init__(
@@ -128,7 +145,13 @@ class GridVoteModel:
         class_alpha: float = 1.0,
         random_state: RandomState = 0,
         gold_strength: float | None = None,
+        voter_model: str = "auto",
     ):
+        if voter_model not in ("auto", "one-coin", "two-coin"):
+            raise AggregationError(
+                f"Unknown voter model {voter_model!r}; use auto, one-coin or two-coin."
+            )
+        self.voter_model = voter_model
         self.n_iter = n_iter
         self.tol = tol
         self.prior_strength = prior_strength
@@ -218,6 +241,12 @@ class GridVoteModel:
             if len(hist) > 1 and abs(hist[-2] - hist[-1]) <= self.tol * abs(hist[-2]):
                 break
         r = self._reliability(right, seen, g_right, g_seen, hit, n_votes, population)
+        self._choose_voter_model(
+            GridVotes(item_idx, voter_idx, cell, yes, n_items, n_voters, k, gold_idx),
+            g_right,
+            g_seen,
+            coin_evidence(right, seen) + posterior_entropy_term(self.probas_, gold_idx),
+        )
         self.population_reliability_ = float(np.clip(population, MIN_RELIABILITY, 1.0 - EPS))
         self.reliability_ = dict(
             zip(self.voters_.tolist(), np.clip(r, MIN_RELIABILITY, 1.0 - EPS).tolist(), strict=True)
@@ -239,11 +268,46 @@ class GridVoteModel:
         """Return every voter's MAP reliability (unclipped) from gold and expected agreement."""
         s = self.prior_strength
         if self.gold_strength is None:
-            return (right + s * population) / (seen + s)
-        from_gold = (g_right + s * population) / (g_seen + s)
+            return shrunk_rate(right, seen, population, s)
+        from_gold = shrunk_rate(g_right, g_seen, population, s)
         if hit is None:
             return from_gold
         return (hit + self.gold_strength * from_gold) / (n_votes + self.gold_strength)
+
+    def _choose_voter_model(
+        self, votes: GridVotes, g_right: np.ndarray, g_seen: np.ndarray, one_evidence: float
+    ) -> None:
+        """Fit two-coin voters too (unless told not to) and average posteriors by evidence."""
+        self.evidence_ = {"one-coin": one_evidence}
+        self.weights_ = {"one-coin": 1.0}
+        self.voter_model_ = "one-coin"
+        self.sensitivity_: dict = {}
+        self.specificity_: dict = {}
+        if self.voter_model == "one-coin" or self.gold_strength is not None or not len(votes.yes):
+            return
+        two = fit_two_coin(
+            votes,
+            g_right,
+            g_seen,
+            prior_strength=self.prior_strength,
+            class_alpha=self.class_alpha,
+            n_iter=self.n_iter,
+            tol=self.tol,
+        )
+        self.evidence_["two-coin"] = float(two["evidence"])
+        if self.voter_model == "two-coin":
+            w_two = 1.0
+        else:
+            # Posterior model probability from the evidence difference (a logistic of it).
+            diff = np.clip(self.evidence_["one-coin"] - self.evidence_["two-coin"], -700, 700)
+            w_two = float(1.0 / (1.0 + np.exp(diff)))
+        self.weights_ = {"one-coin": 1.0 - w_two, "two-coin": w_two}
+        self.voter_model_ = "two-coin" if w_two > 0.5 else "one-coin"
+        self.probas_ = (1.0 - w_two) * self.probas_ + w_two * two["probas"]
+        self.prior_ = (1.0 - w_two) * self.prior_ + w_two * two["prior"]
+        voters = self.voters_.tolist()
+        self.sensitivity_ = dict(zip(voters, np.asarray(two["sensitivity"]).tolist(), strict=True))
+        self.specificity_ = dict(zip(voters, np.asarray(two["specificity"]).tolist(), strict=True))
 
     def _class_index(self, labels: np.ndarray) -> np.ndarray:
         n = len(self.classes_)

@@ -20,10 +20,8 @@ def initial_probas(enc: Encoded, init: str) -> np.ndarray:
 
 def confusion_counts(enc: Encoded, probas: np.ndarray) -> np.ndarray:
     """Return expected counts ``C[w, true, given]`` (n_workers, K, K) under ``probas``."""
-    _, n_workers, k = enc.shape
-    # One sparse product sums each answer's soft truth into its (worker, given label) row.
-    counts = enc.worker_label_matrix() @ probas[enc.task_idx]
-    return counts.reshape(n_workers, k, k).transpose(0, 2, 1)
+    # Each answer's soft truth summed into its (worker, given label) row, then transposed.
+    return enc.by_worker_label(probas[enc.task_idx]).transpose(0, 2, 1)
 
 
 def run_em(
@@ -42,7 +40,6 @@ def run_em(
     loss appended to ``history`` is the negative log-likelihood of the answers per answer.
     """
     n_tasks, _, k = enc.shape
-    task_matrix = enc.task_matrix()
     probas = clamp_gold(probas.copy(), enc.gold_idx)
     for _ in range(max(n_iter, 1)):
         # Dirichlet pseudo-counts on the class prior keep a class that is rare in the current
@@ -51,7 +48,7 @@ def run_em(
         pi = confusion(confusion_counts(enc, probas))
         # Clip before the log: a zero cell would make one answer veto a class outright.
         log_pi = np.log(np.clip(pi, EPS, 1.0))
-        log_post = np.log(prior) + task_matrix @ log_pi[enc.worker_idx, :, enc.label_idx]
+        log_post = np.log(prior) + enc.by_task(log_pi[enc.worker_idx, :, enc.label_idx])
         probas, log_evidence = log_normalize(log_post)
         probas = clamp_gold(probas, enc.gold_idx)
         history.append(-float(log_evidence.sum()) / len(enc.task_idx))

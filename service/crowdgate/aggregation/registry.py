@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._base import AggregationError, Aggregator
+from .bds import BayesianDawidSkene
 from .ds import DawidSkene
 from .dsp import PooledDawidSkene
 from .mv import MajorityVote
@@ -11,12 +12,22 @@ from .wmv import WeightedMajorityVote
 
 AGGREGATORS: dict[str, type[Aggregator]] = {
     cls.name: cls
-    for cls in (MajorityVote, WeightedMajorityVote, DawidSkene, OneCoinDawidSkene, PooledDawidSkene)
+    for cls in (
+        MajorityVote,
+        WeightedMajorityVote,
+        DawidSkene,
+        OneCoinDawidSkene,
+        PooledDawidSkene,
+        BayesianDawidSkene,
+    )
 }
+
+#: The method ``crowdgate aggregate`` uses unless told otherwise.
+DEFAULT_METHOD = BayesianDawidSkene.name
 
 
 def get_aggregator(name: str) -> type[Aggregator]:
-    """Return the aggregator class registered as ``name`` (``mv``, ``wmv``, ``ds``, ...).
+    """Return the aggregator class registered as ``name`` (``bds``, ``mv``, ``ds``, ...).
 
     Raises
     ------

@@ -9,9 +9,9 @@ import click
 
 from ..errors import CrowdgateError
 
-# The aggregators import numpy and SciPy; their names are spelled out here so that
+# The aggregators import numpy; their names are spelled out here so that
 # `crowdgate aggregate --help` loads neither. tests/test_cli.py pins them to AGGREGATORS.
-METHODS = ("ds", "dsp", "mv", "ods", "wmv")
+METHODS = ("bds", "ds", "dsp", "mv", "ods", "wmv")
 
 
 @click.command("aggregate")
@@ -20,9 +20,10 @@ METHODS = ("ds", "dsp", "mv", "ods", "wmv")
     "--method",
     "-m",
     type=click.Choice(METHODS),
-    default="ds",
+    default="bds",
     show_default=True,
-    help="Aggregation method: mv, wmv, ds, ods or dsp.",
+    help="Aggregation method: bds (Bayesian Dawid-Skene, one-coin or full confusion chosen by "
+    "evidence; see docs/aggregation.md), mv, wmv, ds, ods or dsp.",
 )
 @click.option(
     "--gold",
@@ -37,18 +38,10 @@ METHODS = ("ds", "dsp", "mv", "ods", "wmv")
 )
 def aggregate(answers: Path, method: str, gold: Path | None, output: Path | None) -> None:
     """Aggregate ANSWERS (a CSV with task,worker,label columns) into one label per task."""
-    from ..aggregation import get_aggregator, read_answers, read_gold, write_labels
+    from ..aggregation.command import aggregate_file
 
     try:
-        tasks, workers, labels = read_answers(answers)
-        truth = read_gold(gold) if gold is not None else None
-        model = get_aggregator(method)().fit(tasks, workers, labels, gold=truth)
-        confidence = model.probas_.max(axis=1) if len(model.tasks_) else []
-        if output is None:
-            write_labels(sys.stdout, model.tasks_, model.labels_, confidence)
-        else:
-            with output.open("w", newline="", encoding="utf-8") as out:
-                write_labels(out, model.tasks_, model.labels_, confidence)
+        aggregate_file(answers, method, gold, output)
     except CrowdgateError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(2)
