@@ -23,6 +23,11 @@ class Grid:
     slots: list[Slot]
 
 
+#: most gold positives in one grid: one or two, so a bot that always clicks exactly one
+#: tile fails half the grids it would otherwise pass, while most gold stays negative
+MAX_POSITIVES = 2
+
+
 def compose_grid(
     store: Store,
     project: Project,
@@ -38,6 +43,13 @@ def compose_grid(
     grid follows the project setting; open slots are filled by ``selector``; when there are
     not enough open items the grid is completed with more gold.
 
+    What the questions give away is kept small (issue 12): the asked label is drawn in
+    proportion to its gold, so every gold item is asked about as a positive equally often;
+    negatives are drawn uniformly over all other gold items, so every gold item appears as a
+    negative equally often too; and a grid holds one or two positives, so a gold tile is
+    shown under its own label in at most ~30 % of its servings (the rest spread over every
+    other label) rather than in half of them.
+
     Raises
     ------
     NoChallengeAvailable
@@ -52,9 +64,9 @@ def compose_grid(
             f"Project {project.id!r} has too little gold to build a challenge: import items "
             "with known labels for at least two labels.",
         )
-    label = rng.choice(with_gold)
+    label = rng.choices(with_gold, weights=[counts[lab] for lab in with_gold])[0]
     negatives = [lab for lab in with_gold if lab != label]
-    n_pos = rng.randint(1, want_gold - 1)
+    n_pos = rng.randint(1, max(1, min(MAX_POSITIVES, want_gold - 1, counts[label])))
     # Negatives are drawn for every non-positive slot up front, so one store call serves
     # however many open items come back; the first ones fill what open items leave free.
     fill = _spread(negatives, counts, size - n_pos, rng)
