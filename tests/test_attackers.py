@@ -124,3 +124,49 @@ def test_gold_is_asked_under_its_own_label_in_few_of_its_servings(store: Store) 
     assert max(served) < 1.6 * min(served), served
     own = sum(asked[i][gold_of[i]] for i in asked) / sum(served)
     assert 0.2 <= own <= 0.34, own
+
+
+@pytest.fixture
+def served(tmp_path):
+    from live import Served
+
+    uri = f"sqlite:///{tmp_path / 'crowdgate.db'}"
+    server = Served(tmp_path, uri, workers=1, CROWDGATE_TRUSTED_PROXIES="1")
+    yield server, uri
+    server.stop()
+
+
+def test_simulate_plays_attacks_from_a_fresh_address_per_grid(served) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from crowdgate.cli import main
+    from crowdgate.store import open_store
+    from seed import seed_project
+
+    server, uri = served
+    store = open_store(uri)
+    seeded = seed_project(store, gold_per_label=4, open_items=30)
+    store.close()
+    for kind in (RANDOM_CLICKER, RECOGNIZER):
+        args = ["simulate", "--url", server.base, "--sitekey", seeded.sitekey, "--json"]
+        args += ["--challenges", "40", "--attack", kind, "--origin", "https://shop.example"]
+        if kind == RECOGNIZER:
+            args += ["--oracle-store", uri]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        # every grid is answered, each from its own address and user agent
+        assert (report["attack"], report["grids"], report["errors"]) == (kind, 40, {})
+        assert len(report["windows_250"]) == 1
+
+
+def test_simulate_refuses_a_recognizer_without_an_oracle() -> None:
+    from click.testing import CliRunner
+
+    from crowdgate.cli import main
+
+    args = ["simulate", "--url", "http://127.0.0.1:9", "--sitekey", "k", "--attack", RECOGNIZER]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--oracle-store" in result.output

@@ -9,6 +9,7 @@ import click
 
 from ..errors import BadRequest
 from ..simulate import Admin, Crowd, GoldMemory, Perceiver, parse_mix
+from ..simulate.attackers import ATTACKS, NEEDS_ORACLE
 from ..simulate.visitors import DEFAULT_MIX
 from .common import emit, json_option
 
@@ -83,6 +84,17 @@ def _memory(manifest: Path | None) -> GoldMemory | None:
     default=None,
     help="Manifest whose labelled rows the adversarial colluders have memorised as gold.",
 )
+@click.option(
+    "--attack",
+    type=click.Choice(ATTACKS),
+    default=None,
+    help="Play the grids with one attacker (a fresh address per grid) instead of the crowd.",
+)
+@click.option(
+    "--oracle-store",
+    default=None,
+    help="Store URI the perfect-recognition attacks read item identities from (simulator only).",
+)
 @click.option("--api-key", default=None, help="Admin key, to report the votes accepted.")
 @click.option("--project", default=None, help="Project of the site (with --api-key).")
 @json_option
@@ -99,11 +111,16 @@ def simulate(
     forwarded: bool,
     reference: str,
     gold_memory: Path | None,
+    attack: str | None,
+    oracle_store: str | None,
     api_key: str | None,
     project: str | None,
     as_json: bool,
 ) -> None:
     """Answer CHALLENGES grids of SITEKEY at URL with a crowd of simulated visitors."""
+    if attack is not None:
+        _attack(url, sitekey, attack, challenges, seed, origin, oracle_store, as_json)
+        return
     crowd = Crowd(
         url,
         sitekey,
@@ -136,3 +153,66 @@ def simulate(
             click.echo(f"  error {code}: {n}")
 
     emit(as_json, {"visitors": dict(crowd.kinds()), **summary.to_dict()}, text)
+
+
+def _attack(
+    url: str,
+    sitekey: str,
+    kind: str,
+    grids: int,
+    seed: int,
+    origin: str,
+    oracle_store: str | None,
+    as_json: bool,
+) -> None:
+    """Play ``grids`` grids with one attacker and report its pass rates over time."""
+    import time
+
+    from ..simulate.attackers import AttackRun, HttpTransport
+
+    oracle = None
+    store = None
+    if kind in NEEDS_ORACLE:
+        if not oracle_store:
+            raise BadRequest(
+                f"Attack {kind!r} recognizes images perfectly: give --oracle-store, the "
+                "server's store URI, so the simulator can read each tile's item.",
+                code="simulate-oracle",
+            )
+        from ..store import open_store
+
+        store = open_store(oracle_store)
+
+        def oracle(challenge_id: str) -> list[str]:
+            found = store.get_challenge(challenge_id, time.time())
+            return [s.item for s in found.slots] if found else []
+
+    transport = HttpTransport(url, sitekey, origin)
+    try:
+        log = AttackRun(transport, kind, oracle=oracle, seed=seed).run(grids)
+    finally:
+        transport.close()
+        if store is not None:
+            store.close()
+    n = len(log.outcomes)
+    data = {
+        "attack": kind,
+        "grids": n,
+        "pass_rate": round(log.rate(), 4),
+        "first_250": round(log.rate(0, 250), 4),
+        "last_500": round(log.rate(max(0, n - 500)), 4),
+        "windows_250": [round(r, 3) for r in log.windows(250)],
+        "errors": dict(log.errors),
+        "seconds": round(log.seconds, 2),
+    }
+
+    def text() -> None:
+        click.echo(
+            f"{kind}: {n} grids in {log.seconds:.1f} s, pass rate {data['pass_rate']:.3f} "
+            f"(first 250: {data['first_250']:.3f}, last 500: {data['last_500']:.3f})"
+        )
+        click.echo("  windows of 250: " + " ".join(f"{r:.2f}" for r in data["windows_250"]))
+        for code, count in sorted(log.errors.items()):
+            click.echo(f"  error {code}: {count}")
+
+    emit(as_json, data, text)
