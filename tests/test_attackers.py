@@ -170,3 +170,26 @@ def test_simulate_refuses_a_recognizer_without_an_oracle() -> None:
     args = ["simulate", "--url", "http://127.0.0.1:9", "--sitekey", "k", "--attack", RECOGNIZER]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "--oracle-store" in result.output
+
+
+def test_a_served_tile_never_repeats_its_bytes_but_keeps_its_pixels() -> None:
+    from crowdgate.challenge.rand import BatchedSystemRandom
+    from crowdgate.challenge.tiles import fresh_bytes
+    from crowdgate.ingestion.images import make_variants
+
+    rng = BatchedSystemRandom()
+    rows = np.random.default_rng(0).integers(0, 256, (8, 8))
+    picture = Image.fromarray(np.kron(rows, np.ones((12, 12))).astype(np.uint8), "L")
+    lossy = make_variants(picture, 1, 0)[0]
+    out = io.BytesIO()
+    picture.save(out, "WEBP", lossless=True)
+    for stored in (lossy, out.getvalue()):
+        served = [fresh_bytes(stored, rng) for _ in range(50)]
+        assert len(set(served)) == 50 and len({len(b) for b in served}) > 5
+        original = Image.open(io.BytesIO(stored))
+        want = np.asarray(original.convert("RGB"))
+        for data in served[:5]:
+            got = Image.open(io.BytesIO(data))
+            assert got.format == "WEBP" and got.size == original.size
+            assert np.array_equal(np.asarray(got.convert("RGB")), want)
+    assert fresh_bytes(b"not a webp", rng) == b"not a webp"

@@ -19,6 +19,7 @@ from .pow import POW_TTL_S, SPENT_KIND, PowRejected, PowRequired, make_puzzle, s
 from .pow import verify_solution as verify_pow
 from .rand import BatchedSystemRandom
 from .selection import QueueSelector, Selector
+from .tiles import fresh_bytes
 from .voter import voter_keys
 
 MAX_REF_LEN = 200
@@ -241,7 +242,7 @@ class ChallengeService:
             data = self.store.get_blob(challenge.project, picked.item, THUMB)
         if data is None:
             raise NotFound("This image is no longer available.", code="no-such-slot")
-        return data, "image/webp"
+        return fresh_bytes(data, self.rng), "image/webp"
 
     # -- answer ---------------------------------------------------------------------------
     def answer(self, challenge_id: str, selected: object, client: Client) -> AnswerResult:
