@@ -73,14 +73,18 @@ def compose_grid(
     wants = Counter(fill)
     wants[label] = n_pos
     open_ids, drawn = selector.draw(store, project, label, size - want_gold, dict(wants), rng)
-    keep = Counter(fill[: size - n_pos - len(open_ids)])
-    keep[label] = n_pos
     # Sampled again here: a store may return a small gold set whole, in its stored order.
-    slots = [
-        Slot(item=i, gold=True, truth=lab == label)
-        for lab, ids in drawn.items()
-        for i in rng.sample(ids, min(keep[lab], len(ids)))
-    ]
+    pools = {lab: rng.sample(ids, len(ids)) for lab, ids in drawn.items()}
+    slots = [Slot(item=i, gold=True, truth=True) for i in pools.get(label, [])[:n_pos]]
+    # Negatives in the drawn order, skipping labels whose gold ran out, so the grid is full
+    # whenever the gold allows it.
+    room = size - len(slots) - len(open_ids)
+    for lab in fill:
+        if room <= 0:
+            break
+        if pools.get(lab):
+            slots.append(Slot(item=pools[lab].pop(), gold=True, truth=False))
+            room -= 1
     if not any(s.truth for s in slots) or all(s.truth for s in slots):
         raise NoChallengeAvailable(
             f"Project {project.id!r} could not draw gold of both kinds for {label!r}; "

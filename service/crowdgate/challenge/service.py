@@ -23,6 +23,8 @@ from .tiles import fresh_bytes
 from .voter import voter_keys
 
 MAX_REF_LEN = 200
+#: variants per item made by earlier versions, served to items that have no more
+LEGACY_VARIANTS = 4
 
 
 @dataclass
@@ -238,6 +240,10 @@ class ChallengeService:
             return testkit.image(slot), "image/png"
         kind = variant_kind(picked.variant) if picked.variant >= 0 else THUMB
         data = self.store.get_blob(challenge.project, picked.item, kind)
+        if data is None and picked.variant >= LEGACY_VARIANTS:
+            # imported when fewer variants were made per item (the default was 4)
+            kind = variant_kind(picked.variant % LEGACY_VARIANTS)
+            data = self.store.get_blob(challenge.project, picked.item, kind)
         if data is None and kind != THUMB:
             data = self.store.get_blob(challenge.project, picked.item, THUMB)
         if data is None:
