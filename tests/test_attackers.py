@@ -95,7 +95,7 @@ def _item(store: Store, n: int, label: str | None) -> None:
 def test_gold_is_asked_under_its_own_label_in_few_of_its_servings(store: Store) -> None:
     # The leak of issue 12: a gold tile shown under its own label far more often than under
     # any other one gives its answer away to a bot that only counts. Every gold item is
-    # served about equally often, and under its own label in at most ~1/3 of its servings.
+    # served about equally often, and under its own label in 1/5 of its servings.
     labels = [str(d) for d in range(10)]
     project = Project(id="digits", name="d", labels=labels, created_at=NOW)
     project.settings.update({"grid_size": 12, "gold_per_grid": 5})
@@ -115,7 +115,7 @@ def test_gold_is_asked_under_its_own_label_in_few_of_its_servings(store: Store) 
     for _ in range(1500):
         grid = compose_grid(store, project, QueueSelector(), rng, 0, counts)
         assert sum(s.gold for s in grid.slots) == 5 and len(grid.slots) == 12
-        assert 1 <= sum(bool(s.truth) for s in grid.slots if s.gold) <= 2
+        assert sum(bool(s.truth) for s in grid.slots if s.gold) == 1
         for slot in grid.slots:
             if slot.gold:
                 asked[slot.item][grid.label] += 1
@@ -123,7 +123,7 @@ def test_gold_is_asked_under_its_own_label_in_few_of_its_servings(store: Store) 
     assert len(served) == len(gold_of)
     assert max(served) < 1.6 * min(served), served
     own = sum(asked[i][gold_of[i]] for i in asked) / sum(served)
-    assert 0.2 <= own <= 0.34, own
+    assert 0.17 <= own <= 0.23, own
 
 
 @pytest.fixture

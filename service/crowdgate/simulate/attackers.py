@@ -8,6 +8,7 @@ asked from a fresh address, so per-visitor defences see a stranger each time.
 Kinds (``ATTACKS``):
 
 * ``random``: clicks each tile with probability 1/2;
+* ``one-click``: clicks exactly one tile, at random (a grid has few gold positives);
 * ``bytes``: remembers tiles by the SHA-256 of their bytes, learns from pass/fail;
 * ``phash``: remembers tiles by a 64-bit 8x8 DCT perceptual hash, learns from pass/fail;
 * ``recognizer``: perfect recognition (item identity), learns from pass/fail;
@@ -35,14 +36,15 @@ from PIL import Image
 
 from .client import Http, ServiceError
 
-RANDOM_CLICKER, BYTES, PHASH, RECOGNIZER, RECOGNIZER_BLIND = (
+RANDOM_CLICKER, ONE_CLICK, BYTES, PHASH, RECOGNIZER, RECOGNIZER_BLIND = (
     "random",
+    "one-click",
     "bytes",
     "phash",
     "recognizer",
     "recognizer-blind",
 )
-ATTACKS = (RANDOM_CLICKER, BYTES, PHASH, RECOGNIZER, RECOGNIZER_BLIND)
+ATTACKS = (RANDOM_CLICKER, ONE_CLICK, BYTES, PHASH, RECOGNIZER, RECOGNIZER_BLIND)
 #: attacks that need each tile's item identity from the simulator
 NEEDS_ORACLE = (RECOGNIZER, RECOGNIZER_BLIND)
 
@@ -118,7 +120,7 @@ class Memorizer:
 
 @dataclass
 class Clicker:
-    """Clicks every tile with probability 1/2 and learns nothing."""
+    """Clicks every tile with probability 1/2 (or exactly one tile) and learns nothing."""
 
     rng: random.Random
     kind: str = RANDOM_CLICKER
@@ -127,6 +129,8 @@ class Clicker:
         return [None] * len(tiles)
 
     def choose(self, label: str, keys: list[Any]) -> list[int]:
+        if self.kind == ONE_CLICK:
+            return [self.rng.randrange(len(keys))] if keys else []
         return [i for i in range(len(keys)) if self.rng.random() < 0.5]
 
     def learn(self, label: str, keys: list[Any], picks: list[int], passed: bool) -> None:
@@ -154,8 +158,8 @@ class Player(Protocol):
 def make_attacker(kind: str, seed: int = 0) -> Memorizer | Clicker:
     """Return a fresh attacker of ``kind`` (one of :data:`ATTACKS`)."""
     rng = random.Random(f"attack:{kind}:{seed}")
-    if kind == RANDOM_CLICKER:
-        return Clicker(rng)
+    if kind in (RANDOM_CLICKER, ONE_CLICK):
+        return Clicker(rng, kind)
     if kind not in ATTACKS:
         raise ValueError(f"Unknown attack {kind!r}; choose one of {', '.join(ATTACKS)}.")
     base = RECOGNIZER if kind == RECOGNIZER_BLIND else kind
