@@ -56,15 +56,15 @@ def test_challenge_has_gold_of_both_kinds_and_carries_its_tiles(client, app_stor
     reply = issue(client, seeded.sitekey)
     assert reply.status_code == 200
     body = reply.get_json()
-    assert body["grid"] == 9 and len(body["tiles"]) == 9
+    assert body["grid"] == 12 and len(body["tiles"]) == 12
     assert "images" not in body
     assert body["label"] in ("circle", "square", "triangle")
     assert body["prompt"] == f"Select all images with a {body['label']}"
     challenge = app_store.get_challenge(body["challenge"], clock())
     gold = [s for s in challenge.slots if s.gold]
-    assert len(gold) == 3
+    assert len(gold) == 5
     assert any(s.truth for s in gold) and any(not s.truth for s in gold)
-    assert len({s.item for s in challenge.slots}) == 9
+    assert len({s.item for s in challenge.slots}) == 12
     text = reply.get_data(as_text=True)
     assert all(s.item not in text for s in challenge.slots), "no item identity is served"
     for tile in tiles_of(body):
@@ -84,15 +84,22 @@ def test_every_slot_is_served_as_a_variant_so_gold_looks_like_the_rest(client, a
     body = issue(client, seeded.sitekey).get_json()
     challenge = app_store.get_challenge(body["challenge"], clock())
     for tile, slot in zip(tiles_of(body), challenge.slots, strict=True):
-        assert 0 <= slot.variant < 4
-        assert tile == app_store.get_blob(seeded.project, slot.item, f"v{slot.variant}")
-        assert tile != app_store.get_blob(seeded.project, slot.item, "thumb")
+        # the seeded items have 4 variants (as imports before tile_variants=16 made)
+        assert 0 <= slot.variant < 16
+        stored = app_store.get_blob(seeded.project, slot.item, f"v{slot.variant % 4}")
+        assert _pixels(tile) == _pixels(stored)
+        assert _pixels(tile) != _pixels(app_store.get_blob(seeded.project, slot.item, "thumb"))
+
+
+def _pixels(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGB").tobytes()
 
 
 def test_pass_records_one_vote_per_open_slot_and_token_verifies_once(client, app_store, clock):
     seeded = seed_project(app_store)
     token = solve(client, app_store, clock, seeded.sitekey)
-    assert app_store.get_stats(seeded.project)["votes"] == 6
+    assert app_store.get_stats(seeded.project)["votes"] == 7
     first = verify(client, seeded.secret, token).get_json()
     assert first["success"] is True and first["hostname"] == "shop.example"
     assert first["challenge_ts"].endswith("Z") and first["error-codes"] == []

@@ -183,6 +183,9 @@ def test_names_spelled_out_for_a_fast_help_match_the_libraries():
 
     assert tuple(sorted(AGGREGATORS)) == aggregate.METHODS, "add the new method to METHODS"
     assert aggregate.aggregate.params[1].default == DEFAULT_METHOD
+    from crowdgate.simulate.attackers import ATTACKS
+
+    assert ATTACKS == simulate.ATTACKS, "add the new attack to cli/simulate.py's ATTACKS"
     assert tuple(FORMATS) == export.FORMAT_NAMES and export.DEFAULT_IMAGE_URL == DEFAULT_IMAGE_URL
     assert ",".join(f"{k}={v:g}" for k, v in DEFAULT_MIX.items()) == simulate.DEFAULT_MIX_TEXT
     assert all(main.get_command(None, name).name == name for name in COMMANDS)

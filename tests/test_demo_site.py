@@ -81,7 +81,7 @@ def test_pass_is_verified_once_and_its_votes_are_explained(demo, gate):
         assert item is not None and item.state == UNLABELED
     assert "you got 100% of them right" in html
     gold_shown = re.findall(r"/gold/([0-9a-f]{64})", html)
-    assert len(gold_shown) == 3 and set(gold_shown) <= set(gate.seeded.gold)
+    assert len(gold_shown) == 5 and set(gold_shown) <= set(gate.seeded.gold)
     assert demo.get(f"/gold/{gold_shown[0]}").status_code == 200
 
 

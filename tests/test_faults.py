@@ -203,7 +203,7 @@ def test_crashes_lose_no_acknowledged_vote_or_token_and_redis_outage_is_a_clear_
     votes = after.list_votes(seeded.project)
     per_challenge = Counter(v.challenge for v in votes)
     for challenge_id, token in load.acknowledged:
-        assert per_challenge[challenge_id] == 6, f"votes of {challenge_id} lost"
+        assert per_challenge[challenge_id] == 7, f"votes of {challenge_id} lost"
         assert after.redeem_token(token, 0, seeded.sitekey) is not None, "token lost"
     assert len({(v.item, v.voter) for v in votes}) == len(votes), "a vote was doubled"
     assert after.get_stats(seeded.project)["votes"] == len(votes)

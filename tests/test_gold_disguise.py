@@ -24,7 +24,7 @@ def test_served_tile_bytes_do_not_reveal_which_slots_are_gold(store, tmp_path):
     for _ in range(40):
         challenge = service.issue(site.sitekey, None, client)
         for i, slot in enumerate(challenge.slots):
-            data = slot_tile(store, challenge, i)
+            data = slot_tile(store, challenge, i, service.rng)
             gold.append(slot.gold)
             size.append(len(data))
             brightest.append(int(np.asarray(Image.open(io.BytesIO(data)).convert("L")).max()))

@@ -125,7 +125,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote_or_token(served, tmp_path
     for vote in votes:
         by_challenge[vote.challenge] = by_challenge.get(vote.challenge, 0) + 1
     for challenge_id, token in acknowledged:
-        assert by_challenge.get(challenge_id) == 6, f"votes of {challenge_id} lost"
+        assert by_challenge.get(challenge_id) == 7, f"votes of {challenge_id} lost"
         assert after.redeem_token(token, 0, seeded.sitekey) is not None, "token lost"
     for item in after.list_items(seeded.project, state="unlabeled", limit=1000):
         assert item.votes == len(after.list_votes(seeded.project, item.id))

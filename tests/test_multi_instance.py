@@ -77,7 +77,7 @@ def test_challenge_issued_by_one_instance_is_answered_through_the_other(pair, se
     )
     assert status == 200 and answer["success"] is True, answer
     votes = [v for v in store.list_votes(seeded.project) if v.challenge == challenge["challenge"]]
-    assert len(votes) == 6
+    assert len(votes) == 7
     form = {"secret": seeded.secret, "response": answer["token"]}
     assert call(a.base, "/siteverify", form=form)[1]["success"] is True
     assert call(b.base, "/siteverify", form=form)[1]["error-codes"] == ["timeout-or-duplicate"]

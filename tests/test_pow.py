@@ -195,7 +195,7 @@ def test_a_gated_site_hands_out_a_puzzle_and_issues_once_it_is_solved(client, ap
     assert first.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     given = proof(body["pow"]["puzzle"])
     issued = ask(client, seeded.sitekey, pow=given)
-    assert issued.status_code == 200 and issued.get_json()["grid"] == 9
+    assert issued.status_code == 200 and issued.get_json()["grid"] == 12
     replayed = ask(client, seeded.sitekey, pow=given)
     assert replayed.status_code == 403 and replayed.get_json()["code"] == "pow-replayed"
     assert replayed.headers["Access-Control-Allow-Origin"] == "https://shop.example"

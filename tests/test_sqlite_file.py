@@ -55,3 +55,33 @@ def test_a_file_from_before_the_added_columns_is_migrated_in_place(tmp_path):
     db.close()
     assert {"cl", "cc", "mv"} <= items and "votes" in nets
     reopened.close()
+
+
+def test_a_file_from_before_the_sampling_pools_gets_them_filled_once(tmp_path):
+    import numpy as np
+
+    from crowdgate.models import GOLD, UNLABELED, Item
+
+    path = tmp_path / "crowdgate.db"
+    store = open_store(f"sqlite:///{path}")
+    manage.create_project(store, "old", labels=["a", "b"])
+    for n in range(12):
+        label = "a" if n % 3 == 0 else None
+        item = Item(
+            project="old",
+            id=f"{n:064x}",
+            filename=f"{n}.png",
+            state=GOLD if label else UNLABELED,
+            known_label=label,
+            label=label,
+        )
+        store.put_item(item, {"thumb": b"T"}, np.zeros(2, np.float32))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE pools")
+    db.commit()
+    db.close()
+    reopened = open_store(f"sqlite:///{path}")
+    gold = {f"{n:064x}" for n in range(0, 12, 3)}
+    assert {i for _ in range(40) for i in reopened.sample_gold("old", {"a": 2})["a"]} == gold
+    assert len({i for _ in range(60) for i in reopened.sample_open("old", 3)}) == 8

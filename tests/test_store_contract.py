@@ -458,6 +458,38 @@ def test_sampling_a_small_pool_returns_all_of_it(store: Store) -> None:
         assert set(store.sample_open("digits", 6)) == items
 
 
+def test_sampling_draws_every_pool_member_equally_often_despite_gaps(store: Store) -> None:
+    # Gold of label "1" sits between long runs of other items, and some of it leaves the
+    # pool: a sampler that seeks a random insertion number and takes the next row would
+    # favour the items right after a gap (issue 12). Each of the 12 left is drawn with
+    # probability 3/12 per call; over 1,200 calls a fair sampler gives each about 300.
+    make_project(store)
+    gold: list[str] = []
+    n = 0
+    for run in (1, 9, 1, 30, 2, 1, 60, 1, 1, 1, 4, 1, 1, 1):
+        for _ in range(run):
+            add_item(store, n)
+            n += 1
+        gold.append(add_item(store, n, label="1").id)
+        n += 1
+    for gone in gold[:2]:
+        store.update_item("digits", gone, state=SETTLED, label="1", known_label=None)
+    store.update_item("digits", gold[5], state=SETTLED, label="1", known_label=None)
+    store.update_item("digits", gold[5], state=GOLD, known_label="1")
+    left = gold[2:]
+    counts = dict.fromkeys(left, 0)
+    for _ in range(1200):
+        drawn = store.sample_gold("digits", {"1": 3})["1"]
+        assert len(drawn) == len(set(drawn)) == 3
+        for item in drawn:
+            counts[item] += 1
+    assert set(counts) == set(left)
+    # 300 expected each; binomial sd ~15, so 230..370 is a ~4.6 sd band per item
+    assert all(230 <= c <= 370 for c in counts.values()), counts
+    opened = [store.sample_open("digits", 1)[0] for _ in range(600)]
+    assert len(set(opened)) > 100, "the open pool must be sampled across all of its items"
+
+
 def test_peek_shows_a_live_token_without_spending_it(store: Store) -> None:
     make_project(store)
     record = make_token("digits.peek")

@@ -50,9 +50,10 @@ class Settings:
     #: pixels on the side of the square grid thumbnail
     thumb_px: int = 128
     #: perturbed grid tiles made for every item at import; every slot is served as one of them,
-    #: so gold and unlabeled tiles look alike. A tile's bytes repeat once per this many
-    #: servings, so a bot memorising gold by bytes needs this many entries per gold item.
-    tile_variants: int = 4
+    #: so gold and unlabeled tiles look alike. A tile's pixels (and perceptual hash) repeat
+    #: once per this many servings, so a bot memorising gold by a perceptual hash needs this
+    #: many entries per gold item (its bytes never repeat: see challenge/tiles.py).
+    tile_variants: int = 16
     #: rate limit applied per client on public routes (Flask-Limiter syntax)
     rate_limit_client: str = "120/minute"
     #: rate limit applied per sitekey on challenge issuance

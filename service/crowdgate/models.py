@@ -20,8 +20,8 @@ PROJECT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TEST_PROJECT = "_test"
 
 DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
-    "grid_size": 9,
-    "gold_per_grid": 3,
+    "grid_size": 12,
+    "gold_per_grid": 5,
     "pass_rule": "all",
     "min_votes": 3,
     "threshold": 0.95,

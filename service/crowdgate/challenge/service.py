@@ -226,7 +226,7 @@ class ChallengeService:
             "label": challenge.label,
             "grid": n,
             "cols": 3 if n > 4 else 2,
-            "tiles": encoded_tiles(self.store, challenge),
+            "tiles": encoded_tiles(self.store, challenge, self.rng),
             "expires_in": int(challenge.expires_at - self.clock()),
             "compat": compat,
             # whether the widget offers the path without images (the site may turn it off)

@@ -1,26 +1,83 @@
 """The bytes each slot of a grid is served as, sent inside the challenge response.
 
-``slot_tile`` is the one place a slot's image is read: code that perturbs tiles per serving
-plugs in here, and the challenge response (nothing else) carries its output to the browser.
+``slot_tile`` is the one place a slot's image is read, and the challenge response (nothing
+else) carries its output to the browser. A tile is one of an item's precomputed variants
+(``ingestion.images.make_variants``: real crops, brightness, contrast and noise). Re-encoding a
+new variant per serving would cost 1.4-3.1 ms of CPU per tile (measured; see
+docs/defences.md), several times a whole visitor flow, so instead each serving wraps the
+stored WebP in the extended container (``VP8X``) with a chunk of random bytes of random length
+after the image. WebP readers skip chunks they do not know (the container specification
+requires it), so the picture is unchanged while the bytes, their hash and their length differ
+on every serving: a bot keyed on exact bytes never sees a tile twice. A bot that parses the
+container is left with the variant's pixels, which repeat once per ``tile_variants`` servings
+of an item: that is the perceptual-hash attack.
 """
 
 from __future__ import annotations
 
 import base64
+import random
+import struct
 
 from ..errors import NotFound
 from ..models import Challenge, Slot
 from ..store import THUMB, Store, variant_kind
 from . import testkit
 
+#: variants per item before the default became 16: an item imported then is served variant
+#: ``k mod LEGACY_VARIANTS`` for a drawn variant ``k`` it does not have
+LEGACY_VARIANTS = 4
 
-def slot_tile(store: Store, challenge: Challenge, index: int) -> bytes:
+
+#: the FourCC of the random chunk (not one the WebP specification defines)
+NONCE_CHUNK = b"CGNC"
+#: random bytes per serving: between these (even, as RIFF chunks pad to even sizes)
+NONCE_MIN, NONCE_MAX = 8, 40
+
+
+def _size(data: bytes) -> tuple[int, int] | None:
+    """Return the pixel size of a simple-format WebP (VP8 or VP8L), else None."""
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    kind, body = data[12:16], data[20:]
+    if kind == b"VP8 " and body[3:6] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", body[6:10])
+        return width & 0x3FFF, height & 0x3FFF
+    if kind == b"VP8L" and body[:1] == b"\x2f":
+        bits = int.from_bytes(body[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def fresh_bytes(data: bytes, rng: random.Random) -> bytes:
+    """Return ``data`` (a WebP tile) with a random chunk added, or unchanged if not simple WebP.
+
+    The result decodes to the same pixels; its bytes and length differ on every call.
+    """
+    size = _size(data)
+    if size is None:
+        return data
+    width, height = size
+    # flags 0: no ICC profile, alpha, EXIF, XMP or animation; canvas = the image's size
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes(4)
+    vp8x += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    n = 2 * rng.randint(NONCE_MIN // 2, NONCE_MAX // 2)
+    nonce = NONCE_CHUNK + struct.pack("<I", n) + rng.randbytes(n)
+    body = b"WEBP" + vp8x + data[12:] + nonce
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def slot_tile(store: Store, challenge: Challenge, index: int, rng: random.Random) -> bytes:
     """Return the bytes slot ``index`` of ``challenge`` is served as (variant drawn at issue)."""
     if challenge.test:
         return testkit.image(index)
     slot: Slot = challenge.slots[index]
     kind = variant_kind(slot.variant) if slot.variant >= 0 else THUMB
     data = store.get_blob(challenge.project, slot.item, kind)
+    if data is None and slot.variant >= LEGACY_VARIANTS:
+        # imported when fewer variants were made per item (the default was 4)
+        kind = variant_kind(slot.variant % LEGACY_VARIANTS)
+        data = store.get_blob(challenge.project, slot.item, kind)
     if data is None and kind != THUMB:
         data = store.get_blob(challenge.project, slot.item, THUMB)
     if data is None:
@@ -29,16 +86,16 @@ def slot_tile(store: Store, challenge: Challenge, index: int) -> bytes:
             code="tile-unavailable",
             status=503,
         )
-    return data
+    return fresh_bytes(data, rng)
 
 
-def encoded_tiles(store: Store, challenge: Challenge) -> list[str]:
-    """Return every slot's tile as base64 text, in slot order.
+def encoded_tiles(store: Store, challenge: Challenge, rng: random.Random) -> list[str]:
+    """Return every slot's tile as base64 text, in slot order, fresh bytes per serving.
 
     No media type travels with them: browsers sniff the image format when decoding
     (``createImageBitmap``), and the importer's WebP and the test site's PNG both work.
     """
     return [
-        base64.b64encode(slot_tile(store, challenge, i)).decode("ascii")
+        base64.b64encode(slot_tile(store, challenge, i, rng)).decode("ascii")
         for i in range(len(challenge.slots))
     ]

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 # The simulator imports scikit-learn; its default mix is spelled out so that
 # `crowdgate simulate --help` does not load it. tests/test_cli.py pins it to DEFAULT_MIX.
 DEFAULT_MIX_TEXT = "careful=0.7,sloppy=0.1,random=0.1,adversarial=0.1"
+#: the attackers of simulate.attackers (pinned to its ATTACKS by tests/test_cli.py)
+ATTACKS = ("random", "one-click", "bytes", "phash", "recognizer", "recognizer-blind")
 
 
 def _manifest(path: Path) -> list[tuple[Path, str]]:
@@ -97,6 +99,17 @@ def _memory(manifest: Path | None) -> GoldMemory | None:
     default=None,
     help="Manifest whose labelled rows the adversarial colluders have memorised as gold.",
 )
+@click.option(
+    "--attack",
+    type=click.Choice(ATTACKS),
+    default=None,
+    help="Play the grids with one attacker (a fresh address per grid) instead of the crowd.",
+)
+@click.option(
+    "--oracle-store",
+    default=None,
+    help="Store URI the perfect-recognition attacks read item identities from (simulator only).",
+)
 @click.option("--api-key", default=None, help="Admin key, to report the votes accepted.")
 @click.option("--project", default=None, help="Project of the site (with --api-key).")
 @data_dir_option
@@ -115,6 +128,8 @@ def simulate(
     forwarded: bool,
     reference: str,
     gold_memory: Path | None,
+    attack: str | None,
+    oracle_store: str | None,
     api_key: str | None,
     project: str | None,
     data_dir: Path | None,
@@ -131,6 +146,9 @@ def simulate(
         url, sitekey, headers = url or target.url, sitekey or target.sitekey, target.headers
     if not url or not sitekey:
         raise click.UsageError("Give --url and --sitekey, or --demo for the running demo.")
+    if attack is not None:
+        _attack(url, sitekey, attack, challenges, seed, origin, oracle_store, as_json)
+        return
     crowd = Crowd(
         url,
         sitekey,
@@ -164,3 +182,66 @@ def simulate(
             click.echo(f"  error {code}: {n}")
 
     emit(as_json, {"visitors": dict(crowd.kinds()), **summary.to_dict()}, text)
+
+
+def _attack(
+    url: str,
+    sitekey: str,
+    kind: str,
+    grids: int,
+    seed: int,
+    origin: str,
+    oracle_store: str | None,
+    as_json: bool,
+) -> None:
+    """Play ``grids`` grids with one attacker and report its pass rates over time."""
+    import time
+
+    from ..simulate.attackers import NEEDS_ORACLE, AttackRun, HttpTransport
+
+    oracle = None
+    store = None
+    if kind in NEEDS_ORACLE:
+        if not oracle_store:
+            raise BadRequest(
+                f"Attack {kind!r} recognizes images perfectly: give --oracle-store, the "
+                "server's store URI, so the simulator can read each tile's item.",
+                code="simulate-oracle",
+            )
+        from ..store import open_store
+
+        store = open_store(oracle_store)
+
+        def oracle(challenge_id: str) -> list[str]:
+            found = store.get_challenge(challenge_id, time.time())
+            return [s.item for s in found.slots] if found else []
+
+    transport = HttpTransport(url, sitekey, origin)
+    try:
+        log = AttackRun(transport, kind, oracle=oracle, seed=seed).run(grids)
+    finally:
+        transport.close()
+        if store is not None:
+            store.close()
+    n = len(log.outcomes)
+    data = {
+        "attack": kind,
+        "grids": n,
+        "pass_rate": round(log.rate(), 4),
+        "first_250": round(log.rate(0, 250), 4),
+        "last_500": round(log.rate(max(0, n - 500)), 4),
+        "windows_250": [round(r, 3) for r in log.windows(250)],
+        "errors": dict(log.errors),
+        "seconds": round(log.seconds, 2),
+    }
+
+    def text() -> None:
+        click.echo(
+            f"{kind}: {n} grids in {log.seconds:.1f} s, pass rate {data['pass_rate']:.3f} "
+            f"(first 250: {data['first_250']:.3f}, last 500: {data['last_500']:.3f})"
+        )
+        click.echo("  windows of 250: " + " ".join(f"{r:.2f}" for r in data["windows_250"]))
+        for code, count in sorted(log.errors.items()):
+            click.echo(f"  error {code}: {count}")
+
+    emit(as_json, data, text)

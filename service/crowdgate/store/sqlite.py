@@ -41,7 +41,7 @@ from .base import (
     token_keep_until,
 )
 from .limit_charge import COUNTER_INCR, Charge, Counter, LimitRefused
-from .sqlite_schema import SCHEMA, migrate
+from .sqlite_schema import OPEN_POOL, SCHEMA, migrate, pool_of
 
 #: Expired challenges, tokens and spent proofs are swept by a writer on about one call in this
 #: many.
@@ -246,6 +246,7 @@ class SqliteStore(Store):
                     "INSERT INTO features (project, item, vec) VALUES (?, ?, ?)",
                     (item.project, item.id, vec),
                 )
+            self._pool_add(db, item.project, pool_of(item.state, item.known_label), item.id)
             counts = {f"state:{item.state}": 1}
             if item.state == GOLD and item.known_label is not None:
                 counts[f"gold:{item.known_label}"] = 1
@@ -323,35 +324,58 @@ class SqliteStore(Store):
         stats = self.get_stats(project_id)
         return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
 
-    def _sample(self, where: str, args: tuple, n: int) -> list[str]:
-        """Pick up to ``n`` random rows matching ``where`` by index seeks at random positions."""
-        bounds = self._q(f"SELECT min(seq), max(seq) FROM items WHERE {where}", args)
-        lo, hi = bounds[0]
-        if lo is None:
+    @staticmethod
+    def _pool_add(db: sqlite3.Connection, project_id: str, pool: str | None, item: str) -> None:
+        """Append ``item`` to a sampling pool at the next free position."""
+        if pool is None:
+            return
+        db.execute(
+            "INSERT OR IGNORE INTO pools (project, pool, pos, item) SELECT ?, ?, "
+            "coalesce(max(pos) + 1, 0), ? FROM pools WHERE project=? AND pool=?",
+            (project_id, pool, item, project_id, pool),
+        )
+
+    @staticmethod
+    def _pool_remove(db: sqlite3.Connection, project_id: str, pool: str | None, item: str) -> None:
+        """Remove ``item`` from a pool, moving the last item into its place (no gaps)."""
+        if pool is None:
+            return
+        key = (project_id, pool)
+        hole = db.execute(
+            "SELECT pos FROM pools WHERE project=? AND pool=? AND item=?", (*key, item)
+        ).fetchone()
+        if hole is None:
+            return
+        db.execute("DELETE FROM pools WHERE project=? AND pool=? AND pos=?", (*key, hole[0]))
+        db.execute(
+            "UPDATE pools SET pos=? WHERE project=? AND pool=? AND pos=(SELECT max(pos) FROM "
+            "pools WHERE project=? AND pool=?) AND pos>?",
+            (hole[0], *key, *key, hole[0]),
+        )
+
+    def _sample(self, project_id: str, pool: str, n: int) -> list[str]:
+        """Return up to ``n`` distinct items of ``pool``, each equally likely (dense positions)."""
+        if n <= 0:
             return []
-        found: list[str] = []
-        for _ in range(n * 3):
-            pos = self._rng.randint(lo, hi)
-            rows = self._q(
-                f"SELECT id FROM items WHERE {where} AND seq>=? ORDER BY seq LIMIT 1", (*args, pos)
-            )
-            if rows and rows[0][0] not in found:
-                found.append(rows[0][0])
-                if len(found) == n:
-                    return found
-        # Seeks at random positions keep landing on the same rows when few match (a small
-        # pool, or big gaps in seq); then read a bounded run of rows and draw from it.
-        rows = self._q(f"SELECT id FROM items WHERE {where} ORDER BY seq LIMIT ?", (*args, 4 * n))
-        rest = [r[0] for r in rows if r[0] not in found]
-        found += self._rng.sample(rest, min(n - len(found), len(rest)))
-        return found
+        top = self._q("SELECT max(pos) FROM pools WHERE project=? AND pool=?", (project_id, pool))[
+            0
+        ][0]
+        if top is None:
+            return []
+        positions = self._rng.sample(range(top + 1), min(n, top + 1))
+        marks = ",".join("?" * len(positions))
+        rows = self._q(
+            f"SELECT pos, item FROM pools WHERE project=? AND pool=? AND pos IN ({marks})",
+            (project_id, pool, *positions),
+        )
+        found = dict(rows)
+        return [found[p] for p in positions if p in found]
 
     def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
-        where = "project=? AND state=? AND known_label=?"
-        return {lab: self._sample(where, (project_id, GOLD, lab), n) for lab, n in wants.items()}
+        return {lab: self._sample(project_id, "gold:" + lab, n) for lab, n in wants.items()}
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
-        return self._sample("project=? AND state=?", (project_id, UNLABELED), n)
+        return self._sample(project_id, OPEN_POOL, n)
 
     def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
         with self._tx() as db:
@@ -368,6 +392,10 @@ class SqliteStore(Store):
                 "UPDATE items SET state=?, known_label=?, data=? WHERE project=? AND id=?",
                 (item.state, item.known_label, json.dumps(item.to_dict()), project_id, item_id),
             )
+            before, after = pool_of(old_state, old_known), pool_of(item.state, item.known_label)
+            if before != after:
+                self._pool_remove(db, project_id, before, item_id)
+                self._pool_add(db, project_id, after, item_id)
             counts: dict[str, int] = {}
             if old_state != item.state:
                 counts[f"state:{old_state}"] = -1

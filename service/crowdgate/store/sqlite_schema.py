@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS models (
 CREATE TABLE IF NOT EXISTS spent (
   kind TEXT NOT NULL, digest TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (kind, digest));
 CREATE INDEX IF NOT EXISTS spent_exp ON spent (expires_at);
+CREATE TABLE IF NOT EXISTS pools (
+  project TEXT NOT NULL, pool TEXT NOT NULL, pos INTEGER NOT NULL, item TEXT NOT NULL,
+  PRIMARY KEY (project, pool, pos), UNIQUE (project, pool, item));
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL);
 CREATE TABLE IF NOT EXISTS stats (
   project TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
@@ -54,8 +57,32 @@ CREATE TABLE IF NOT EXISTS stats (
 """
 
 
+#: the sampling pool of unlabeled items; gold pools are ``gold:<label>``
+OPEN_POOL = "open"
+
+
+def pool_of(state: str, known_label: str | None) -> str | None:
+    """Return the sampling pool an item in ``state`` belongs to (None: sampled from no pool)."""
+    if state == "unlabeled":
+        return OPEN_POOL
+    if state == "gold" and known_label is not None:
+        return "gold:" + known_label
+    return None
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns that files made by earlier versions lack (additive changes only)."""
+    """Add the columns and tables that files made by earlier versions lack (additive only)."""
+    if (
+        conn.execute("SELECT 1 FROM items LIMIT 1").fetchall()
+        and not conn.execute("SELECT 1 FROM pools LIMIT 1").fetchall()
+    ):
+        # A file from before the sampling pools: number each pool's items densely, once.
+        conn.execute(
+            "INSERT OR IGNORE INTO pools (project, pool, pos, item) SELECT project, "
+            "CASE state WHEN 'unlabeled' THEN 'open' ELSE 'gold:' || known_label END, "
+            "ROW_NUMBER() OVER (PARTITION BY project, state, known_label ORDER BY seq) - 1, id "
+            "FROM items WHERE state = 'unlabeled' OR (state = 'gold' AND known_label IS NOT NULL)"
+        )
     have = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
     for column, kind in (("cl", "TEXT"), ("cc", "REAL"), ("mv", "INTEGER")):
         if column not in have:
