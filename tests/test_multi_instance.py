@@ -68,7 +68,7 @@ def right_answer(store: Store, challenge_id: str) -> list[int]:
 def test_challenge_issued_by_one_instance_is_answered_through_the_other(pair, seeded) -> None:
     a, b, store = pair
     challenge = issue(a, seeded.sitekey)
-    assert len(challenge["tiles"]) == 9 and all(challenge["tiles"]), "the grid came with it"
+    assert len(challenge["tiles"]) == 12 and all(challenge["tiles"]), "the grid came with it"
     status, answer = call(
         b.base,
         f"/api/v1/challenge/{challenge['challenge']}/answer",

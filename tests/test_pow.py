@@ -187,7 +187,7 @@ def ask(client, sitekey: str, **extra):
 
 
 def test_a_gated_site_hands_out_a_puzzle_and_issues_once_it_is_solved(client, app_store):
-    seeded = seed_project(app_store, pow_bits=8, open_items=6, gold_per_label=2)
+    seeded = seed_project(app_store, pow_bits=8, open_items=7, gold_per_label=2)
     first = ask(client, seeded.sitekey)
     body = first.get_json()
     assert first.status_code == 403 and body["code"] == "pow-required"
