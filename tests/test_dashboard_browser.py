@@ -11,7 +11,7 @@ from crowdgate import manage
 from dashboard_browser import chromium, live_url, screenshot  # noqa: F401  (fixtures)
 from export_data import labeled_project
 from seed import shape_png
-from test_small_screen import OVERFLOW, PHONE
+from small_screen import OVERFLOW, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 

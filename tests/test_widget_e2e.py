@@ -5,9 +5,12 @@ The gold key of each grid is read from the store, never from the page.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from browser import (  # noqa: F401 (the *_fixture names register fixtures)
+    SCREENSHOTS,
     UNKNOWN_SITEKEY,
     axe_violations,
     browser_fixture,
@@ -25,6 +28,7 @@ from browser import (  # noqa: F401 (the *_fixture names register fixtures)
     wrong_picks,
 )
 from live import call
+from small_screen import OVERFLOW, PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -275,3 +279,31 @@ def test_axe_core_finds_no_violation_idle_with_the_grid_and_on_the_alternative(p
     shoot(page.locator("#one"), "widget-alternative")
     assert axe_violations(page, host) == [], "alternative"
     assert page.evaluate("window.cspViolations") == []
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_demo_signup_page_fits_a_360px_screen_with_the_grid_open(phone, demo_site):
+    phone.goto(demo_site + "/")
+    phone.wait_for_selector(".crowdgate crowdgate-widget")
+    assert phone.evaluate(OVERFLOW) == []
+    phone.screenshot(path=str(_shot("demo-360")), full_page=True)
+    phone.locator(".crowdgate .cg-check").click()
+    wait_images(phone, ".crowdgate")
+    assert phone.evaluate(OVERFLOW) == []
+    widget = phone.locator(".crowdgate crowdgate-widget").bounding_box()
+    card = phone.locator("form.card").bounding_box()
+    assert card["x"] >= 0 and card["x"] + card["width"] <= PHONE["width"]
+    assert widget["x"] >= card["x"] and widget["x"] + widget["width"] <= card["x"] + card["width"]
+    phone.screenshot(path=str(_shot("demo-360-grid")), full_page=True)
+
+
+def _shot(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
