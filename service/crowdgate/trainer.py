@@ -28,7 +28,6 @@ from .committee import (
     needs_cold_start,
     score_pool,
     select_batch,
-    votes_to_settle,
 )
 from .errors import Conflict
 from .models import GOLD, SETTLED, UNLABELED, Project
@@ -273,7 +272,7 @@ def open_progress(
     has = (top >= 0) & (conf > 1.0 / k)
     logits[np.flatnonzero(has), top[has]] += evidence[has]
     yes_voters = np.asarray([[len(s) for s in sets] for sets in yes_sets]).reshape(n, k)
-    need = votes_to_settle(
+    need = consensus.votes_to_settle(
         logits,
         w,
         float(project.setting("threshold")),

@@ -30,7 +30,6 @@ from .selection import (
     score_pool,
     select_batch,
     select_queries,
-    votes_to_settle,
 )
 
 __all__ = [
@@ -65,5 +64,4 @@ __all__ = [
     "select_queries",
     "variation_ratio",
     "vote_entropy",
-    "votes_to_settle",
 ]

@@ -32,7 +32,6 @@ __all__ = [
     "score_pool",
     "select_batch",
     "select_queries",
-    "votes_to_settle",
 ]
 
 #: Probabilities (float64 values) held at once when the chunk size is chosen automatically:
@@ -353,58 +352,3 @@ def select_queries(
         diversity=diversity,
         random_state=rng,
     )
-
-
-#: Most further yes votes :func:`votes_to_settle` looks ahead; beyond it an item is "far".
-MAX_LOOKAHEAD = 6
-
-
-def votes_to_settle(
-    logits: np.ndarray,
-    weight: float,
-    threshold: float,
-    yes_voters: np.ndarray,
-    voters: np.ndarray,
-    *,
-    min_votes: int,
-    min_agreeing: int,
-) -> np.ndarray:
-    """Return, per item and class, the further votes that would settle the item on that class.
-
-    Parameters
-    ----------
-    logits : array of shape (n_items, n_classes)
-        Each item's current log-odds per class (crowd votes plus the committee's evidence).
-    weight : float
-        Log-odds one new yes vote adds to its class.
-    threshold : float
-        Posterior the settled class must reach.
-    yes_voters : int array of shape (n_items, n_classes)
-        Distinct voters who already said yes to each class.
-    voters : int array of shape (n_items,)
-        Distinct voters of each item.
-    min_votes, min_agreeing : int
-        The settle rule's distinct voters, and distinct yes voters of the settled class.
-
-    Returns
-    -------
-    ndarray of float, shape (n_items, n_classes)
-        Yes votes needed from new voters (at least enough to reach ``min_votes`` voters and
-        ``min_agreeing`` yes voters); ``inf`` beyond ``MAX_LOOKAHEAD``.
-    """
-    logits = np.asarray(logits, dtype=float)
-    n, k = logits.shape
-    need = np.full((n, k), np.inf)
-    for m in range(MAX_LOOKAHEAD, -1, -1):
-        for c in range(k):
-            moved = logits.copy()
-            moved[:, c] += m * weight
-            moved -= moved.max(axis=1, keepdims=True)
-            post = np.exp(moved[:, c]) / np.exp(moved).sum(axis=1)
-            ok = (
-                (post >= threshold)
-                & (np.asarray(yes_voters)[:, c] + m >= min_agreeing)
-                & (np.asarray(voters) + m >= min_votes)
-            )
-            need[ok, c] = m
-    return need
