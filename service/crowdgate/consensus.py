@@ -208,42 +208,37 @@ def votes_to_settle(
 def estimate_reliability(
     votes: list[Vote], labels: list[str], prior: float, prior_votes: float = RELIABILITY_PRIOR_VOTES
 ) -> float:
-    """Return the population's one-coin reliability fitted by EM on the answers alone.
+    """Return the population's one-coin reliability from how often two voters agree.
 
     Every voter shares one reliability ``r`` (a yes to the true class or a no to another is
-    right with probability ``r``); items with one voter tell nothing about agreement and are
-    left out. ``prior`` enters as ``prior_votes`` pseudo-votes, so a young project stays near
-    it. Truth and gold records are never used (gold passes are selected, so they flatter).
+    right with probability ``r``), so two distinct voters asked the same item under the same
+    label agree with probability ``r**2 + (1 - r)**2``, whatever the truth: the share of
+    agreeing pairs gives ``r = (1 + sqrt(2 a - 1)) / 2``. ``prior`` enters as ``prior_votes``
+    pseudo-pairs at its own agreement, so a young project stays near it. A closed form, so it
+    cannot fall into the degenerate fixed point an EM over one-coin binary asks has. Truth and
+    gold records are never used (gold passes are selected, so they flatter).
     """
-    by_item: dict[str, list[Vote]] = {}
+    asked: dict[tuple[str, str], dict[str, bool]] = {}
     for v in votes:
         if v.label in labels:
-            by_item.setdefault(v.item, []).append(v)
-    rows = [vs for vs in by_item.values() if len({v.voter for v in vs}) >= 2]
+            asked.setdefault((v.item, v.label), {})[v.voter] = bool(v.answer)
+    agree = pairs = 0.0
+    for answers in asked.values():
+        yes = sum(answers.values())
+        no = len(answers) - yes
+        n = yes + no
+        if n < 2:
+            continue
+        # every unordered pair of the cell, weighed so that one cell counts as n - 1 pairs
+        weight = (n - 1) / (n * (n - 1) / 2)
+        agree += weight * (yes * (yes - 1) / 2 + no * (no - 1) / 2)
+        pairs += n - 1
     lo, hi = RELIABILITY_BOUNDS
-    if not rows:
-        return min(max(prior, lo), hi)
-    index = {lab: n for n, lab in enumerate(labels)}
-    item_idx = np.concatenate([np.full(len(vs), n) for n, vs in enumerate(rows)])
-    label_idx = np.asarray([index[v.label] for vs in rows for v in vs])
-    sign = np.asarray([1.0 if v.answer else -1.0 for vs in rows for v in vs])
-    k, n_items = len(labels), len(rows)
-    r = min(max(prior, lo), hi)
-    for _ in range(50):
-        logits = np.zeros((n_items, k))
-        np.add.at(logits, (item_idx, label_idx), sign * _logit(r))
-        logits -= logits.max(axis=1, keepdims=True)
-        post = np.exp(logits)
-        post /= post.sum(axis=1, keepdims=True)
-        p_asked = post[item_idx, label_idx]
-        agree = np.where(sign > 0, p_asked, 1.0 - p_asked)
-        new = (agree.sum() + prior_votes * prior) / (len(agree) + prior_votes)
-        new = min(max(new, lo), hi)
-        if abs(new - r) < 1e-6:
-            r = new
-            break
-        r = new
-    return float(r)
+    r0 = min(max(prior, lo), hi)
+    a0 = r0**2 + (1.0 - r0) ** 2
+    a = (agree + prior_votes * a0) / (pairs + prior_votes)
+    r = (1.0 + math.sqrt(max(2.0 * a - 1.0, 0.0))) / 2.0
+    return float(min(max(r, lo), hi))
 
 
 def agreeing_voters(votes: list[Vote], label: str) -> int:
