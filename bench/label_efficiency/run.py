@@ -256,11 +256,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument(
+        "--runs",
+        default=str(HERE / "runs.json"),
+        help="runs file written, or with --report-only comma-separated files read and merged",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from the last runs.json"
     )
     args = parser.parse_args()
     if args.report_only:
-        runs = json.loads((HERE / "runs.json").read_text())
+        runs = [r for path in args.runs.split(",") for r in json.loads(Path(path).read_text())]
     else:
         features = digit_features(
             Path(tempfile.gettempdir()) / "crowdgate-bench" / "digit_features.npy"
@@ -271,7 +276,7 @@ def main() -> None:
             parser.error(f"unknown selectors {unknown}; use {', '.join(SELECTORS)}")
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         runs = [run_one(s, seed, args, features) for seed in seeds for s in chosen]
-        (HERE / "runs.json").write_text(json.dumps(runs))
+        Path(args.runs).write_text(json.dumps(runs))
     flags = [
         f"--seeds {args.seeds}",
         f"--first-seed {args.first_seed}",

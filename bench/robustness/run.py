@@ -253,11 +253,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument(
+        "--runs",
+        default=str(HERE / "runs.json"),
+        help="runs file written, or with --report-only comma-separated files read and merged",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from the last runs.json"
     )
     args = parser.parse_args()
     if args.report_only:
-        runs = json.loads((HERE / "runs.json").read_text())
+        runs = [r for path in args.runs.split(",") for r in json.loads(Path(path).read_text())]
     else:
         chosen = [c for c in args.crowds.split(",") if c]
         unknown = sorted(set(chosen) - set(CROWDS))
@@ -265,7 +270,7 @@ def main() -> None:
             parser.error(f"unknown crowds {unknown}; use {', '.join(CROWDS)}")
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         runs = [run_one(c, seed, args) for seed in seeds for c in chosen]
-        (HERE / "runs.json").write_text(json.dumps(runs))
+        Path(args.runs).write_text(json.dumps(runs))
     flags = [
         f"--seeds {args.seeds}",
         f"--first-seed {args.first_seed}",
