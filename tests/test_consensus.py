@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 
 from crowdgate import consensus
 from crowdgate.aggregation.captcha import GridVoteModel
-from crowdgate.models import SETTLED, UNLABELED, TokenRecord, Vote
+from crowdgate.models import SETTLED, UNLABELED, Evidence, Project, TokenRecord, Vote
 from seed import seed_project
 
 
@@ -119,3 +122,93 @@ def test_gold_strength_judges_colluders_by_their_unknown_answers(gold_strength):
         assert colluder == pytest.approx(0.5)
     items = [f"item-{i}" for i in range(30)]
     assert model.predict(items).tolist() == ["a", "b"] * 15
+
+
+def _settings(store, seeded, **values) -> None:
+    project = store.get_project(seeded.project)
+    project.settings.update(values)
+    store.save_project(project)
+
+
+@pytest.mark.parametrize(("committee", "settles"), [(None, False), ("circle", True)])
+def test_the_committee_counts_as_half_a_vote_for_its_own_label(store, committee, settles):
+    seeded = seed_project(store, open_items=1)
+    item = seeded.open[0]
+    _settings(store, seeded, min_votes=2)
+    if committee:
+        store.update_item(seeded.project, item, committee_label=committee, committee_confidence=0.9)
+    # two yes at live_reliability 0.85 over three classes: posterior 0.94, short of 0.95
+    settled = _record(store, seeded, item, [("circle", True)] * 2)
+    assert bool(settled) is settles
+
+
+def test_the_committee_never_settles_an_item_alone(store):
+    seeded = seed_project(store, open_items=1)
+    item = seeded.open[0]
+    _settings(store, seeded, min_votes=1)
+    store.update_item(seeded.project, item, committee_label="circle", committee_confidence=0.999)
+    assert _record(store, seeded, item, [("circle", True)]) == []
+    project = store.get_project(seeded.project)
+    vote = consensus.committee_vote(project, store.get_item(seeded.project, item), 0.85)
+    assert vote.max() == pytest.approx(0.5 * np.log(0.85 / 0.15))
+
+
+def test_live_votes_are_weighed_by_the_last_full_runs_population_reliability(store):
+    seeded = seed_project(store, open_items=2)
+    _settings(store, seeded, min_votes=2)
+    assert _record(store, seeded, seeded.open[0], [("circle", True)] * 2) == []
+    store.put_model(seeded.project, {"metrics": {"consensus": {"live_reliability": 0.97}}})
+    consensus._population.clear()
+    project = store.get_project(seeded.project)
+    assert consensus.population_reliability(store, project) == pytest.approx(0.97)
+    settled = _record(store, seeded, seeded.open[1], [("circle", True)] * 2, first=10)
+    assert [s.label for s in settled] == ["circle"]
+
+
+@pytest.mark.parametrize("truth_r", [0.6, 0.8, 0.9, 0.97])
+def test_estimate_reliability_recovers_the_crowds_accuracy_from_answers_alone(truth_r):
+    rng = random.Random(1)
+    labels = ["a", "b", "c", "d"]
+    votes = []
+    for i in range(400):
+        truth = rng.choice(labels)
+        for v in range(3):
+            asked = truth if rng.random() < 0.5 else rng.choice(labels)
+            right = rng.random() < truth_r
+            answer = (asked == truth) == right
+            votes.append(Vote("p", f"i{i}", asked, answer, f"v{i}-{v}", "n", "c", 1.0, 0.0))
+    got = consensus.estimate_reliability(votes, labels, prior=0.85)
+    # pairs asked under the true label agree more than chance (p r^2 + ... is not exact when
+    # several asks pile on one class), so a poor crowd is read a little better than it is
+    assert got == pytest.approx(truth_r, abs=0.08 if truth_r < 0.75 else 0.035)
+    assert consensus.estimate_reliability(votes[:1], labels, prior=0.85) == pytest.approx(0.85)
+
+
+def test_votes_to_settle_counts_the_yes_votes_still_needed():
+    w = np.log(0.85 / 0.15)
+    logits = np.array([[0.0, 0.0, 0.0], [w, 0.0, 0.0], [2 * w, -w, 0.0]])
+    need = consensus.votes_to_settle(
+        logits,
+        w,
+        0.95,
+        np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]]),
+        np.array([0, 1, 2]),
+        min_votes=3,
+        min_agreeing=2,
+    )
+    assert need[:, 0].tolist() == [3, 2, 1]
+    assert need[2, 1] > need[0, 1]
+
+
+def test_live_ranks_lift_started_items_and_drop_refused_and_split_ones():
+    project = Project(id="p", name="p", labels=["a", "b", "c"])
+    w = consensus.vote_weight(project)
+    started = Evidence("started", {"a": w}, 1, 1)
+    refused = Evidence("refused", {"b": -w}, 1, 1)
+    split = Evidence("split", {"a": 2 * w, "b": 2 * w}, 4, 4)
+    ranks = consensus.live_ranks(project, [started, refused, split], 0.85)
+    assert ranks["a"]["started"] > consensus.STARTED_RANK - consensus.MAX_LOOKAHEAD
+    assert ranks["b"]["refused"] == consensus.DROPPED_RANK
+    assert ranks["a"]["split"] == ranks["b"]["split"] == consensus.DROPPED_RANK
+    yes = [Vote("p", "x", lab, True, f"v{n}", "n", "c", 1.0, 0.0) for n, lab in enumerate("aabb")]
+    assert consensus.is_split(yes) and not consensus.is_split(yes[:3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import random
 
 import numpy as np
@@ -76,6 +77,20 @@ def test_visitors_get_distinct_networks_and_user_agents():
     visitors = [Visitor.make(i, CAREFUL, 0, networks=300) for i in range(300)]
     assert len({v.address.rsplit(".", 1)[0] for v in visitors}) == 300
     assert len({v.user_agent for v in visitors}) == 300
+
+
+def test_one_time_visitors_answer_one_to_three_grids_in_a_row_and_never_return():
+    crowd = Crowd("http://127.0.0.1:9", "key", None, mix={CAREFUL: 0.5, RANDOM: 0.5}, visits=(1, 3))
+    order = crowd._arrivals(600)
+    assert len(order) == 600
+    runs = [len(list(group)) for _, group in itertools.groupby(order)]
+    assert len(runs) == len(set(order)) and max(runs) <= 3 and min(runs[:-1]) >= 1
+    assert 1.7 < 600 / len(runs) < 2.3  # uniform over 1..3 grids
+    assert len({v.address.rsplit(".", 1)[0] for v in crowd.visitors}) == len(crowd.visitors)
+    assert 0.4 < crowd.kinds()[RANDOM] / len(crowd.visitors) < 0.6
+    assert crowd._arrivals(5)[0] == len(runs)  # the next run brings new visitors
+    with pytest.raises(Exception, match="visits"):
+        Crowd("http://127.0.0.1:9", "key", None, visits=(0, 2))
 
 
 def test_lie_claims_the_next_label_and_wraps():

@@ -328,6 +328,18 @@ def test_queue_picks_among_the_best_open_items_and_skips_closed_ones(store: Stor
     assert store.pick_queue("digits", "1", 3, top_k=4, vote_cap=5) == [items[9].id]
 
 
+def test_rank_queue_moves_and_adds_items_without_replacing_the_queue(store: Store) -> None:
+    make_project(store)
+    items = [add_item(store, n) for n in range(6)]
+    store.set_queue("digits", "1", [(item.id, 10.0 - n) for n, item in enumerate(items[:4])])
+    store.rank_queue("digits", {"1": {items[3].id: 100.0, items[0].id: -1.0}, "2": {}})
+    assert store.pick_queue("digits", "1", 1, top_k=1, vote_cap=5) == [items[3].id]
+    assert set(store.pick_queue("digits", "1", 4, top_k=4, vote_cap=5)) == {i.id for i in items[:4]}
+    store.rank_queue("digits", {"2": {items[5].id: 1.0}})
+    assert store.pick_queue("digits", "2", 3, top_k=4, vote_cap=5) == [items[5].id]
+    assert items[5].id not in store.pick_queue("digits", "1", 6, top_k=6, vote_cap=5)
+
+
 def test_committee_labels_and_model_versions_are_recorded(store: Store) -> None:
     make_project(store)
     a, b = add_item(store, 1), add_item(store, 2)

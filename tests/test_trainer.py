@@ -216,3 +216,38 @@ def test_retrain_command_prints_the_model_as_json(tmp_path):
     assert missing.exit_code == 2 and "does not exist" in missing.output
     once = runner.invoke(main, ["worker", "--once"], env=env)
     assert once.exit_code == 0 and "retrained 0 project(s)" in once.output
+
+
+@pytest.mark.parametrize("query", ["disagreement", "random"])
+def test_label_queue_finishes_started_items_first_and_skips_split_and_refused(query):
+    from crowdgate.committee import PoolScores
+    from crowdgate.models import Project
+
+    project = Project(id="p", name="p", labels=["a", "b", "c"])
+    n = 12
+    rng = np.random.RandomState(0)
+    pool = trainer.Pool([], np.zeros((0, 4)), np.zeros(0), np.zeros(0, bool), [], rng.rand(n, 4))
+    top = np.array(list("aabbccaabbca"), dtype=object)
+    second = np.array(list("bbaaaabcccab"), dtype=object)
+    scored = PoolScores(
+        scores=np.linspace(1.0, 0.0, n).astype(np.float32),
+        candidates=np.stack([top, second], axis=1),
+        confidence=np.full(n, 0.6, np.float32),
+        classes=np.array(project.labels, dtype=object),
+        measure="vote_entropy",
+    )
+    started = np.zeros((n, 3), bool)
+    started[[4, 9], 0] = True  # the crowd said yes to "a" on items 4 and 9
+    cost = np.full((n, 3), 3.0)
+    cost[4, 0], cost[9, 0] = 2.0, 1.0
+    refused = np.zeros((n, 3), bool)
+    refused[0, 0] = True
+    split = np.zeros(n, bool)
+    split[1] = True
+    progress = trainer.Progress(split=split, started=started, refused=refused, cost=cost)
+    order = trainer.label_queue(project, pool, scored, progress, "a", query, seed=0).tolist()
+    assert order[:2] == [9, 4]
+    fresh = set(order[2:])
+    assert not fresh & {0, 1, 4, 9}
+    allowed = {i for i in range(n) if top[i] == "a" or (query != "random" and second[i] == "a")}
+    assert fresh == allowed - {0, 1, 4, 9}

@@ -30,6 +30,7 @@ SETTING_RULES: dict[str, tuple[type, float, float]] = {
 CHOICE_SETTINGS: dict[str, tuple[str, ...]] = {
     "pass_rule": ("all",),
     "selector": ("committee", "random"),
+    "query": ("disagreement", "random"),
 }
 
 

@@ -31,6 +31,9 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     "promote_threshold": 0.995,
     "committee_size": 5,
     "selector": "committee",
+    #: what ranks fresh items in the committee's queues: "disagreement" (query by committee)
+    #: or "random" (label-aware random: random open items, asked under the committee's label)
+    "query": "disagreement",
     "live_reliability": 0.85,
 }
 

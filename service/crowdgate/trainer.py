@@ -20,8 +20,10 @@ import numpy as np
 
 from . import consensus
 from .committee import (
+    DEFAULT_MEASURE,
     Committee,
     NotEnoughLabels,
+    PoolScores,
     cold_start_batch,
     needs_cold_start,
     score_pool,
@@ -181,24 +183,27 @@ def retrain(
         metrics.update(mode="cold-start")
     else:
         step("score")
-        scored = score_pool(committee, pool.X_open, random_state=seed)
+        query = str(project.setting("query"))
+        scored = score_pool(
+            committee,
+            pool.X_open,
+            measure="random" if query == "random" else DEFAULT_MEASURE,
+            random_state=seed,
+        )
         step("queues")
+        said = open_progress(store, project, pool.open_ids, scored)
         for label in project.labels:
-            # Only items for which the committee hesitates on this label: a grid asking
-            # "is this a 3?" learns little from items no member would call a 3.
-            torn = (scored.candidates == label).any(axis=1)
-            order = select_batch(
-                pool.X_open,
-                scored.scores,
-                QUEUE_LENGTH,
-                candidates=scored.candidates,
-                label=label,
-                eligible=torn,
-                random_state=seed,
-            )
+            order = label_queue(project, pool, scored, said, label, query, seed)
             ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)]
             store.set_queue(project.id, label, ranked)
-        metrics.update(mode="committee", measure=scored.measure, **_quality(committee, pool, seed))
+        metrics.update(
+            mode="committee",
+            measure=scored.measure,
+            query=query,
+            split_items=int(said.split.sum()),
+            in_progress=int(said.started.any(axis=1).sum()),
+            **_quality(committee, pool, seed),
+        )
         top = [str(c) for c in scored.candidates[:, 0]]
         rows = [
             (pool.open_ids[i], top[i], float(scored.confidence[i]))
@@ -211,6 +216,114 @@ def retrain(
         store.set_committee_labels(project.id, version, rows)
     step("done")
     return {**record, "version": version}
+
+
+@dataclass
+class Progress:
+    """What the crowd has said so far about each open item (rows of ``Pool.open_ids``)."""
+
+    #: the crowd splits on the item (:func:`consensus.is_split`): it is asked no more
+    split: np.ndarray
+    #: (n_open, n_labels) some voter said yes to the label
+    started: np.ndarray
+    #: (n_open, n_labels) a voter said no to the label and none said yes
+    refused: np.ndarray
+    #: (n_open, n_labels) expected votes until the item settles on the label
+    cost: np.ndarray
+
+
+def open_progress(
+    store: Store, project: Project, open_ids: list[str], scored: PoolScores
+) -> Progress:
+    """Return each open item's progress towards settling, from its votes and the committee.
+
+    The live posterior is rebuilt from the votes with the population reliability and the
+    committee's new reading as its half vote; the expected cost of label ``c`` is the yes
+    votes it still needs over the chance that the next voter says yes to it.
+    """
+    labels = project.labels
+    k, n = len(labels), len(open_ids)
+    row = {item: i for i, item in enumerate(open_ids)}
+    col = {lab: j for j, lab in enumerate(labels)}
+    net = np.zeros((n, k))
+    yes_sets: list[list[set[str]]] = [[set() for _ in labels] for _ in range(n)]
+    no = np.zeros((n, k), bool)
+    voters: list[set[str]] = [set() for _ in range(n)]
+    by_item: dict[int, list] = {}
+    for vote in store.list_votes(project.id):
+        i, j = row.get(vote.item), col.get(vote.label)
+        if i is None or j is None:
+            continue
+        by_item.setdefault(i, []).append(vote)
+        voters[i].add(vote.voter)
+        if vote.answer:
+            net[i, j] += 1.0
+            yes_sets[i][j].add(vote.voter)
+        else:
+            net[i, j] -= 1.0
+            no[i, j] = True
+    r = consensus.population_reliability(store, project)
+    w = float(np.log(r / (1.0 - r)))
+    logits = net * w
+    cap = consensus.COMMITTEE_VOTE * w
+    top = np.asarray([col.get(str(c), -1) for c in scored.candidates[:, 0]])
+    conf = np.clip(np.asarray(scored.confidence, float), 1e-9, 1 - 1e-9)
+    evidence = np.minimum(np.log(conf * (k - 1) / (1.0 - conf)), cap)
+    has = (top >= 0) & (conf > 1.0 / k)
+    logits[np.flatnonzero(has), top[has]] += evidence[has]
+    yes_voters = np.asarray([[len(s) for s in sets] for sets in yes_sets]).reshape(n, k)
+    need = consensus.votes_to_settle(
+        logits,
+        w,
+        float(project.setting("threshold")),
+        yes_voters,
+        np.asarray([len(v) for v in voters]),
+        min_votes=int(project.setting("min_votes")),
+        min_agreeing=consensus.MIN_AGREEING,
+    )
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    post = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    p_yes = r * post + (1.0 - r) * (1.0 - post)
+    started = yes_voters > 0
+    split = np.zeros(n, bool)
+    for i, votes in by_item.items():
+        split[i] = consensus.is_split(votes)
+    return Progress(split=split, started=started, refused=no & ~started, cost=need / p_yes)
+
+
+def label_queue(
+    project: Project,
+    pool: Pool,
+    scored: PoolScores,
+    progress: Progress,
+    label: str,
+    query: str,
+    seed: int,
+) -> np.ndarray:
+    """Return the open rows to ask about ``label``, best first (at most ``QUEUE_LENGTH``).
+
+    First the items the crowd has started on ``label``, cheapest to finish first (adaptive
+    redundancy: votes go where they finish labels); then fresh items for which ``label`` is a
+    committee candidate (its top two under query by committee, its top one under label-aware
+    random), in the committee's order. Split items and items refused ``label`` are left out.
+    """
+    j = project.labels.index(label)
+    live = ~progress.split & ~progress.refused[:, j]
+    started = live & progress.started[:, j] & np.isfinite(progress.cost[:, j])
+    first = np.flatnonzero(started)
+    first = first[np.argsort(progress.cost[first, j], kind="stable")][:QUEUE_LENGTH]
+    width = 1 if query == "random" else 2
+    torn = (scored.candidates[:, :width] == label).any(axis=1) & live & ~started
+    rest = select_batch(
+        pool.X_open,
+        scored.scores,
+        QUEUE_LENGTH - len(first),
+        candidates=scored.candidates,
+        label=label,
+        eligible=torn,
+        random_state=seed,
+    )
+    return np.concatenate([first, rest]).astype(np.intp)
 
 
 def _quality(committee: Committee, pool: Pool, seed: int) -> dict[str, float | None]:

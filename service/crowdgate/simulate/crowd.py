@@ -16,6 +16,8 @@ from .client import Http, ServiceError
 from .perception import GoldMemory, Perceiver, PerceptionError
 from .visitors import DEFAULT_MIX, KINDS, Visitor, allocate, choose
 
+#: distinct /24 networks one-time visitors cycle through (each visitor its own, up to this)
+ONE_TIME_NETWORKS = 65536
 #: the page the simulated widget is embedded in (the demo site allows localhost and 127.0.0.1)
 DEFAULT_ORIGIN = "http://localhost"
 
@@ -61,7 +63,12 @@ class Summary:
 
 
 class Crowd:
-    """A fixed population of simulated visitors who answer grids of one site.
+    """A population of simulated visitors who answer grids of one site.
+
+    By default the population is fixed and each grid goes to a random member, so members come
+    back many times. With ``visits=(lo, hi)`` it is a stream of one-time visitors, as most
+    captcha traffic is: each new visitor (kind drawn from ``mix``, own User-Agent and /24)
+    answers ``lo`` to ``hi`` grids in a row, then never comes back.
 
     Parameters
     ----------
@@ -89,6 +96,9 @@ class Crowd:
         prints so that it counts each visitor by its forwarded address.
     concurrency : int
         Visitors answering at the same time (threads).
+    visits : (int, int) or None
+        One-time visitors answering between ``lo`` and ``hi`` grids each (``visitors`` is
+        then ignored); None: the fixed population.
     seed : int
         Seeds the kinds' order, the choice of visitor per grid and every visitor's dice.
     """
@@ -107,6 +117,7 @@ class Crowd:
         networks: int | None = None,
         headers: dict[str, str] | None = None,
         concurrency: int = 4,
+        visits: tuple[int, int] | None = None,
         seed: int = 0,
     ):
         self.http = Http(url)
@@ -118,10 +129,34 @@ class Crowd:
         self.extra_headers = dict(headers or {})
         self.concurrency = max(1, concurrency)
         self.rng = random.Random(seed)
-        kinds = allocate(mix or DEFAULT_MIX, max(1, visitors), self.rng)
-        nets = networks or len(kinds)
-        self.visitors = [Visitor.make(i, k, seed, nets) for i, k in enumerate(kinds)]
+        self.seed = seed
+        self.mix = mix or DEFAULT_MIX
+        if visits is not None and not 1 <= visits[0] <= visits[1]:
+            raise ServiceError(
+                f"visits {visits!r} must be (lo, hi) grids with 1 <= lo <= hi.",
+                code="simulate-visits",
+                status=400,
+            )
+        self.visits = visits
+        kinds = [] if visits else allocate(self.mix, max(1, visitors), self.rng)
+        #: one-time visitors each get their own /24 unless ``networks`` is given
+        self.networks = networks or (ONE_TIME_NETWORKS if visits else len(kinds))
+        self.visitors = [Visitor.make(i, k, seed, self.networks) for i, k in enumerate(kinds)]
         self._locks = [threading.Lock() for _ in self.visitors]
+
+    def _arrivals(self, challenges: int) -> list[int]:
+        """Return the visitor of each of ``challenges`` grids, adding one-time visitors."""
+        if self.visits is None:
+            return [self.rng.randrange(len(self.visitors)) for _ in range(challenges)]
+        order: list[int] = []
+        kinds, shares = zip(*sorted(self.mix.items()), strict=True)
+        while len(order) < challenges:
+            kind = self.rng.choices(kinds, weights=shares)[0]
+            index = len(self.visitors)
+            self.visitors.append(Visitor.make(index, kind, self.seed, self.networks))
+            self._locks.append(threading.Lock())
+            order += [index] * self.rng.randint(*self.visits)
+        return order[:challenges]
 
     def kinds(self) -> Counter:
         """Return how many visitors of each kind the crowd has."""
@@ -171,7 +206,7 @@ class Crowd:
 
     def run(self, challenges: int) -> Summary:
         """Have randomly chosen visitors answer ``challenges`` grids; return the tally."""
-        order = [self.rng.randrange(len(self.visitors)) for _ in range(challenges)]
+        order = self._arrivals(challenges)
         summary = Summary(by_kind={k: {"challenges": 0, "passes": 0, "fails": 0} for k in KINDS})
         lock = threading.Lock()
 

@@ -279,6 +279,14 @@ class Store(abc.ABC):
         """Replace the queue of open items to ask about ``label``, highest score first."""
 
     @abc.abstractmethod
+    def rank_queue(self, project_id: str, scores: dict[str, dict[str, float]]) -> None:
+        """Set ``{label: {item: score}}`` in the labels' queues, adding missing items.
+
+        The live consensus moves items the crowd has started on a label to the top of that
+        label's queue, and items it no longer asks about to the bottom, between retrains.
+        """
+
+    @abc.abstractmethod
     def pick_queue(
         self,
         project_id: str,

@@ -552,6 +552,15 @@ class RedisStore(Store):
             pipe.zadd(key, {item: float(score) for item, score in chunk})
         self._call(pipe.execute)
 
+    def rank_queue(self, project_id: str, scores: dict[str, dict[str, float]]) -> None:
+        todo = {label: items for label, items in scores.items() if items}
+        if not todo:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for label, items in todo.items():
+            pipe.zadd(_p(project_id) + "queue:" + label, {i: float(s) for i, s in items.items()})
+        self._call(pipe.execute)
+
     def pick_queue(
         self, project_id: str, label: str, n: int, top_k: int, vote_cap: int
     ) -> list[str]:

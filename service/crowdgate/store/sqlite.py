@@ -691,6 +691,21 @@ class SqliteStore(Store):
                 [(project_id, label, item, float(score)) for item, score in ranked],
             )
 
+    def rank_queue(self, project_id: str, scores: dict[str, dict[str, float]]) -> None:
+        rows = [
+            (project_id, label, item, float(score))
+            for label, items in scores.items()
+            for item, score in items.items()
+        ]
+        if not rows:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO queue (project, label, item, score) VALUES (?,?,?,?) "
+                "ON CONFLICT (project, label, item) DO UPDATE SET score = excluded.score",
+                rows,
+            )
+
     def pick_queue(
         self, project_id: str, label: str, n: int, top_k: int, vote_cap: int
     ) -> list[str]:
