@@ -361,7 +361,6 @@ def main() -> None:
         "CROWDGATE_RATE_LIMIT_CLIENT": "100000000/minute",
         "CROWDGATE_RATE_LIMIT_SITEKEY": "100000000/minute",
         "CROWDGATE_RATE_LIMIT_SITEVERIFY": "100000000/minute",
-        "CROWDGATE_RATE_LIMIT_IMAGES": "100000000/minute",
         "PYTHONPATH": str(service) + os.pathsep + str(ROOT / "bench" / "http_load"),
     }
     settings = Settings.from_env(env)

@@ -58,8 +58,6 @@ class Settings:
     rate_limit_client: str = "120/minute"
     #: rate limit applied per sitekey on challenge issuance
     rate_limit_sitekey: str = "6000/minute"
-    #: rate limit per client on slot images (nine per grid)
-    rate_limit_images: str = "1200/minute"
     #: rate limit per site secret on siteverify (server-to-server, so not per address)
     rate_limit_siteverify: str = "6000/minute"
     #: accessible path: puzzles offered per client (each buys at most one token; far below

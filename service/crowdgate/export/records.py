@@ -50,10 +50,17 @@ class ExportOptions:
         """Build options from query-string or form values (``min_confidence``, ``committee``,
         ``validation``, ``seed``); raise :class:`BadRequest` naming a value that does not parse.
         """
+        committee = (args.get("committee") or "0").lower()
+        if committee not in COMMITTEE_FLAGS:
+            raise BadRequest(
+                f"committee={args.get('committee')!r} is not a yes or no; give committee=1 to "
+                "include machine labels, or committee=0.",
+                code="invalid-export-option",
+            )
         try:
             return cls(
                 min_confidence=float(args.get("min_confidence") or 0),
-                include_committee=(args.get("committee") or "0").lower() in ("1", "true", "on"),
+                include_committee=COMMITTEE_FLAGS[committee],
                 validation_fraction=float(args.get("validation") or 0),
                 seed=int(args.get("seed") or 0),
             )
@@ -63,6 +70,10 @@ class ExportOptions:
                 "validation=0.2, seed=7.",
                 code="invalid-export-option",
             ) from exc
+
+
+#: the values ``committee`` may take in a query or form (a checkbox sends "on")
+COMMITTEE_FLAGS = {"0": False, "1": True, "false": False, "true": True, "off": False, "on": True}
 
 
 @dataclass(frozen=True)

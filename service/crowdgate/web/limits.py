@@ -74,12 +74,11 @@ def storage_uri(settings: Settings) -> str:
 
 
 CHALLENGE = "public.challenge"
-SLOT_IMAGE = "public.slot_image"
 SITEVERIFY = "public.siteverify"
 #: routes counted per site as well as (challenge) or instead of (siteverify) per client
 PER_SITE = frozenset({CHALLENGE, SITEVERIFY})
 #: routes whose automatic OPTIONS answers were never counted (their limits sat on the view)
-UNCOUNTED_PREFLIGHT = frozenset({SLOT_IMAGE, SITEVERIFY})
+UNCOUNTED_PREFLIGHT = frozenset({SITEVERIFY})
 
 
 def _uncounted_preflight() -> bool:
@@ -101,12 +100,7 @@ def route_limits(settings: Settings) -> list[Limit]:
     """
 
     def per_client() -> str:
-        # nine tiles per grid: their own, higher per-client limit
-        return (
-            settings.rate_limit_images
-            if request.endpoint == SLOT_IMAGE
-            else settings.rate_limit_client
-        )
+        return settings.rate_limit_client
 
     def per_site() -> str:
         # siteverify is server-to-server from the site's backend: counted per site secret only

@@ -321,10 +321,11 @@ SPEC: dict[str, Any] = {
                 "requestBody": _json(
                     {
                         "type": "object",
-                        "required": ["sitekey"],
+                        # hostname: as for a challenge, required of a client without Origin
+                        "required": ["sitekey", "hostname"],
                         "properties": {
-                            "sitekey": {"type": "string"},
-                            "hostname": {"type": "string"},
+                            "sitekey": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "hostname": {"type": "string", "minLength": 1, "maxLength": 253},
                             "pow": {
                                 "description": "The solved puzzle of an earlier call; "
                                 "without it the answer is a fresh puzzle",
@@ -548,7 +549,11 @@ SPEC: dict[str, Any] = {
                         "name": "min_confidence",
                         "schema": {"type": "number", "minimum": 0, "maximum": 1},
                     },
-                    {"in": "query", "name": "committee", "schema": {"enum": ["0", "1"]}},
+                    {
+                        "in": "query",
+                        "name": "committee",
+                        "schema": {"enum": ["0", "1", "false", "true", "off", "on"]},
+                    },
                     {
                         "in": "query",
                         "name": "validation",
@@ -728,6 +733,7 @@ DASHBOARD_RESPONSES = {
         code: {"description": what, "content": _HTML}
         for code, what in [
             ("400", "Invalid form"),
+            ("401", "A sign-in link that is spent, expired or forged"),
             ("403", "Missing or wrong CSRF token, or another origin"),
             ("404", "No such page, project, site or key"),
             ("405", "Method not allowed"),
@@ -760,6 +766,7 @@ DASHBOARD_PAGES = [
     ),
     ("/dashboard/sites/{sitekey}/rotate", "post", "Rotate a site's secret"),
     ("/dashboard/keys", "get", "API keys"),
+    ("/dashboard/signin", "get", "Sign in with a one-time link (crowdgate signin, make demo)"),
     ("/dashboard/keys", "post", "Create an API key"),
     ("/dashboard/keys/{key_id}/revoke", "post", "Revoke an API key"),
 ]
