@@ -6,7 +6,7 @@ Measures, per run in a fresh browser context (cold cache):
 * ``interactive``: from the start of that fetch to the ``onload`` callback, which the widget
   calls once every container is rendered and its checkbox listens for clicks;
 * ``grid``: from the click on the checkbox (a capture listener on the host page) to the frame
-  after all 9 grid tiles are painted on their canvases, read back pixel by pixel (target:
+  after all the grid's tiles are painted on their canvases, read back pixel by pixel (target:
   under 100 ms). The tiles come inside the challenge response, so this is one request.
 
 With ``--alternative N`` it also times N passes by the accessible path (click on "Check without
@@ -40,6 +40,7 @@ from flask import Flask, Response
 
 from crowdgate.config import Settings
 from crowdgate.demo import ensure_demo
+from crowdgate.models import DEFAULT_PROJECT_SETTINGS
 from crowdgate.store import open_store
 from crowdgate.web.demo_site import serve_in_thread
 
@@ -54,6 +55,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+#: tiles in the demo's grids (the project default)
+TILES = int(DEFAULT_PROJECT_SETTINGS["grid_size"])
+
 BENCH_JS = """
 window.cgBench = {};
 window.cgReady = () => { window.cgBench.ready = performance.now(); };
@@ -61,11 +65,11 @@ document.addEventListener("click", () => {
   window.cgBench.click = performance.now();
   const root = document.querySelector("crowdgate-widget").shadowRoot;
   // Cheap to poll (reading pixels back would slow the page it measures): the grid is shown,
-  // holds 9 canvases and the widget says every one is painted. The pixels are checked after.
+  // holds all its canvases and the widget says every one is painted. The pixels are checked after.
   const poll = () => {
     const grid = root.querySelector(".cg-grid");
     const tiles = root.querySelectorAll(".cg-tile canvas");
-    const shown = tiles.length === 9 && !root.querySelector(".cg-panel").hidden;
+    const shown = tiles.length === TILES && !root.querySelector(".cg-panel").hidden;
     if (shown && grid.getAttribute("aria-busy") === "false") {
       requestAnimationFrame(() => { window.cgBench.grid = performance.now(); });
     } else {
@@ -74,7 +78,7 @@ document.addEventListener("click", () => {
   };
   poll();
 }, { capture: true, once: true });
-"""
+""".replace("TILES", str(TILES))
 
 #: how many tile canvases hold painted pixels (read back once, after the timing)
 PAINTED_JS = """() => {
@@ -153,8 +157,8 @@ def measure(browser, url: str) -> dict[str, float]:
         page.locator(".cg-check").click()
         page.wait_for_function("() => window.cgBench.grid", timeout=10_000)
         painted = page.evaluate(PAINTED_JS)
-        if painted != 9:
-            raise RuntimeError(f"only {painted} of 9 tiles hold pixels when the grid was timed")
+        if painted != TILES:
+            raise RuntimeError(f"only {painted} of {TILES} tiles hold pixels when it was timed")
         marks = page.evaluate(
             """() => {
               const entry = performance.getEntriesByType("resource")
@@ -262,7 +266,7 @@ def main() -> None:
             f"{values[0]:.1f} | {values[-1]:.1f} |"
         )
     print(f"requests from click to drawn grid: {sorted({r['requests'] for r in runs})}")
-    print(f"challenge response body: {body_bytes} bytes (uncompressed JSON with 9 tiles)")
+    print(f"challenge response body: {body_bytes} bytes (uncompressed JSON with {TILES} tiles)")
     print(f"widget.js: {len(raw)} bytes raw, {len(gzip.compress(raw, 9))} bytes gzipped (level 9)")
     rounded = [{k: round(v, 1) for k, v in r.items()} for r in runs]
     print(json.dumps({"runs": rounded}))
