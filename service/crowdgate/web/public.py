@@ -6,12 +6,14 @@ import gzip
 import hashlib
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..challenge import Client
 from ..challenge.service import host_allowed
 from ..errors import CrowdgateError, NotFound
+from ..models import Site
 from .alternative_limits import count_alternative
 from .body import json_body
 from .security import allow_origin, deny_origin, origin_host
@@ -72,13 +74,12 @@ def preflight(rest: str = "") -> Response:
     return response
 
 
-@bp.post("/api/v1/challenge")
-def challenge() -> Response:
-    """Issue a challenge for ``sitekey`` to the page at ``hostname`` (or the Origin's host).
+def _page_request(c: Any) -> tuple[dict, Site, Client, str]:
+    """Read a page's JSON body and return it with its site, client and checked hostname.
 
-    A site with ``pow_bits`` first needs ``pow``, a solved puzzle; errors carry a fresh one.
+    A browser's Origin must be one of the site's hosts (else 403); the hostname the body names
+    must agree with it.
     """
-    c = cg()
     allow_origin()
     body = json_body(c.settings.max_json_bytes)
     site = c.service.site_for(body.get("sitekey"))  # type: ignore[arg-type]
@@ -89,7 +90,17 @@ def challenge() -> Response:
         and not host_allowed(client.origin_host, site.hostnames)
     ):
         deny_origin()
-    host = c.service.resolve_hostname(site, body.get("hostname"), client)
+    return body, site, client, c.service.resolve_hostname(site, body.get("hostname"), client)
+
+
+@bp.post("/api/v1/challenge")
+def challenge() -> Response:
+    """Issue a challenge for ``sitekey`` to the page at ``hostname`` (or the Origin's host).
+
+    A site with ``pow_bits`` first needs ``pow``, a solved puzzle; errors carry a fresh one.
+    """
+    c = cg()
+    body, site, client, host = _page_request(c)
     if c.service.admit(site, body.get("pow")):
         g.pow_solved = True
     issued = c.service.issue_for(site, host, client)
@@ -104,17 +115,7 @@ def alternative() -> Response:
     (beside the usual per-client one), and each buys at most one token.
     """
     c = cg()
-    allow_origin()
-    body = json_body(c.settings.max_json_bytes)
-    site = c.service.site_for(body.get("sitekey"))  # type: ignore[arg-type]
-    client = _client()
-    if (
-        client.origin_host
-        and site.hostnames
-        and not host_allowed(client.origin_host, site.hostnames)
-    ):
-        deny_origin()
-    host = c.service.resolve_hostname(site, body.get("hostname"), client)
+    body, site, _, host = _page_request(c)
     path = c.service.alternative
     if body.get("pow") is None:
         path.check_allowed(site)
