@@ -114,6 +114,15 @@ def test_put_item_merges_duplicates_and_keeps_blobs_and_features(store: Store) -
     assert store.count_items("digits") == {"unlabeled": 1, "settled": 0, "gold": 0}
 
 
+def test_get_blobs_returns_each_pair_in_order_with_none_where_missing(store: Store) -> None:
+    make_project(store)
+    one, two = add_item(store, 1), add_item(store, 2)
+    wanted = [(two.id, "thumb"), (one.id, "v0"), (one.id, "image"), ("f" * 64, "thumb")]
+    assert store.get_blobs("digits", wanted) == [b"T2", None, b"I1", None]
+    assert store.get_blobs("digits", wanted[:1] * 3) == [b"T2"] * 3
+    assert store.get_blobs("digits", []) == []
+
+
 def test_items_list_in_insertion_order_and_filter_by_state(store: Store) -> None:
     make_project(store)
     items = [add_item(store, n, label="1" if n % 2 else None) for n in range(7)]

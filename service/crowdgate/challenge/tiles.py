@@ -67,13 +67,28 @@ def fresh_bytes(data: bytes, rng: random.Random) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def slot_tile(store: Store, challenge: Challenge, index: int, rng: random.Random) -> bytes:
-    """Return the bytes slot ``index`` of ``challenge`` is served as (variant drawn at issue)."""
+def _kind(slot: Slot) -> str:
+    return variant_kind(slot.variant) if slot.variant >= 0 else THUMB
+
+
+def slot_tile(
+    store: Store,
+    challenge: Challenge,
+    index: int,
+    rng: random.Random,
+    data: bytes | None = None,
+) -> bytes:
+    """Return the bytes slot ``index`` of ``challenge`` is served as (variant drawn at issue).
+
+    ``data``: the drawn variant's blob when the caller fetched it already; the fallbacks for
+    items imported with fewer variants (or none) are read here.
+    """
     if challenge.test:
         return testkit.image(index)
     slot: Slot = challenge.slots[index]
-    kind = variant_kind(slot.variant) if slot.variant >= 0 else THUMB
-    data = store.get_blob(challenge.project, slot.item, kind)
+    kind = _kind(slot)
+    if data is None:
+        data = store.get_blob(challenge.project, slot.item, kind)
     if data is None and slot.variant >= LEGACY_VARIANTS:
         # imported when fewer variants were made per item (the default was 4)
         kind = variant_kind(slot.variant % LEGACY_VARIANTS)
@@ -92,10 +107,16 @@ def slot_tile(store: Store, challenge: Challenge, index: int, rng: random.Random
 def encoded_tiles(store: Store, challenge: Challenge, rng: random.Random) -> list[str]:
     """Return every slot's tile as base64 text, in slot order, fresh bytes per serving.
 
-    No media type travels with them: browsers sniff the image format when decoding
-    (``createImageBitmap``), and the importer's WebP and the test site's PNG both work.
+    The drawn variants are read in one store round trip. No media type travels with them:
+    browsers sniff the image format when decoding (``createImageBitmap``), and the importer's
+    WebP and the test site's PNG both work.
     """
+    slots = challenge.slots
+    if challenge.test:
+        blobs: list[bytes | None] = [None] * len(slots)
+    else:
+        blobs = store.get_blobs(challenge.project, [(s.item, _kind(s)) for s in slots])
     return [
-        base64.b64encode(slot_tile(store, challenge, i, rng)).decode("ascii")
-        for i in range(len(challenge.slots))
+        base64.b64encode(slot_tile(store, challenge, i, rng, blobs[i])).decode("ascii")
+        for i in range(len(slots))
     ]

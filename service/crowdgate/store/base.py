@@ -98,6 +98,13 @@ class Store(abc.ABC):
     def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
         """Return one stored blob (``image``, ``thumb``, ``v0``...) or ``None``."""
 
+    def get_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
+        """Return the blobs of ``(item_id, kind)`` pairs in order (``None`` where missing).
+
+        Backends fetch them in one round trip: a grid's tiles are read on every challenge.
+        """
+        return [self.get_blob(project_id, item, kind) for item, kind in wanted]
+
     @abc.abstractmethod
     def list_items(
         self, project_id: str, *, state: str | None = None, offset: int = 0, limit: int = 100

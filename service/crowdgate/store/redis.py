@@ -238,6 +238,12 @@ class RedisStore(Store):
     def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
         return self._call(self.r.hget, _p(project_id) + "blob:" + item_id, kind)
 
+    def get_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
+        pipe = self.r.pipeline(transaction=False)
+        for item_id, kind in wanted:
+            pipe.hget(_p(project_id) + "blob:" + item_id, kind)
+        return self._call(pipe.execute)
+
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for start in range(0, len(item_ids), 1000):

@@ -274,6 +274,18 @@ class SqliteStore(Store):
         )
         return bytes(rows[0][0]) if rows else None
 
+    def get_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
+        if not wanted:
+            return []
+        pairs = ",".join("(?,?)" for _ in wanted)
+        rows = self._q(
+            f"SELECT item, kind, data FROM blobs WHERE project=? AND (item, kind) IN "
+            f"(VALUES {pairs})",
+            (project_id, *(v for pair in wanted for v in pair)),
+        )
+        found = {(item, kind): bytes(data) for item, kind, data in rows}
+        return [found.get(pair) for pair in wanted]
+
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for start in range(0, len(item_ids), 500):
