@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import test_store_contract as contract
+import test_store_counters as counters_contract
 from crowdgate.config import Settings
 from crowdgate.store import Store, open_store
 from live import Served, call
@@ -17,7 +18,12 @@ from seed import seed_project
 
 pytestmark = pytest.mark.redis
 
-CONTRACT = [fn for name, fn in vars(contract).items() if name.startswith("test_")]
+CONTRACT = [
+    fn
+    for module in (contract, counters_contract)
+    for name, fn in vars(module).items()
+    if name.startswith("test_")
+]
 ORIGIN = {"Origin": "https://shop.example"}
 
 

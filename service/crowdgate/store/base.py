@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,19 @@ class GridDraw:
     open: list[str]
     #: random gold item ids per label
     gold: dict[str, list[str]]
+
+
+#: One new item as :meth:`Store.put_items` takes it: the item, its blobs by kind, its features.
+ItemEntry = tuple[Item, dict[str, bytes], "np.ndarray | None"]
+
+
+@dataclass
+class ItemPage:
+    """One page of items in insertion order, as read by :meth:`Store.page_items`."""
+
+    items: list[Item]
+    #: the cursor to pass as ``after`` for the next page, or ``None`` when this page was the last
+    next: int | None
 
 
 #: What :meth:`Store.redeem` found: a live token (now spent), a token already spent, a token
@@ -110,6 +123,19 @@ class Store(abc.ABC):
         self, project_id: str, *, state: str | None = None, offset: int = 0, limit: int = 100
     ) -> list[Item]:
         """Return items in insertion order, optionally only those in ``state``."""
+
+    @abc.abstractmethod
+    def page_items(
+        self, project_id: str, *, state: str | None = None, after: int = 0, limit: int = 100
+    ) -> ItemPage:
+        """Return up to ``limit`` items inserted after the cursor ``after`` (0: from the start).
+
+        Pages by key, so a page deep into a million items costs what the first one does.
+        """
+
+    def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
+        """Add new items (as :meth:`put_item`), ``batch`` per write; return how many were new."""
+        return sum(self.put_item(item, blobs, features) for item, blobs, features in entries)
 
     @abc.abstractmethod
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:

@@ -18,7 +18,7 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
 - ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL one more lifetime past expiry;
   ``cg:{p:P}:gone:<sha256 of token>`` its tombstone once redeemed, for the same time
-- ``cg:{p:P}:stats`` hash of counters
+- ``cg:{p:P}:stats`` hash of counters (their names are listed in :mod:`.counters`)
 - ``cg:{p:P}:secrets`` hash of sitekey to current secret hash (siteverify's one-step redeem)
 - ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` hash of
   voter network to votes
@@ -33,20 +33,22 @@ challenge or token is known without a lookup.
 
 The store is split by concern: the client, scripts and key prefixes (:mod:`.redis_base`),
 items and sampling (:mod:`.redis_items`), challenges, tokens and votes (:mod:`.redis_votes`),
-sites, keys, the committee and locks (:mod:`.redis_admin`); the Lua scripts are in
+sites, keys, the committee and locks (:mod:`.redis_admin`), the counters
+(:mod:`.redis_counters`, :mod:`.counters`); the Lua scripts are in
 :mod:`.redis_scripts`.
 """
 
 from __future__ import annotations
 
 from .redis_admin import RedisAdmin
+from .redis_counters import RedisCounters
 from .redis_items import RedisItems
 from .redis_votes import RedisVotes
 
 __all__ = ["RedisStore"]
 
 
-class RedisStore(RedisItems, RedisVotes, RedisAdmin):
+class RedisStore(RedisItems, RedisVotes, RedisAdmin, RedisCounters):
     """Store on Redis or Redis Cluster (``redis+cluster://host:port``)."""
 
     scheme = "redis"

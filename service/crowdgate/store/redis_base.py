@@ -109,14 +109,3 @@ class RedisBase(Store):
 
     def close(self) -> None:
         self.r.close()
-
-    # -- stats -----------------------------------------------------------------------------
-    def incr_stats(self, project_id: str, **counts: int) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        for name, value in counts.items():
-            pipe.hincrby(_p(project_id) + "stats", name, value)
-        self._call(pipe.execute)
-
-    def get_stats(self, project_id: str) -> dict[str, int]:
-        raw = self._call(self.r.hgetall, _p(project_id) + "stats")
-        return {k.decode(): int(v) for k, v in raw.items()}

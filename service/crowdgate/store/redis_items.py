@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..errors import Conflict, StoreError
 from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
-from .base import GridDraw
+from . import counters
+from .base import GridDraw, ItemEntry, ItemPage
 from .redis_base import G, RedisBase, _p
 
 
@@ -25,6 +27,8 @@ class RedisItems(RedisBase):
             raise Conflict(
                 f"Project {project.id!r} already exists; choose another id.", code="project-exists"
             )
+        # a new project's counters are complete from its first item on
+        self._call(self.r.hset, _p(project.id) + "stats", counters.VERSION_KEY, counters.VERSION)
         self._call(self.r.sadd, G + "projects", project.id)
 
     def save_project(self, project: Project) -> None:
@@ -40,6 +44,26 @@ class RedisItems(RedisBase):
 
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        return bool(self._call(self._put_item, **self._put_call(item, blobs, features)))
+
+    def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
+        if self.uri.startswith("redis+cluster://"):
+            # redis-py's cluster pipelines refuse scripts: one call per item there
+            return super().put_items(entries, batch=batch)
+        added = 0
+        rows = iter(entries)
+        while chunk := list(itertools.islice(rows, batch)):
+            pipe = self.r.pipeline(transaction=False)
+            for entry in chunk:
+                self._put_item(**self._put_call(*entry), client=pipe)
+            added += sum(map(bool, self._call(pipe.execute)))
+        return added
+
+    @staticmethod
+    def _put_call(
+        item: Item, blobs: dict[str, bytes], features: np.ndarray | None
+    ) -> dict[str, list[Any]]:
+        """Return the keys and arguments of the PUT_ITEM script for one new item."""
         p = _p(item.project)
         gold_key = p + "gold:" + (item.known_label or "")
         keys = [
@@ -59,10 +83,11 @@ class RedisItems(RedisBase):
             item.state,
             item.known_label or "",
             feat,
+            json.dumps(counters.settled_counts(item)),
         ]
         for kind, data in blobs.items():
             args += [kind, data]
-        return bool(self._call(self._put_item, keys=keys, args=args))
+        return {"keys": keys, "args": args}
 
     def _items(self, project_id: str, ids: list[str]) -> list[Item]:
         p = _p(project_id)
@@ -109,6 +134,17 @@ class RedisItems(RedisBase):
         key = _p(project_id) + ("all" if state is None else "state:" + state)
         ids = self._call(self.r.zrange, key, offset, offset + limit - 1)
         return self._items(project_id, [i.decode() for i in ids])
+
+    def page_items(
+        self, project_id: str, *, state: str | None = None, after: int = 0, limit: int = 100
+    ) -> ItemPage:
+        key = _p(project_id) + ("all" if state is None else "state:" + state)
+        # scores are the insertion counter, the same in every state set
+        rows = self._call(
+            self.r.zrangebyscore, key, f"({after}", "+inf", start=0, num=limit, withscores=True
+        )
+        items = self._items(project_id, [i.decode() for i, _ in rows])
+        return ItemPage(items, int(rows[-1][1]) if len(rows) == limit else None)
 
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
         start = 0
@@ -167,6 +203,7 @@ class RedisItems(RedisBase):
                 return
             item = Item.from_dict(json.loads(old))
             before_state, before_gold = item.state, _gold_label(item)
+            before = counters.settled_counts(item)
             for key, value in fields.items():
                 setattr(item, key, value)
             new = item.to_dict()
@@ -189,6 +226,7 @@ class RedisItems(RedisBase):
                 item.state,
                 before_gold,
                 after_gold,
+                json.dumps(counters.change(before, counters.settled_counts(item))),
             ]
             if self._call(self._update_item, keys=keys, args=args):
                 return

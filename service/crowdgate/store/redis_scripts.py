@@ -5,12 +5,14 @@ so it runs unchanged on Redis Cluster.
 """
 
 # KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats
-# ARGV: id, item JSON, state, known label ('' if none), features ('' if none), kind, blob, ...
+# ARGV: id, item JSON, state, known label ('' if none), features ('' if none), JSON object of
+#       further counters to add, kind, blob, ...
 PUT_ITEM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local seq = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'state', ARGV[3], 'votes', 0)
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for name, n in pairs(cjson.decode(ARGV[6])) do redis.call('HINCRBY', KEYS[8], name, n) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
 redis.call('ZADD', KEYS[6], seq, ARGV[1])
@@ -24,7 +26,9 @@ return 1
 
 # KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats
 # ARGV: id, expected old JSON, new JSON, old state, new state, old gold label, new gold label
-# ('' when the item is not gold before / after). Returns 0 when the item changed meanwhile.
+# ('' when the item is not gold before / after), JSON object of further counter changes.
+# Returns 0 when the item changed meanwhile. The "in progress" counter is moved here, from the
+# live vote count, which a concurrent pass may change without changing the JSON.
 UPDATE_ITEM = """
 if redis.call('HGET', KEYS[1], 'data') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[3], 'state', ARGV[5])
@@ -34,7 +38,12 @@ if ARGV[4] ~= ARGV[5] then
   redis.call('ZADD', KEYS[4], score, ARGV[1])
   redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[4], -1)
   redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[5], 1)
+  if tonumber(redis.call('HGET', KEYS[1], 'votes') or '0') > 0 then
+    if ARGV[4] == 'unlabeled' then redis.call('HINCRBY', KEYS[7], 'open_voted', -1) end
+    if ARGV[5] == 'unlabeled' then redis.call('HINCRBY', KEYS[7], 'open_voted', 1) end
+  end
 end
+for name, n in pairs(cjson.decode(ARGV[8])) do redis.call('HINCRBY', KEYS[7], name, n) end
 if ARGV[6] ~= ARGV[7] then
   if ARGV[6] ~= '' then
     redis.call('ZREM', KEYS[5], ARGV[1])
@@ -52,7 +61,7 @@ return 1
 #       item vote list, item log-odds hash, item votes-per-network hash
 # ARGV: token JSON, token TTL in ms, vote cap, 1 to count a pass (0 for test challenges),
 #       votes one network may give one item, then per vote: voter key, vote JSON, asked label,
-#       log-odds weight, network key, item id
+#       log-odds weight, network key, item id; last, the per-day vote counter to add to
 # Returns one entry per item that got a vote: {vote index, votes, networks, label, ll, ...}.
 # An item that is closed or at the cap leaves the queue here, so grids need not check it.
 RECORD_PASS = """
@@ -72,6 +81,7 @@ for i = 1, n do
   local roomy = tonumber(redis.call('HGET', nets, net) or '0') < netcap
   if open and roomy and redis.call('SADD', voters, voter) == 1 then
     local votes = redis.call('HINCRBY', item, 'votes', 1)
+    if votes == 1 then redis.call('HINCRBY', KEYS[1], 'open_voted', 1) end
     redis.call('RPUSH', KEYS[3], vote)
     redis.call('RPUSH', ivotes, vote)
     redis.call('HINCRBYFLOAT', ll, label, weight)
@@ -85,7 +95,10 @@ for i = 1, n do
   if not open and label == ARGV[8] then redis.call('ZREM', KEYS[4], id) end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-if kept > 0 then redis.call('HINCRBY', KEYS[1], 'votes', kept) end
+if kept > 0 then
+  redis.call('HINCRBY', KEYS[1], 'votes', kept)
+  redis.call('HINCRBY', KEYS[1], ARGV[#ARGV], kept)
+end
 if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'challenges_passed', 1) end
 return out
 """

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from ..models import Challenge, Evidence, TokenRecord, Vote
+from . import counters
 from .base import EXPIRED, REDEEMED, SPENT, UNKNOWN, Redemption, token_digest, token_keep_until
 from .redis_base import RedisBase, _p, _route
 
@@ -89,6 +90,9 @@ class RedisVotes(RedisBase):
                 vote.network,
                 i,
             ]
+        # every vote of one pass is cast at the same moment
+        day = counters.day_of(votes[0].ts) if votes else "-"
+        args.append(counters.VOTES_DAY + day)
         out = []
         for entry in self._call(self._record_pass, keys=keys, args=args):
             flat = entry[3:]

@@ -6,6 +6,7 @@ its ``_tx`` and reads through its ``_q``.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sqlite3
@@ -17,7 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import StoreError
-from . import limit_charge
+from ..models import Item
+from . import counters, limit_charge
 from .base import Store
 from .limit_charge import COUNTER_INCR, Charge, Counter
 from .sqlite_schema import SCHEMA, migrate
@@ -88,6 +90,7 @@ class SqliteBase(Store):
             migrate(self._conn())
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot create the schema in {self.path}: {exc}.") from exc
+        self._backfill_counters()
 
     # -- connection handling ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -176,9 +179,52 @@ class SqliteBase(Store):
             [(project_id, name, value) for name, value in counts.items()],
         )
 
+    def _backfill_counters(self) -> None:
+        """Count the items and votes of projects made before the counters were kept, once.
+
+        Runs in one write transaction per project, so no vote or settle lands mid-count.
+        """
+        todo = self._q(
+            "SELECT id FROM projects WHERE id NOT IN (SELECT project FROM stats WHERE name=?)",
+            (counters.VERSION_KEY,),
+        )
+        for (project_id,) in todo:
+            with self._tx() as db:
+                done = db.execute(
+                    "SELECT 1 FROM stats WHERE project=? AND name=?",
+                    (project_id, counters.VERSION_KEY),
+                ).fetchall()
+                if done:
+                    continue
+                items = (
+                    Item.from_dict({**json.loads(data), "votes": votes})
+                    for data, votes in db.execute(
+                        "SELECT data, votes FROM items WHERE project=?", (project_id,)
+                    )
+                )
+                times = (
+                    ts
+                    for (ts,) in db.execute(
+                        "SELECT json_extract(data, '$.ts') FROM votes WHERE project=?",
+                        (project_id,),
+                    )
+                )
+                fresh = counters.backfill(items, times)
+                for prefix in counters.DERIVED:
+                    db.execute(
+                        "DELETE FROM stats WHERE project=? AND substr(name, 1, ?) = ?",
+                        (project_id, len(prefix), prefix),
+                    )
+                self._incr(db, project_id, {**fresh, counters.VERSION_KEY: counters.VERSION})
+
     def incr_stats(self, project_id: str, **counts: int) -> None:
         with self._tx() as db:
             self._incr(db, project_id, counts)
 
     def get_stats(self, project_id: str) -> dict[str, int]:
-        return dict(self._q("SELECT name, value FROM stats WHERE project=?", (project_id,)))
+        return dict(
+            self._q(
+                "SELECT name, value FROM stats WHERE project=? AND name!=?",
+                (project_id, counters.VERSION_KEY),
+            )
+        )

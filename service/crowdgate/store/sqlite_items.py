@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from ..errors import Conflict
 from ..models import GOLD, ITEM_STATES, Item, Project
+from . import counters
+from .base import ItemEntry, ItemPage
 from .sqlite_conn import ITEM_COLS, SqliteBase
 from .sqlite_schema import OPEN_POOL, pool_of
 
@@ -29,6 +32,8 @@ class SqliteItems(SqliteBase):
                     f"Project {project.id!r} already exists; choose another id.",
                     code="project-exists",
                 )
+            # a new project's counters are complete from its first item on
+            self._incr(db, project.id, {counters.VERSION_KEY: counters.VERSION})
 
     def save_project(self, project: Project) -> None:
         with self._tx() as db:
@@ -49,35 +54,55 @@ class SqliteItems(SqliteBase):
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    item.project,
-                    item.id,
-                    item.state,
-                    item.known_label,
-                    item.votes,
-                    json.dumps(item.to_dict()),
-                ),
+            return self._put(db, item, blobs, features)
+
+    def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
+        added = 0
+        rows = iter(entries)
+        while chunk := list(itertools.islice(rows, batch)):
+            with self._tx() as db:
+                added += sum(self._put(db, *entry) for entry in chunk)
+        return added
+
+    def _put(
+        self,
+        db: sqlite3.Connection,
+        item: Item,
+        blobs: dict[str, bytes],
+        features: np.ndarray | None,
+    ) -> bool:
+        """Write one new item with its blobs, pool entry and counters in the open transaction."""
+        cur = db.execute(
+            "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                item.project,
+                item.id,
+                item.state,
+                item.known_label,
+                item.votes,
+                json.dumps(item.to_dict()),
+            ),
+        )
+        if cur.rowcount == 0:
+            return False
+        db.executemany(
+            "INSERT INTO blobs (project, item, kind, data) VALUES (?, ?, ?, ?)",
+            [(item.project, item.id, kind, data) for kind, data in blobs.items()],
+        )
+        if features is not None:
+            vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
+            db.execute(
+                "INSERT INTO features (project, item, vec) VALUES (?, ?, ?)",
+                (item.project, item.id, vec),
             )
-            if cur.rowcount == 0:
-                return False
-            db.executemany(
-                "INSERT INTO blobs (project, item, kind, data) VALUES (?, ?, ?, ?)",
-                [(item.project, item.id, kind, data) for kind, data in blobs.items()],
-            )
-            if features is not None:
-                vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
-                db.execute(
-                    "INSERT INTO features (project, item, vec) VALUES (?, ?, ?)",
-                    (item.project, item.id, vec),
-                )
-            self._pool_add(db, item.project, pool_of(item.state, item.known_label), item.id)
-            counts = {f"state:{item.state}": 1}
-            if item.state == GOLD and item.known_label is not None:
-                counts[f"gold:{item.known_label}"] = 1
-            self._incr(db, item.project, counts)
+        self._pool_add(db, item.project, pool_of(item.state, item.known_label), item.id)
+        counts = {f"state:{item.state}": 1, **counters.settled_counts(item)}
+        if item.state == GOLD and item.known_label is not None:
+            counts[f"gold:{item.known_label}"] = 1
+        if counters.is_open_voted(item):
+            counts[counters.OPEN_VOTED] = 1
+        self._incr(db, item.project, counts)
         return True
 
     def get_item(self, project_id: str, item_id: str) -> Item | None:
@@ -140,6 +165,18 @@ class SqliteItems(SqliteBase):
                 (project_id, state, limit, offset),
             )
         return [self._item(r) for r in rows]
+
+    def page_items(
+        self, project_id: str, *, state: str | None = None, after: int = 0, limit: int = 100
+    ) -> ItemPage:
+        where = "project=? AND seq>?" + ("" if state is None else " AND state=?")
+        args = (project_id, after) + (() if state is None else (state,))
+        rows = self._q(
+            f"SELECT seq, {ITEM_COLS} FROM items WHERE {where} ORDER BY seq LIMIT ?",
+            (*args, limit),
+        )
+        items = [self._item(row[1:]) for row in rows]
+        return ItemPage(items, rows[-1][0] if len(rows) == limit else None)
 
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
         last = -1
@@ -225,6 +262,7 @@ class SqliteItems(SqliteBase):
                 return
             item = self._item(rows[0])
             old_state, old_known = item.state, item.known_label
+            old_settled, old_voted = counters.settled_counts(item), counters.is_open_voted(item)
             for key, value in fields.items():
                 setattr(item, key, value)
             db.execute(
@@ -243,4 +281,6 @@ class SqliteItems(SqliteBase):
                 counts[f"gold:{old_known}"] = counts.get(f"gold:{old_known}", 0) - 1
             if item.state == GOLD and item.known_label is not None:
                 counts[f"gold:{item.known_label}"] = counts.get(f"gold:{item.known_label}", 0) + 1
+            counts.update(counters.change(old_settled, counters.settled_counts(item)))
+            counts[counters.OPEN_VOTED] = counters.is_open_voted(item) - old_voted
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})

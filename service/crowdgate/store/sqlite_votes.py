@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 
 from ..models import UNLABELED, Challenge, Evidence, TokenRecord, Vote
+from . import counters
 from .base import EXPIRED, REDEEMED, SPENT, UNKNOWN, Redemption, token_digest, token_keep_until
 from .limit_charge import LimitRefused
 from .sqlite_conn import SWEEP_EVERY, SqliteBase
@@ -73,13 +75,14 @@ class SqliteVotes(SqliteBase):
         touched: list[str] = []
         data = token.to_dict()
         data.pop("token")
+        counts: Counter[str] = Counter()
         with self._tx() as db:
             for vote in votes:
-                cur = db.execute(
+                now_votes = db.execute(
                     "UPDATE items SET votes=votes+1 WHERE project=? AND id=? AND state=? "
                     "AND votes<? AND NOT EXISTS (SELECT 1 FROM votes WHERE project=? AND item=? "
                     "AND voter=?) AND NOT EXISTS (SELECT 1 FROM item_networks WHERE project=? "
-                    "AND item=? AND network=? AND votes>=?)",
+                    "AND item=? AND network=? AND votes>=?) RETURNING votes",
                     (
                         project_id,
                         vote.item,
@@ -93,9 +96,12 @@ class SqliteVotes(SqliteBase):
                         vote.network,
                         net_cap,
                     ),
-                )
-                if not cur.rowcount:
+                ).fetchone()
+                if now_votes is None:
                     continue
+                # an open item's first vote puts it "in progress"
+                counts[counters.OPEN_VOTED] += now_votes[0] == 1
+                counts[counters.VOTES_DAY + counters.day_of(vote.ts)] += 1
                 db.execute(
                     "INSERT INTO votes (project, item, voter, data) VALUES (?,?,?,?)",
                     (project_id, vote.item, vote.voter, json.dumps(vote.to_dict())),
@@ -116,7 +122,7 @@ class SqliteVotes(SqliteBase):
                 # the row outlives the token: an expired token is still told from a forged one
                 (token_digest(token.token), token_keep_until(token), json.dumps(data)),
             )
-            counts = {"challenges_passed": 0 if token.test else 1, "votes": len(touched)}
+            counts.update(challenges_passed=0 if token.test else 1, votes=len(touched))
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
             return [self._evidence(db, project_id, item) for item in touched]
 
