@@ -149,6 +149,21 @@ def test_site_hostnames_must_be_bare_names(client, auth, app_store, hostnames):
     assert reply.status_code == 400 and reply.get_json()["code"] == "invalid-hostnames"
 
 
+def test_items_page_by_key_walks_every_item_once(client, auth, app_store):
+    seeded = seed_project(app_store, open_items=5)
+    seen, after = [], 0
+    while after is not None:
+        page = client.get(
+            f"/api/v1/admin/projects/shapes/items?state=unlabeled&limit=2&after={after}",
+            headers=auth,
+        ).get_json()
+        seen += [i["id"] for i in page["items"]]
+        after = page["next"]
+    assert seen == seeded.open
+    bad = client.get("/api/v1/admin/projects/shapes/items?after=-1", headers=auth)
+    assert bad.status_code == 400 and bad.get_json()["code"] == "bad-request"
+
+
 def test_items_page_and_item_detail(client, auth, app_store):
     seeded = seed_project(app_store, open_items=5)
     page = client.get(

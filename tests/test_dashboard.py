@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from html import unescape
 
 import pytest
 
@@ -133,9 +134,14 @@ def test_project_page_charts_show_model_accuracy_and_pass_rate(signed_in, app_st
 def test_items_are_paged(signed_in, app_store):
     labeled_project(app_store, pid="many", open_items=60)
     first = signed_in.get("/dashboard/projects/many/items").get_data(as_text=True)
-    second = signed_in.get("/dashboard/projects/many/items?page=2").get_data(as_text=True)
+    # pages by key: the next page is the one the pager links to
+    link = re.search(r'href="([^"]+)" rel="next"', first)
+    second = signed_in.get(unescape(link.group(1))).get_data(as_text=True)
     assert "page 1 of 2" in first and first.count('class="item"') == 48
     assert "page 2 of 2" in second and second.count('class="item"') == 72 - 48
+    assert 'rel="next"' not in second and "first page" in second
+    ids = re.findall(r'title="([0-9a-f]{64})"', first + second)
+    assert len(set(ids)) == 72
 
 
 def test_pager_links_carry_only_the_filters(signed_in, app_store):
@@ -226,3 +232,76 @@ def test_export_download_from_the_dashboard(signed_in):
     with signed_in.get("/dashboard/projects/shapes/export?format=jsonl&committee=1") as reply:
         assert reply.status_code == 200
         assert len(reply.get_data().splitlines()) == 12 + 10 + 10
+
+
+def _walk(client, url: str) -> tuple[list[str], list[str]]:
+    """Follow an item browser's next links from ``url``; return item ids and page headers."""
+    ids, heads = [], []
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        ids += re.findall(r'title="([0-9a-f]{64})"', page)
+        heads += re.findall(r"<p>(page [^<]*|\d+ items?[^<]*)</p>", page)
+        link = re.search(r'href="([^"]+)" rel="next"', page)
+        url = unescape(link.group(1)) if link else ""
+    return ids, heads
+
+
+def test_filtered_pages_read_a_bounded_slice_and_together_show_every_match(
+    signed_in, app_store, monkeypatch
+):
+    from crowdgate.export import ExportOptions, record_of
+    from crowdgate.web.dashboard import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 4)
+    monkeypatch.setattr(pages, "SCAN_BATCH", 3)
+    monkeypatch.setattr(pages, "SCAN_BUDGET", 6)
+    reads = []
+    real = app_store.page_items
+    monkeypatch.setattr(
+        app_store, "page_items", lambda *a, **k: reads.append(k["limit"]) or real(*a, **k)
+    )
+    machine = ExportOptions(include_committee=True)
+    want = [
+        item.id
+        for item in app_store.iter_items("shapes")
+        if (r := record_of(item, machine)) is not None and r.confidence >= 0.5
+    ]
+    ids, heads = _walk(signed_in, "/dashboard/projects/shapes/items?min_confidence=0.5")
+    assert ids == want and len(want) > 8
+    # no page read more than the budget (two batches of three), whatever the project size
+    assert max(reads) == 3 and len(reads) <= 2 * len(heads)
+    assert heads[0].startswith("page 1 · ") and "more may match" in heads[0]
+
+
+def test_project_page_numbers_equal_a_scan_of_the_project(app_store):
+    from collections import Counter
+
+    from crowdgate.models import SETTLED, UNLABELED, TokenRecord, Vote
+    from crowdgate.store.counters import confidence_bin, day_of
+    from crowdgate.web.dashboard.stats import project_stats
+
+    labeled = labeled_project(app_store)
+    for k, voter in enumerate(["a", "b", "c"]):
+        ts = 1_700_000_000.0 + 86_400 * k
+        token = TokenRecord(f"shapes.t{k}", "sk", "shop.example", "shapes", ts, ts + 120)
+        votes = [
+            Vote("shapes", item, "circle", True, voter, "net-" + voter, "shapes.c", 1.0, ts)
+            for item in sorted(labeled.open_only)[k : k + 4]
+        ]
+        app_store.record_pass("shapes", votes, token, vote_cap=5)
+    project = app_store.get_project("shapes")
+    stats = project_stats(app_store, project)
+    items = list(app_store.iter_items("shapes"))
+    settled = [i for i in items if i.state == SETTLED]
+    assert stats.counts["in progress"] == sum(i.state == UNLABELED and i.votes > 0 for i in items)
+    assert sum(stats.counts.values()) == len(items)
+    assert stats.per_class == {
+        **{label: 0 for label in project.labels},
+        **Counter(i.label for i in settled),
+    }
+    bins = Counter(confidence_bin(i.confidence) for i in settled if i.confidence is not None)
+    assert stats.confidence_bins == [bins[b] for b in range(len(stats.confidence_bins))]
+    votes = Counter(day_of(v.ts) for v in app_store.list_votes("shapes"))
+    assert stats.votes_by_day == sorted(votes.items()) and votes
+    days = Counter(day_of(i.settled_at) for i in settled if i.settled_at)
+    assert stats.settled_by_day[-1][1] == sum(days.values()) and days

@@ -43,6 +43,8 @@ class ItemPage:
     items: list[Item]
     #: the cursor to pass as ``after`` for the next page, or ``None`` when this page was the last
     next: int | None
+    #: each item's own cursor (pass one as ``after`` to resume just past that item)
+    keys: list[int]
 
 
 #: What :meth:`Store.redeem` found: a live token (now spent), a token already spent, a token

@@ -144,7 +144,9 @@ class RedisItems(RedisBase):
             self.r.zrangebyscore, key, f"({after}", "+inf", start=0, num=limit, withscores=True
         )
         items = self._items(project_id, [i.decode() for i, _ in rows])
-        return ItemPage(items, int(rows[-1][1]) if len(rows) == limit else None)
+        seq = {i.decode(): int(score) for i, score in rows}
+        keys = [seq[item.id] for item in items]
+        return ItemPage(items, int(rows[-1][1]) if len(rows) == limit else None, keys)
 
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
         start = 0

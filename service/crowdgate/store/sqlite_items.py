@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ..errors import Conflict
-from ..models import GOLD, ITEM_STATES, Item, Project
+from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
 from . import counters
 from .base import ItemEntry, ItemPage
 from .sqlite_conn import ITEM_COLS, SqliteBase
@@ -176,7 +176,8 @@ class SqliteItems(SqliteBase):
             (*args, limit),
         )
         items = [self._item(row[1:]) for row in rows]
-        return ItemPage(items, rows[-1][0] if len(rows) == limit else None)
+        keys = [row[0] for row in rows]
+        return ItemPage(items, keys[-1] if len(rows) == limit else None, keys)
 
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
         last = -1
@@ -263,6 +264,7 @@ class SqliteItems(SqliteBase):
             item = self._item(rows[0])
             old_state, old_known = item.state, item.known_label
             old_settled, old_voted = counters.settled_counts(item), counters.is_open_voted(item)
+            stored_votes = item.votes  # the votes column: a votes field here does not change it
             for key, value in fields.items():
                 setattr(item, key, value)
             db.execute(
@@ -282,5 +284,5 @@ class SqliteItems(SqliteBase):
             if item.state == GOLD and item.known_label is not None:
                 counts[f"gold:{item.known_label}"] = counts.get(f"gold:{item.known_label}", 0) + 1
             counts.update(counters.change(old_settled, counters.settled_counts(item)))
-            counts[counters.OPEN_VOTED] = counters.is_open_voted(item) - old_voted
+            counts[counters.OPEN_VOTED] = (item.state == UNLABELED and stored_votes > 0) - old_voted
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})

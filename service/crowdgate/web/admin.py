@@ -110,8 +110,14 @@ def list_items(project_id: str) -> Response:
         raise BadRequest(f"'state' must be one of {', '.join(ITEM_STATES)}.", code="bad-request")
     offset = _int_arg("offset", 0, 0, 10**9)
     limit = _int_arg("limit", 100, 1, MAX_PAGE)
-    items = cg().store.list_items(project_id, state=state, offset=offset, limit=limit)
-    return jsonify({"items": [i.to_dict() for i in items], "offset": offset, "limit": limit})
+    if "after" in request.args:
+        after = _int_arg("after", 0, 0, 2**62)
+        page = cg().store.page_items(project_id, state=state, after=after, limit=limit)
+        items, extra = page.items, {"after": after, "next": page.next}
+    else:
+        items = cg().store.list_items(project_id, state=state, offset=offset, limit=limit)
+        extra = {"offset": offset}
+    return jsonify({"items": [i.to_dict() for i in items], "limit": limit, **extra})
 
 
 @bp.get("/projects/<project_id>/items/<item_id>")

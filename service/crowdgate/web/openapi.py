@@ -479,6 +479,13 @@ SPEC: dict[str, Any] = {
                     },
                     {
                         "in": "query",
+                        "name": "after",
+                        "description": "Page by key: the 'next' of the previous page (0: the "
+                        "first page). Costs the same however deep; 'offset' grows with it.",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
+                    },
+                    {
+                        "in": "query",
                         "name": "limit",
                         "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                     },

@@ -11,9 +11,10 @@ from werkzeug.wrappers.response import Response
 
 from ... import manage
 from ...errors import BadRequest, NotFound
-from ...export import FORMATS, ExportOptions, record_of
-from ...models import ITEM_STATES, Project
+from ...export import FORMATS, ExportOptions, ExportRecord, record_of
+from ...models import GOLD, ITEM_STATES, SETTLED, Item, Project
 from ...store.base import THUMB
+from ...store.counters import CLASS
 from ..export_api import download
 from ..state import cg
 from ..uploads import save_uploads
@@ -21,6 +22,9 @@ from . import bp, charts
 from .stats import CONFIDENCE_BINS, project_stats
 
 PAGE_SIZE = 48
+#: items read per store call, and at most per page, when a label or confidence filter is set
+SCAN_BATCH = 500
+SCAN_BUDGET = 10_000
 
 
 def _project(project_id: str) -> Project:
@@ -131,24 +135,39 @@ def items(project_id: str) -> str:
         raise BadRequest(f"State must be one of {', '.join(ITEM_STATES)}.", code="bad-request")
     lo, hi = _float_arg("min_confidence"), _float_arg("max_confidence")
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    after = max(0, request.args.get("after", 0, type=int) or 0)
     machine = ExportOptions(include_committee=True)
-    shown, matched = [], 0
-    for item in cg().store.iter_items(proj.id):
-        if state is not None and item.state != state:
-            continue
-        record = record_of(item, machine)
-        if label is not None and (record is None or record.label != label):
-            continue
-        confidence = record.confidence if record else None
-        if lo is not None and (confidence is None or confidence < lo):
-            continue
-        if hi is not None and (confidence is None or confidence > hi):
-            continue
-        matched += 1
-        if (page - 1) * PAGE_SIZE < matched <= page * PAGE_SIZE:
-            thumb = cg().store.get_blob(proj.id, item.id, THUMB) or b""
-            shown.append((item, record, base64.b64encode(thumb).decode()))
-    pages = max(1, -(-matched // PAGE_SIZE))
+    store = cg().store
+    filtered = label is not None or lo is not None or hi is not None
+    # Pages by key: a page reads from the cursor on, never the items before it. A label or
+    # confidence filter reads at most SCAN_BUDGET items per page, so a rare match costs
+    # several short pages rather than one that grows with the project.
+    picked: list[tuple[Item, ExportRecord | None]] = []
+    cursor: int | None = after
+    scanned = 0
+    while cursor is not None and len(picked) < PAGE_SIZE and scanned < SCAN_BUDGET:
+        want = PAGE_SIZE - len(picked) if not filtered else SCAN_BATCH
+        batch = store.page_items(proj.id, state=state, after=cursor, limit=want)
+        scanned += len(batch.items)
+        for item, key in zip(batch.items, batch.keys, strict=True):
+            record = record_of(item, machine)
+            if not _matches(record, label, lo, hi):
+                continue
+            picked.append((item, record))
+            if len(picked) == PAGE_SIZE:
+                # the next page resumes right after this item, even mid-batch
+                cursor = key if key != batch.keys[-1] else batch.next
+                break
+        else:
+            cursor = batch.next
+    thumbs = store.get_blobs(proj.id, [(item.id, THUMB) for item, _ in picked])
+    shown = [
+        (item, record, base64.b64encode(thumb or b"").decode())
+        for (item, record), thumb in zip(picked, thumbs, strict=True)
+    ]
+    total = _known_total(store.get_stats(proj.id), state, label, filtered)
+    if total is None and after == 0 and cursor is None:
+        total = len(picked)  # the whole project was read for this page
     # Only the filters go back into the pager links: url_for treats keys such as _external
     # or _anchor as instructions, so the query string must not choose them.
     args = {k: v for k, v in request.args.items() if k in ITEM_FILTERS and v}
@@ -156,12 +175,43 @@ def items(project_id: str) -> str:
         "dashboard/items.html",
         project=proj,
         shown=shown,
-        matched=matched,
+        total=total,
         page=page,
-        pages=pages,
+        pages=max(1, -(-total // PAGE_SIZE)) if total is not None else None,
+        next_after=cursor,
+        first=after == 0,
         args=args,
         states=ITEM_STATES,
     )
+
+
+def _matches(
+    record: ExportRecord | None, label: str | None, lo: float | None, hi: float | None
+) -> bool:
+    """Return whether an item's record passes the label and confidence filters."""
+    if label is not None and (record is None or record.label != label):
+        return False
+    confidence = record.confidence if record else None
+    if lo is not None and (confidence is None or confidence < lo):
+        return False
+    return hi is None or (confidence is not None and confidence <= hi)
+
+
+def _known_total(
+    stats: dict[str, int], state: str | None, label: str | None, filtered: bool
+) -> int | None:
+    """Return how many items the filters match when counters say so, else ``None``."""
+    if not filtered:
+        if state is None:
+            return sum(stats.get(f"state:{s}", 0) for s in ITEM_STATES)
+        return stats.get(f"state:{state}", 0)
+    only_label = label is not None and request.args.get("min_confidence", "") == ""
+    only_label = only_label and request.args.get("max_confidence", "") == ""
+    if only_label and state == GOLD:
+        return stats.get(f"gold:{label}", 0)
+    if only_label and state == SETTLED:
+        return stats.get(f"{CLASS}{label}", 0)
+    return None
 
 
 ITEM_FILTERS = ("state", "label", "min_confidence", "max_confidence")

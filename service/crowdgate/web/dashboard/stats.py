@@ -1,20 +1,23 @@
-"""The numbers behind a project page, read from the store in one streaming pass."""
+"""The numbers behind a project page, read from the store's counters (no scan of the project)."""
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...models import GOLD, SETTLED, UNLABELED, Project
 from ...store import Store
+from ...store.counters import (
+    CLASS,
+    CONFIDENCE,
+    CONFIDENCE_BINS,
+    OPEN_VOTED,
+    SETTLED_DAY,
+    VOTES_DAY,
+    by_prefix,
+)
 
-CONFIDENCE_BINS = 10
-
-
-def _day(ts: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+__all__ = ["CONFIDENCE_BINS", "ProjectStats", "project_stats"]
 
 
 @dataclass
@@ -32,40 +35,34 @@ class ProjectStats:
 
 
 def project_stats(store: Store, project: Project) -> ProjectStats:
-    """Return a project's statistics; cost is one pass over its items and one over its votes."""
-    counts = {"unlabeled": 0, "in progress": 0, "settled": 0, "gold": 0}
-    per_class: Counter[str] = Counter({label: 0 for label in project.labels})
-    settled_days: Counter[str] = Counter()
-    bins = [0] * CONFIDENCE_BINS
-    for item in store.iter_items(project.id):
-        if item.state == UNLABELED:
-            counts["in progress" if item.votes else "unlabeled"] += 1
-        elif item.state == GOLD:
-            counts["gold"] += 1
-        elif item.state == SETTLED:
-            counts["settled"] += 1
-            if item.label is not None:
-                per_class[item.label] += 1
-            if item.settled_at:
-                settled_days[_day(item.settled_at)] += 1
-            if item.confidence is not None:
-                bins[min(CONFIDENCE_BINS - 1, int(item.confidence * CONFIDENCE_BINS))] += 1
-    votes = Counter(_day(v.ts) for v in store.list_votes(project.id))
+    """Return a project's statistics from one read of its counters and one of its models."""
     stats = store.get_stats(project.id)
-    issued = stats.get("challenges_issued", 0)
-    passed = stats.get("challenges_passed", 0)
+    in_progress = stats.get(OPEN_VOTED, 0)
+    counts = {
+        "unlabeled": stats.get(f"state:{UNLABELED}", 0) - in_progress,
+        "in progress": in_progress,
+        "settled": stats.get(f"state:{SETTLED}", 0),
+        "gold": stats.get(f"state:{GOLD}", 0),
+    }
+    per_class = {label: 0 for label in project.labels}
+    per_class.update(by_prefix(stats, CLASS))
+    bins = [0] * CONFIDENCE_BINS
+    for key, n in by_prefix(stats, CONFIDENCE).items():
+        bins[int(key)] = n
     running = 0
     cumulative = []
-    for day, n in sorted(settled_days.items()):
+    for day, n in sorted(by_prefix(stats, SETTLED_DAY).items()):
         running += n
         cumulative.append((day, running))
+    issued = stats.get("challenges_issued", 0)
+    passed = stats.get("challenges_passed", 0)
     list_models = getattr(store, "list_models", None)
     return ProjectStats(
         counts=counts,
-        per_class=dict(per_class),
+        per_class=per_class,
         settled_by_day=cumulative,
         confidence_bins=bins,
-        votes_by_day=sorted(votes.items()),
+        votes_by_day=sorted(by_prefix(stats, VOTES_DAY).items()),
         pass_rate=passed / issued if issued else None,
         challenges={
             "issued": issued,
