@@ -130,10 +130,12 @@ class SqliteItems(SqliteBase):
         if not wanted:
             return []
         pairs = ",".join("(?,?)" for _ in wanted)
+        # a join on the wanted pairs looks each one up by primary key; "(item, kind) IN
+        # (VALUES ...)" read every blob of the project (SQLite 3.4x's plan)
         rows = self._q(
-            f"SELECT item, kind, data FROM blobs WHERE project=? AND (item, kind) IN "
-            f"(VALUES {pairs})",
-            (project_id, *(v for pair in wanted for v in pair)),
+            f"WITH w(item, kind) AS (VALUES {pairs}) SELECT w.item, w.kind, b.data FROM w "
+            "JOIN blobs b ON b.project=? AND b.item=w.item AND b.kind=w.kind",
+            (*(v for pair in wanted for v in pair), project_id),
         )
         found = {(item, kind): bytes(data) for item, kind, data in rows}
         return [found.get(pair) for pair in wanted]

@@ -145,9 +145,14 @@ def items(project_id: str) -> str:
     picked: list[tuple[Item, ExportRecord | None]] = []
     cursor: int | None = after
     scanned = 0
+    want = PAGE_SIZE
     while cursor is not None and len(picked) < PAGE_SIZE and scanned < SCAN_BUDGET:
-        want = PAGE_SIZE - len(picked) if not filtered else SCAN_BATCH
+        # unfiltered, one read of what is missing; filtered, reads that double up to SCAN_BATCH
+        # (a common match fills the page from the first read, a rare one needs fewer reads)
+        room = SCAN_BUDGET - scanned
+        want = min(SCAN_BATCH, want, room) if filtered else PAGE_SIZE - len(picked)
         batch = store.page_items(proj.id, state=state, after=cursor, limit=want)
+        want *= 2
         scanned += len(batch.items)
         for item, key in zip(batch.items, batch.keys, strict=True):
             record = record_of(item, machine)
