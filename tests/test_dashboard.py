@@ -305,3 +305,38 @@ def test_project_page_numbers_equal_a_scan_of_the_project(app_store):
     assert stats.votes_by_day == sorted(votes.items()) and votes
     days = Counter(day_of(i.settled_at) for i in settled if i.settled_at)
     assert stats.settled_by_day[-1][1] == sum(days.values()) and days
+
+
+def test_project_and_item_pages_read_no_more_items_than_a_page(signed_in, app_store, monkeypatch):
+    from crowdgate.web.dashboard import pages
+
+    labeled_project(app_store, pid="many", open_items=300)
+    read = {"items": 0, "votes": 0}
+
+    def counting(name, what):
+        real = getattr(app_store, name)
+
+        def call(*args, **kwargs):
+            out = real(*args, **kwargs)
+            if name == "iter_items":
+                out = list(out)
+            read[what] += len(out.items if name == "page_items" else out)
+            return out
+
+        monkeypatch.setattr(app_store, name, call)
+
+    for name, what in (
+        ("iter_items", "items"),
+        ("page_items", "items"),
+        ("list_items", "items"),
+        ("list_votes", "votes"),
+    ):
+        counting(name, what)
+    assert signed_in.get("/dashboard/projects/many").status_code == 200
+    assert read == {"items": 0, "votes": 0}
+    assert signed_in.get("/dashboard/projects/many/items?state=unlabeled").status_code == 200
+    assert read["items"] == pages.PAGE_SIZE
+    monkeypatch.setattr(pages, "SCAN_BUDGET", 100)
+    read["items"] = 0
+    signed_in.get("/dashboard/projects/many/items?label=circle&min_confidence=0.99")
+    assert 0 < read["items"] <= 100

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -54,14 +55,26 @@ class SqliteItems(SqliteBase):
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
         with self._tx() as db:
-            return self._put(db, item, blobs, features)
+            counts = self._put(db, item, blobs, features)
+            if counts is not None:
+                self._incr(db, item.project, counts)
+            return counts is not None
 
     def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
         added = 0
         rows = iter(entries)
         while chunk := list(itertools.islice(rows, batch)):
             with self._tx() as db:
-                added += sum(self._put(db, *entry) for entry in chunk)
+                # the batch's counters are summed and written once, in the same transaction
+                total: dict[tuple[str, str], int] = Counter()
+                for entry in chunk:
+                    counts = self._put(db, *entry)
+                    if counts is not None:
+                        added += 1
+                        total.update({(entry[0].project, k): v for k, v in counts.items()})
+                for project_id in {p for p, _ in total}:
+                    mine = {k: v for (p, k), v in total.items() if p == project_id}
+                    self._incr(db, project_id, mine)
         return added
 
     def _put(
@@ -70,8 +83,11 @@ class SqliteItems(SqliteBase):
         item: Item,
         blobs: dict[str, bytes],
         features: np.ndarray | None,
-    ) -> bool:
-        """Write one new item with its blobs, pool entry and counters in the open transaction."""
+    ) -> dict[str, int] | None:
+        """Write one new item with its blobs and pool entry in the open transaction.
+
+        Returns the counters it adds (for the caller to write), or ``None`` for a duplicate.
+        """
         cur = db.execute(
             "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -85,7 +101,7 @@ class SqliteItems(SqliteBase):
             ),
         )
         if cur.rowcount == 0:
-            return False
+            return None
         db.executemany(
             "INSERT INTO blobs (project, item, kind, data) VALUES (?, ?, ?, ?)",
             [(item.project, item.id, kind, data) for kind, data in blobs.items()],
@@ -102,8 +118,7 @@ class SqliteItems(SqliteBase):
             counts[f"gold:{item.known_label}"] = 1
         if counters.is_open_voted(item):
             counts[counters.OPEN_VOTED] = 1
-        self._incr(db, item.project, counts)
-        return True
+        return counts
 
     def get_item(self, project_id: str, item_id: str) -> Item | None:
         rows = self._q(
