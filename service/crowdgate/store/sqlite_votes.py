@@ -96,11 +96,11 @@ class SqliteVotes(SqliteBase):
                         vote.network,
                         net_cap,
                     ),
-                ).fetchone()
-                if now_votes is None:
+                ).fetchall()  # read to the end, so the statement is finished before COMMIT
+                if not now_votes:
                     continue
                 # an open item's first vote puts it "in progress"
-                counts[counters.OPEN_VOTED] += now_votes[0] == 1
+                counts[counters.OPEN_VOTED] += now_votes[0][0] == 1
                 counts[counters.VOTES_DAY + counters.day_of(vote.ts)] += 1
                 db.execute(
                     "INSERT INTO votes (project, item, voter, data) VALUES (?,?,?,?)",
