@@ -596,12 +596,9 @@ def test_100_concurrent_redeems_of_one_token_give_one_record(store: Store) -> No
     assert outcomes.count(REDEEMED) == 1 and outcomes.count(SPENT) == 99
 
 
-def test_gold_gets_a_secret_decoy_paired_so_each_label_set_is_half_positives(
-    store: Store,
-) -> None:
-    # Gold arrives unevenly (one label first, then the others): decoys owed to a label are
-    # paid by its later gold, so (class a, decoy b) pairs match (b, a) and every label's
-    # gold set holds as many decoys as positives (store/decoys.py).
+def test_gold_gets_a_secret_decoy_and_sits_in_that_labels_decoy_pool(store: Store) -> None:
+    # Gold arrives one label after another, the hardest order for pairing decoys (their
+    # balance is pinned with a seeded draw in tests/test_grid_decoys.py).
     project = Project(id="digits", name="D", labels=["0", "1", "2", "3"], created_at=NOW)
     store.create_project(project)
     n = 0
@@ -616,12 +613,15 @@ def test_gold_gets_a_secret_decoy_paired_so_each_label_set_is_half_positives(
         key = (str(item.known_label), str(item.decoy))
         pairs[key] = pairs.get(key, 0) + 1
     labels = project.labels
-    assert all(
-        abs(pairs.get((a, b), 0) - pairs.get((b, a), 0)) <= 1 for a in labels for b in labels
-    )
+    # a guess from the pair counts alone (the likelier class of an item's two labels) is
+    # right for at most 0.70 of the gold over 5,000 simulated imports of this order
+    guess = sum(max(pairs.get((a, b), 0), pairs.get((b, a), 0)) for a in labels for b in labels)
+    assert guess / 2 / len(gold) <= 0.75
     sets = store.gold_sets("digits")
     assert {lab: n for lab, (n, _) in sets.items()} == {"0": 12, "1": 8, "2": 12, "3": 8}
-    assert all(abs(n - m) <= 2 for n, m in sets.values()), sets
+    assert {lab: m for lab, (_, m) in sets.items()} == {
+        lab: sum(i.decoy == lab for i in gold) for lab in labels
+    }
     for label in labels:
         drawn = store.sample_decoys("digits", {label: 50})[label]
         assert sorted(drawn) == sorted(i.id for i in gold if i.decoy == label)

@@ -61,7 +61,8 @@ def choose_label(
     every gold item shown under each of its two labels at the same rate, ``k / total``, even
     for a label with less gold than a grid takes (whose grids then hold fewer gold tiles).
     """
-    usable = [lab for lab in labels if sum(sets.get(lab, (0, 0))) > 0]
+    # A label with no gold of its own is not asked: its grids would hold negatives only.
+    usable = [lab for lab in labels if sets.get(lab, (0, 0))[0] > 0]
     return rng.choices(usable, weights=[max(sum(sets[lab]), k) for lab in usable])[0]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import Conflict, StoreError
 from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
+from . import decoys as _decoys
 from .base import GridDraw
 from .redis_base import G, RedisBase, _p
 
@@ -41,7 +42,9 @@ class RedisItems(RedisBase):
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
         p = _p(item.project)
+        self._give_decoy(item)
         gold_key = p + "gold:" + (item.known_label or "")
+        decoy = _decoys.decoy_of(item)
         keys = [
             p + "item:" + item.id,
             p + "blob:" + item.id,
@@ -51,6 +54,7 @@ class RedisItems(RedisBase):
             p + "state:" + item.state,
             gold_key,
             p + "stats",
+            p + _decoys.POOL_PREFIX + decoy,
         ]
         feat = b"" if features is None else np.ascontiguousarray(features, np.float32).tobytes()
         args: list[Any] = [
@@ -59,6 +63,8 @@ class RedisItems(RedisBase):
             item.state,
             item.known_label or "",
             feat,
+            decoy,
+            _decoys.pair_key(item.known_label or "", decoy) if decoy else "",
         ]
         for kind, data in blobs.items():
             args += [kind, data]
@@ -137,6 +143,16 @@ class RedisItems(RedisBase):
             for label, ids in zip(wants, replies, strict=True)
         }
 
+    def sample_decoys(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        pipe = self.r.pipeline(transaction=False)
+        for label, n in wants.items():
+            pipe.zrandmember(_p(project_id) + _decoys.POOL_PREFIX + label, n)
+        replies = self._call(pipe.execute)
+        return {
+            label: [i.decode() for i in ids or []]
+            for label, ids in zip(wants, replies, strict=True)
+        }
+
     def draw_grid(
         self,
         project_id: str,
@@ -145,15 +161,23 @@ class RedisItems(RedisBase):
         gold: dict[str, int],
         top_k: int = 0,
         vote_cap: int = 0,
+        decoys: dict[str, int] | None = None,
     ) -> GridDraw:
         p = _p(project_id)
-        labels = list(gold)
+        labels, decoy_labels = list(gold), list(decoys or {})
         keys = [p + "queue:" + label, p + "state:" + UNLABELED]
         keys += [p + "gold:" + lab for lab in labels]
-        args = [2 * top_k, top_k, n_open, *(gold[lab] for lab in labels)]
+        keys += [p + _decoys.POOL_PREFIX + lab for lab in decoy_labels]
+        args = [2 * top_k, top_k, n_open, *gold.values(), *(decoys or {}).values()]
         reply = self._call(self._draw_grid, keys=keys, args=args)
         ids = [[i.decode() for i in part or []] for part in reply]
-        return GridDraw(queue=ids[0], open=ids[1], gold=dict(zip(labels, ids[2:], strict=True)))
+        cut = 2 + len(labels)
+        return GridDraw(
+            queue=ids[0],
+            open=ids[1],
+            gold=dict(zip(labels, ids[2:cut], strict=True)),
+            decoy=dict(zip(decoy_labels, ids[cut:], strict=True)),
+        )
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
         ids = self._call(self.r.zrandmember, _p(project_id) + "state:" + UNLABELED, n)
@@ -167,11 +191,16 @@ class RedisItems(RedisBase):
                 return
             item = Item.from_dict(json.loads(old))
             before_state, before_gold = item.state, _gold_label(item)
+            before_decoy = _decoys.decoy_of(item)
+            before_pair = _decoys.pair_key(before_gold, before_decoy) if before_decoy else ""
             for key, value in fields.items():
                 setattr(item, key, value)
+            self._give_decoy(item)
             new = item.to_dict()
             new["votes"] = 0
             after_gold = _gold_label(item)
+            after_decoy = _decoys.decoy_of(item)
+            after_pair = _decoys.pair_key(after_gold, after_decoy) if after_decoy else ""
             keys = [
                 p + "item:" + item_id,
                 p + "all",
@@ -180,6 +209,8 @@ class RedisItems(RedisBase):
                 p + "gold:" + before_gold,
                 p + "gold:" + after_gold,
                 p + "stats",
+                p + _decoys.POOL_PREFIX + before_decoy,
+                p + _decoys.POOL_PREFIX + after_decoy,
             ]
             args = [
                 item_id,
@@ -189,6 +220,8 @@ class RedisItems(RedisBase):
                 item.state,
                 before_gold,
                 after_gold,
+                before_pair,
+                after_pair,
             ]
             if self._call(self._update_item, keys=keys, args=args):
                 return

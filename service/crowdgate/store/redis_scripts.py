@@ -4,13 +4,19 @@ Each script names the keys it touches in ``KEYS`` (all of one project's hash tag
 so it runs unchanged on Redis Cluster.
 """
 
-# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats
-# ARGV: id, item JSON, state, known label ('' if none), features ('' if none), kind, blob, ...
+# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats,
+#       decoy zset (or any key of the tag)
+# ARGV: id, item JSON, state, known label ('' if none), features ('' if none), decoy label
+#       ('' if none), its (class, decoy) counter name, kind, blob, ...
 PUT_ITEM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local seq = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'state', ARGV[3], 'votes', 0)
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[9], seq, ARGV[1])
+  redis.call('HINCRBY', KEYS[8], ARGV[7], 1)
+end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
 redis.call('ZADD', KEYS[6], seq, ARGV[1])
@@ -22,9 +28,11 @@ end
 return 1
 """
 
-# KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats
+# KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats,
+#       old decoy zset, new decoy zset
 # ARGV: id, expected old JSON, new JSON, old state, new state, old gold label, new gold label
-# ('' when the item is not gold before / after). Returns 0 when the item changed meanwhile.
+# ('' when the item is not gold before / after), old and new (class, decoy) counter names
+# ('' when in no decoy pool). Returns 0 when the item changed meanwhile.
 UPDATE_ITEM = """
 if redis.call('HGET', KEYS[1], 'data') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[3], 'state', ARGV[5])
@@ -43,6 +51,16 @@ if ARGV[6] ~= ARGV[7] then
   if ARGV[7] ~= '' then
     redis.call('ZADD', KEYS[6], score, ARGV[1])
     redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[7], 1)
+  end
+end
+if ARGV[8] ~= ARGV[9] then
+  if ARGV[8] ~= '' then
+    redis.call('ZREM', KEYS[8], ARGV[1])
+    redis.call('HINCRBY', KEYS[7], ARGV[8], -1)
+  end
+  if ARGV[9] ~= '' then
+    redis.call('ZADD', KEYS[9], score, ARGV[1])
+    redis.call('HINCRBY', KEYS[7], ARGV[9], 1)
   end
 end
 return 1
@@ -90,7 +108,8 @@ if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'challenges_passed', 1) en
 return out
 """
 
-# KEYS: the asked label's queue, the unlabeled-state zset, then one gold zset per label
+# KEYS: the asked label's queue, the unlabeled-state zset, then gold zsets (per label, then
+#       decoy zsets per label)
 # ARGV: queue entries to scan (0 for none), eligible ones to return, open items to sample,
 #       then per gold zset: ids to sample
 # Returns {queue ids (still open, best first), open ids, gold ids of each gold zset...}.

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import Conflict
 from ..models import GOLD, ITEM_STATES, Item, Project
+from . import decoys as _decoys
 from .sqlite_conn import ITEM_COLS, SqliteBase
 from .sqlite_schema import OPEN_POOL, pool_of
 
@@ -49,6 +50,7 @@ class SqliteItems(SqliteBase):
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
         with self._tx() as db:
+            self._give_decoy(item)
             cur = db.execute(
                 "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -77,6 +79,9 @@ class SqliteItems(SqliteBase):
             counts = {f"state:{item.state}": 1}
             if item.state == GOLD and item.known_label is not None:
                 counts[f"gold:{item.known_label}"] = 1
+            if decoy := _decoys.decoy_of(item):
+                self._pool_add(db, item.project, _decoys.POOL_PREFIX + decoy, item.id)
+                counts[_decoys.pair_key(str(item.known_label), decoy)] = 1
             self._incr(db, item.project, counts)
         return True
 
@@ -213,6 +218,11 @@ class SqliteItems(SqliteBase):
     def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
         return {lab: self._sample(project_id, "gold:" + lab, n) for lab, n in wants.items()}
 
+    def sample_decoys(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        return {
+            lab: self._sample(project_id, _decoys.POOL_PREFIX + lab, n) for lab, n in wants.items()
+        }
+
     def sample_open(self, project_id: str, n: int) -> list[str]:
         return self._sample(project_id, OPEN_POOL, n)
 
@@ -225,8 +235,10 @@ class SqliteItems(SqliteBase):
                 return
             item = self._item(rows[0])
             old_state, old_known = item.state, item.known_label
+            old_pair = (old_known, _decoys.decoy_of(item))
             for key, value in fields.items():
                 setattr(item, key, value)
+            self._give_decoy(item)
             db.execute(
                 "UPDATE items SET state=?, known_label=?, data=? WHERE project=? AND id=?",
                 (item.state, item.known_label, json.dumps(item.to_dict()), project_id, item_id),
@@ -243,4 +255,14 @@ class SqliteItems(SqliteBase):
                 counts[f"gold:{old_known}"] = counts.get(f"gold:{old_known}", 0) - 1
             if item.state == GOLD and item.known_label is not None:
                 counts[f"gold:{item.known_label}"] = counts.get(f"gold:{item.known_label}", 0) + 1
+            new_pair = (item.known_label, _decoys.decoy_of(item))
+            if old_pair != new_pair:
+                if old_pair[1]:
+                    self._pool_remove(db, project_id, _decoys.POOL_PREFIX + old_pair[1], item_id)
+                    key = _decoys.pair_key(str(old_pair[0]), old_pair[1])
+                    counts[key] = counts.get(key, 0) - 1
+                if new_pair[1]:
+                    self._pool_add(db, project_id, _decoys.POOL_PREFIX + new_pair[1], item_id)
+                    key = _decoys.pair_key(str(new_pair[0]), new_pair[1])
+                    counts[key] = counts.get(key, 0) + 1
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
