@@ -155,3 +155,23 @@ def test_a_served_tile_never_repeats_its_bytes_but_keeps_its_pixels() -> None:
             assert got.format == "WEBP" and got.size == original.size
             assert np.array_equal(np.asarray(got.convert("RGB")), want)
     assert fresh_bytes(b"not a webp", rng) == b"not a webp"
+
+
+def test_memorizer_knows_a_tile_seen_under_two_labels_once_one_is_ruled_out() -> None:
+    bot = make_attacker(RECOGNIZER)
+    both = bot.keys([b"x", b"y"], ["gold", "other"])
+    bot.learn("7", both, [0, 1], passed=False)  # two unsure tiles: a failure says little
+    keys = both[:1]
+    bot.learn("2", keys, [], passed=True)  # a pass with the tile unselected: it is no "2"
+    assert bot.choose("7", keys) == [0]
+    assert bot.choose("2", keys) == []
+
+
+def test_memorizer_learns_from_a_failure_when_only_one_tile_was_unsure() -> None:
+    bot = make_attacker(RECOGNIZER)
+    keys = bot.keys([b"x", b"y"], ["known", "unsure"])
+    bot.learn("4", keys[:1], [0], passed=True)
+    picks = bot.choose("4", keys)
+    assert 0 in picks
+    bot.learn("4", keys, picks, passed=False)
+    assert (1 in bot.choose("4", keys)) != (1 in picks)
