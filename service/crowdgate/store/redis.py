@@ -12,7 +12,8 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:item:<id>`` hash: ``data`` (item JSON), ``state``, ``votes``
 - ``cg:{p:P}:blob:<id>`` hash of blob kind to bytes; ``cg:{p:P}:feat`` hash of id to float32 bytes
 - ``cg:{p:P}:seq`` insertion counter; ``cg:{p:P}:all`` zset of ids by insertion;
-  ``cg:{p:P}:state:<state>`` and ``cg:{p:P}:gold:<label>`` zsets of ids (same scores)
+  ``cg:{p:P}:state:<state>`` and ``cg:{p:P}:gold:<label>`` zsets of ids (same scores);
+  ``cg:{p:P}:decoy:<label>`` zset of the gold whose secret decoy is the label (store/decoys.py)
 - ``cg:{p:P}:voters:<id>`` set of voter keys; ``cg:{p:P}:ivotes:<id>`` list of vote JSON;
   ``cg:{p:P}:votes`` list of every vote JSON in order
 - ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
