@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import io
-import random
-from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from crowdgate.challenge.grid import compose_grid
-from crowdgate.challenge.selection import QueueSelector
-from crowdgate.models import GOLD, UNLABELED, Item, Project
+from crowdgate.models import GOLD, UNLABELED, Item
 from crowdgate.simulate.attackers import (
     ATTACKS,
     BYTES,
@@ -92,40 +88,6 @@ def _item(store: Store, n: int, label: str | None) -> None:
     store.put_item(item, {"image": b"I", "thumb": b"T"}, None)
 
 
-def test_gold_is_asked_under_its_own_label_in_few_of_its_servings(store: Store) -> None:
-    # The leak of issue 12: a gold tile shown under its own label far more often than under
-    # any other one gives its answer away to a bot that only counts. Every gold item is
-    # served about equally often, and under its own label in 1/5 of its servings.
-    labels = [str(d) for d in range(10)]
-    project = Project(id="digits", name="d", labels=labels, created_at=NOW)
-    project.settings.update({"grid_size": 12, "gold_per_grid": 5})
-    store.create_project(project)
-    n = 0
-    for lab in labels:
-        for _ in range(6 if lab != "9" else 3):
-            _item(store, n, lab)
-            n += 1
-    for _ in range(40):
-        _item(store, n, None)
-        n += 1
-    gold_of = {i.id: i.known_label for i in store.list_items("digits", state=GOLD, limit=100)}
-    asked: dict[str, Counter] = defaultdict(Counter)
-    rng = random.Random(3)
-    counts = store.gold_labels("digits")
-    for _ in range(1500):
-        grid = compose_grid(store, project, QueueSelector(), rng, 0, counts)
-        assert sum(s.gold for s in grid.slots) == 5 and len(grid.slots) == 12
-        assert sum(bool(s.truth) for s in grid.slots if s.gold) == 1
-        for slot in grid.slots:
-            if slot.gold:
-                asked[slot.item][grid.label] += 1
-    served = [sum(c.values()) for c in asked.values()]
-    assert len(served) == len(gold_of)
-    assert max(served) < 1.6 * min(served), served
-    own = sum(asked[i][gold_of[i]] for i in asked) / sum(served)
-    assert 0.17 <= own <= 0.23, own
-
-
 @pytest.fixture
 def served(tmp_path):
     from live import Served
@@ -193,3 +155,23 @@ def test_a_served_tile_never_repeats_its_bytes_but_keeps_its_pixels() -> None:
             assert got.format == "WEBP" and got.size == original.size
             assert np.array_equal(np.asarray(got.convert("RGB")), want)
     assert fresh_bytes(b"not a webp", rng) == b"not a webp"
+
+
+def test_memorizer_knows_a_tile_seen_under_two_labels_once_one_is_ruled_out() -> None:
+    bot = make_attacker(RECOGNIZER)
+    both = bot.keys([b"x", b"y"], ["gold", "other"])
+    bot.learn("7", both, [0, 1], passed=False)  # two unsure tiles: a failure says little
+    keys = both[:1]
+    bot.learn("2", keys, [], passed=True)  # a pass with the tile unselected: it is no "2"
+    assert bot.choose("7", keys) == [0]
+    assert bot.choose("2", keys) == []
+
+
+def test_memorizer_learns_from_a_failure_when_only_one_tile_was_unsure() -> None:
+    bot = make_attacker(RECOGNIZER)
+    keys = bot.keys([b"x", b"y"], ["known", "unsure"])
+    bot.learn("4", keys[:1], [0], passed=True)
+    picks = bot.choose("4", keys)
+    assert 0 in picks
+    bot.learn("4", keys, picks, passed=False)
+    assert (1 in bot.choose("4", keys)) != (1 in picks)

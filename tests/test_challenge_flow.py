@@ -295,9 +295,15 @@ def test_widget_is_served_gzipped_cacheable_and_to_any_origin(client):
 
 
 @pytest.mark.parametrize("pick", ["all", "none"], ids=["select-all", "select-none"])
-def test_selecting_every_tile_or_none_never_passes(client, app_store, clock, pick):
+def test_selecting_every_tile_or_none_passes_as_rarely_as_coin_flips(
+    client, app_store, clock, pick
+):
+    # A grid's gold is drawn from the asked label's gold set, half positives, with no forced
+    # positive or negative (a forced split would say how many gold tiles to select), so a
+    # fixed answer passes when every gold tile is of one kind: about 2 ** -5 with five gold.
     seeded = seed_project(app_store)
-    for _ in range(30):
+    passed = 0
+    for _ in range(60):
         body = issue(client, seeded.sitekey).get_json()
         selected = list(range(body["grid"])) if pick == "all" else []
         reply = client.post(
@@ -305,7 +311,9 @@ def test_selecting_every_tile_or_none_never_passes(client, app_store, clock, pic
             json={"selected": selected},
             headers=ORIGIN,
         ).get_json()
-        assert reply["success"] is False
+        passed += reply["success"]
+    # 60 x 1/32 is about 2; 9 or more would take a pass rate of 1 in 7
+    assert passed <= 8
 
 
 def test_gold_in_only_one_label_cannot_make_a_challenge(client, app_store):

@@ -85,7 +85,7 @@ def test_an_item_at_the_vote_cap_leaves_the_grid_queue(store: Store) -> None:
 
 @pytest.mark.parametrize("selector", [QueueSelector(), RandomSelector()], ids=["queue", "random"])
 @pytest.mark.parametrize("n_open", [0, 2, 6], ids=["no-open", "few-open", "enough-open"])
-def test_a_composed_grid_is_full_with_gold_of_both_kinds(
+def test_a_composed_grid_is_full_from_the_asked_labels_gold_set(
     store: Store, selector: object, n_open: int
 ) -> None:
     project = make_project(store)
@@ -95,11 +95,16 @@ def test_a_composed_grid_is_full_with_gold_of_both_kinds(
             add_item(store, 100 + 10 * k + j, lab)
     store.set_queue("digits", "1", [(i.id, 1.0) for i in opened])
     rng = random.Random(7)
+    known = {i.id: i.known_label for i in store.list_items("digits", state=GOLD, limit=100)}
     for _ in range(20):
-        grid = compose_grid(store, project, selector, rng, 0, store.gold_labels("digits"))
+        grid = compose_grid(store, project, selector, rng, 0, store.gold_sets("digits"))
         gold = [s for s in grid.slots if s.gold]
-        assert len({s.item for s in grid.slots}) == len(grid.slots) == 12
-        assert any(s.truth for s in gold) and not all(s.truth for s in gold)
+        # short of open items, a grid is completed from the asked label's gold set only
+        full = min(12, len(opened) + sum(store.gold_sets("digits")[grid.label]))
+        assert len({s.item for s in grid.slots}) == len(grid.slots) == full
+        # gold of the asked label's set, split as drawn (a forced positive and negative
+        # would tell a bot how many of its gold tiles to select)
+        assert all(bool(s.truth) == (known[s.item] == grid.label) for s in gold)
         assert {s.item for s in grid.slots if not s.gold} <= {i.id for i in opened}
         assert len(gold) >= 5
 
@@ -113,6 +118,6 @@ def test_gold_of_a_small_pool_is_drawn_at_random_not_in_stored_order(store: Stor
     rng = random.Random(3)
     seen: set[str] = set()
     for _ in range(60):
-        grid = compose_grid(store, project, QueueSelector(), rng, 0, store.gold_labels("digits"))
+        grid = compose_grid(store, project, QueueSelector(), rng, 0, store.gold_sets("digits"))
         seen.update(s.item for s in grid.slots)
     assert seen == {i for ids in pool.values() for i in ids}

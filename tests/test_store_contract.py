@@ -594,3 +594,73 @@ def test_100_concurrent_redeems_of_one_token_give_one_record(store: Store) -> No
             pool.map(lambda _: store.redeem("digits.race", NOW + 1, "sk").outcome, range(100))
         )
     assert outcomes.count(REDEEMED) == 1 and outcomes.count(SPENT) == 99
+
+
+def test_gold_gets_a_secret_decoy_and_sits_in_that_labels_decoy_pool(store: Store) -> None:
+    # Gold arrives one label after another, the hardest order for pairing decoys (their
+    # balance is pinned with a seeded draw in tests/test_grid_decoys.py).
+    project = Project(id="digits", name="D", labels=["0", "1", "2", "3"], created_at=NOW)
+    store.create_project(project)
+    n = 0
+    for label, count in (("0", 12), ("1", 8), ("2", 12), ("3", 8)):
+        for _ in range(count):
+            add_item(store, n, label=label)
+            n += 1
+    gold = store.list_items("digits", state=GOLD, limit=100)
+    assert all(i.decoy in project.labels and i.decoy != i.known_label for i in gold)
+    pairs: dict[tuple[str, str], int] = {}
+    for item in gold:
+        key = (str(item.known_label), str(item.decoy))
+        pairs[key] = pairs.get(key, 0) + 1
+    labels = project.labels
+    # a guess from the pair counts alone (the likelier class of an item's two labels) is
+    # right for at most 0.70 of the gold over 5,000 simulated imports of this order
+    guess = sum(max(pairs.get((a, b), 0), pairs.get((b, a), 0)) for a in labels for b in labels)
+    assert guess / 2 / len(gold) <= 0.75
+    sets = store.gold_sets("digits")
+    assert {lab: n for lab, (n, _) in sets.items()} == {"0": 12, "1": 8, "2": 12, "3": 8}
+    assert {lab: m for lab, (_, m) in sets.items()} == {
+        lab: sum(i.decoy == lab for i in gold) for lab in labels
+    }
+    for label in labels:
+        drawn = store.sample_decoys("digits", {label: 50})[label]
+        assert sorted(drawn) == sorted(i.id for i in gold if i.decoy == label)
+
+
+def test_an_items_decoy_pool_follows_it_out_of_gold_and_back(store: Store) -> None:
+    make_project(store)
+    item = add_item(store, 1, label="1")
+    decoy = store.get_item("digits", item.id).decoy  # type: ignore[union-attr]
+    assert decoy in ("0", "2")
+    assert store.sample_decoys("digits", {decoy: 5}) == {decoy: [item.id]}
+    assert store.gold_sets("digits") == {"1": (1, 0), decoy: (0, 1)}
+    store.update_item("digits", item.id, state=SETTLED, known_label=None)
+    assert store.sample_decoys("digits", {decoy: 5}) == {decoy: []}
+    assert store.gold_sets("digits") == {}
+    store.update_item("digits", item.id, state=GOLD, known_label="1")
+    assert store.get_item("digits", item.id).decoy == decoy  # type: ignore[union-attr]
+    assert store.sample_decoys("digits", {decoy: 5}) == {decoy: [item.id]}
+    # a promoted item (settled, then gold) gets a decoy too, and a new label's gold its own
+    other = add_item(store, 2)
+    store.update_item("digits", other.id, state=GOLD, known_label="2", label="2")
+    got = store.get_item("digits", other.id)
+    assert got is not None and got.decoy in ("0", "1")
+    drawn = store.draw_grid("digits", "1", 0, {"1": 3}, decoys={got.decoy: 3, "2": 3})
+    assert drawn.gold == {"1": [item.id]}
+    assert other.id in drawn.decoy[got.decoy]
+    assert drawn.decoy["2"] == ([item.id] if decoy == "2" else [])
+
+
+def test_gold_imported_before_decoys_gets_one_once(store: Store) -> None:
+    from crowdgate.challenge.grid import gold_sets_of
+
+    # Items put while their project is unknown to the store get no decoy, as gold made by
+    # an earlier version has none; the first grid's read gives them one.
+    for n in range(6):
+        add_item(store, n, label=str(n % 3))
+    assert all(i.decoy is None for i in store.list_items("digits", state=GOLD))
+    assert store.gold_sets("digits") == {"0": (2, 0), "1": (2, 0), "2": (2, 0)}
+    make_project(store)
+    sets = gold_sets_of(store, "digits")
+    assert sum(m for _, m in sets.values()) == 6 and store.gold_sets("digits") == sets
+    assert all(i.decoy not in (None, i.known_label) for i in store.list_items("digits"))

@@ -18,6 +18,7 @@ Usage: python bench/attacks/run.py [--grids 3000] [--attacks random,bytes,...] [
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import json
 import random
@@ -79,9 +80,8 @@ class CoreTransport:
         client = self._client(address, user_agent)
         try:
             challenge = self.service.issue(self.sitekey, self.host, client)
-            tiles = [
-                self.service.slot_image(challenge.id, i)[0] for i in range(len(challenge.slots))
-            ]
+            # the tiles as the challenge JSON carries them (one response, base64)
+            tiles = [base64.b64decode(t) for t in self.service.describe(challenge)["tiles"]]
         except CrowdgateError as exc:
             return exc.code
         return {"challenge": challenge.id, "label": challenge.label, "_tiles": tiles}

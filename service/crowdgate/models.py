@@ -88,6 +88,8 @@ class Item:
     variants: int = 0
     votes: int = 0
     label: str | None = None  # consensus label once settled, or the gold truth
+    #: a gold item's secret second label, asked about as often as its own (never sent)
+    decoy: str | None = None
     confidence: float | None = None
     committee_label: str | None = None
     committee_confidence: float | None = None

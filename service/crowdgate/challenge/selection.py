@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..models import Project
 from ..store import Store
+from ..store.base import GridDraw
 from .rand import BatchedSystemRandom
 
 
@@ -29,8 +30,10 @@ class Selector(Protocol):
         n: int,
         gold: dict[str, int],
         rng: random.Random,
-    ) -> tuple[list[str], dict[str, list[str]]]:
-        """Return ``pick``'s items and up to ``gold[lab]`` gold ids per label, in one store call."""
+        decoys: dict[str, int] | None = None,
+    ) -> tuple[list[str], GridDraw]:
+        """Return ``pick``'s items and the store's draw: up to ``gold[lab]`` gold ids and
+        ``decoys[lab]`` ids of gold with decoy ``lab`` per label, in one store call."""
         ...
 
 
@@ -49,10 +52,11 @@ class RandomSelector:
         n: int,
         gold: dict[str, int],
         rng: random.Random,
-    ) -> tuple[list[str], dict[str, list[str]]]:
+        decoys: dict[str, int] | None = None,
+    ) -> tuple[list[str], GridDraw]:
         """Return up to ``n`` random unlabeled item ids and the gold ids asked for."""
-        got = store.draw_grid(project.id, label, max(n, 0), gold)
-        return got.open, got.gold
+        got = store.draw_grid(project.id, label, max(n, 0), gold, decoys=decoys)
+        return got.open, got
 
 
 #: How many of a queue's best items a grid's open slots are drawn from (randomness among them).
@@ -82,7 +86,8 @@ class QueueSelector:
         n: int,
         gold: dict[str, int],
         rng: random.Random,
-    ) -> tuple[list[str], dict[str, list[str]]]:
+        decoys: dict[str, int] | None = None,
+    ) -> tuple[list[str], GridDraw]:
         """Return ``pick``'s items and the gold ids asked for, read in one store call."""
         n = max(n, 0)
         committee = n > 0 and project.setting("selector") == "committee"
@@ -93,9 +98,10 @@ class QueueSelector:
             gold,
             top_k=QUEUE_TOP_K if committee else 0,
             vote_cap=int(project.setting("vote_cap")),
+            decoys=decoys,
         )
         chosen = rng.sample(got.queue, min(n, len(got.queue)))
         if len(chosen) < n:
             extra = [i for i in got.open if i not in chosen]
             chosen += extra[: n - len(chosen)]
-        return chosen, got.gold
+        return chosen, got

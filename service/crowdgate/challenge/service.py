@@ -16,7 +16,7 @@ from ..store.base import EXPIRED, SPENT
 from . import keys, testkit
 from .alternative import PATH_GRID, AlternativePath
 from .cache import TTLCache
-from .grid import compose_grid
+from .grid import compose_grid, gold_sets_of
 from .pow import POW_TTL_S, SPENT_KIND, PowRejected, PowRequired, make_puzzle, spent_digest
 from .pow import verify_solution as verify_pow
 from .rand import BatchedSystemRandom
@@ -68,8 +68,8 @@ class ChallengeService:
         ttl = settings.cache_ttl_s
         self.sites: TTLCache[Site] = TTLCache(lambda k: store.get_site(str(k)), ttl)
         self.projects: TTLCache[Project] = TTLCache(lambda k: store.get_project(str(k)), ttl)
-        self.gold_counts: TTLCache[dict[str, int]] = TTLCache(
-            lambda k: store.gold_labels(str(k)), ttl
+        self.gold_sets: TTLCache[dict[str, tuple[int, int]]] = TTLCache(
+            lambda k: gold_sets_of(store, str(k)), ttl
         )
         self.alternative = AlternativePath(store, settings, clock)
 
@@ -184,7 +184,7 @@ class ChallengeService:
                 self.selector,
                 self.rng,
                 self.settings.tile_variants,
-                self.gold_counts.get(project.id) or {},
+                self.gold_sets.get(project.id) or {},
             )
             label, slots, test = grid.label, grid.slots, False
         challenge = Challenge(

@@ -16,7 +16,10 @@ Kinds (``ATTACKS``):
   the tiles are asked under (the label seen most often with a tile is taken as its answer).
 
 A memorizer answers a tile it knows from a passed grid by what passed; a tile it has seen
-only asked under labels by the most frequent of them; a tile it has never seen by a coin flip.
+only asked under labels by the most frequent of them that no pass ruled out (so a gold tile
+seen under its two labels, one ruled out, is known: the attacker knows the decoy scheme of
+docs/defences.md); a tile it has never seen by a coin flip. With feedback it also learns
+from a failed grid in which it was sure of every tile but one: that one was answered wrong.
 """
 
 from __future__ import annotations
@@ -86,31 +89,46 @@ class Memorizer:
             raise ValueError(f"Attack {self.kind!r} needs the simulator's item identities.")
         return list(items)
 
+    def _answer(self, label: str, key: Any) -> tuple[bool, bool]:
+        """Return (select the tile, sure of it) for a tile in a grid asking ``label``."""
+        if key in self.known:
+            return self.known[key] == label, True
+        ruled_out = self.not_label.get(key, set())
+        if label in ruled_out:
+            return False, True
+        seen = self.asked.get(key)
+        if not seen:
+            return self.rng.random() < 0.5, False
+        left = {lab: n for lab, n in seen.items() if lab not in ruled_out}
+        if ruled_out and len(left) == 1:
+            # seen under two labels, one ruled out: the other is its class
+            return label in left, True
+        if not left:
+            return False, False
+        top = max(left.values())
+        return left.get(label, 0) == top, False
+
     def choose(self, label: str, keys: list[Any]) -> list[int]:
         """Return the slots to select in a grid asking ``label``."""
-        picks = []
-        for i, key in enumerate(keys):
-            if key in self.known:
-                pick = self.known[key] == label
-            elif label in self.not_label.get(key, ()):
-                pick = False
-            elif key in self.asked:
-                seen = self.asked[key]
-                top = max(seen.values())
-                pick = seen.get(label, 0) == top
-            else:
-                pick = self.rng.random() < 0.5
-            if pick:
-                picks.append(i)
-        return picks
+        return [i for i, key in enumerate(keys) if self._answer(label, key)[0]]
 
     def learn(self, label: str, keys: list[Any], picks: list[int], passed: bool) -> None:
-        """Remember the asked label of every tile, and with feedback what a pass confirmed."""
+        """Remember the asked label of every tile, and with feedback what the outcome showed."""
+        chosen = set(picks)
+        unsure = [i for i, key in enumerate(keys) if not self._answer(label, key)[1]]
         for key in keys:
             self.asked.setdefault(key, Counter())[label] += 1
-        if not (self.feedback and passed):
+        if not self.feedback:
             return
-        chosen = set(picks)
+        if not passed:
+            if len(unsure) == 1:
+                # sure of every other tile, so this one was gold and answered wrong
+                i = unsure[0]
+                if i in chosen:
+                    self.not_label.setdefault(keys[i], set()).add(label)
+                else:
+                    self.known[keys[i]] = label
+            return
         for i, key in enumerate(keys):
             if i in chosen:
                 self.known[key] = label

@@ -5,11 +5,12 @@ from __future__ import annotations
 import abc
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..models import ApiKey, Challenge, Evidence, Item, Project, Site, TokenRecord, Vote
+from ..models import GOLD, ApiKey, Challenge, Evidence, Item, Project, Site, TokenRecord, Vote
+from . import decoys as _decoys
 
 #: Blob kinds kept per item: the normalized image, the grid thumbnail, gold variants ``v0``...
 IMAGE, THUMB = "image", "thumb"
@@ -30,6 +31,8 @@ class GridDraw:
     open: list[str]
     #: random gold item ids per label
     gold: dict[str, list[str]]
+    #: random ids of gold whose secret decoy is the label, per label
+    decoy: dict[str, list[str]] = field(default_factory=dict)
 
 
 #: One new item as :meth:`Store.put_items` takes it: the item, its blobs by kind, its features.
@@ -157,6 +160,29 @@ class Store(abc.ABC):
 
         One round trip for all labels: this is on the challenge hot path.
         """
+
+    @abc.abstractmethod
+    def sample_decoys(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        """Return, per label, up to ``wants[label]`` distinct random gold ids with that decoy."""
+
+    def gold_sets(self, project_id: str) -> dict[str, tuple[int, int]]:
+        """Return per label (its gold items, gold items with it as their decoy)."""
+        return _decoys.gold_sets(self.get_stats(project_id))
+
+    def _give_decoy(self, item: Item) -> None:
+        """Give a gold ``item`` that lacks one its secret decoy label (at import, promotion)."""
+        if item.state != GOLD or not item.known_label:
+            return  # not gold: no project read on the settle path
+        project = self.get_project(item.project)
+        labels = project.labels if project else []
+        if _decoys.needs_decoy(item, labels):
+            stats = self.get_stats(item.project)
+            item.decoy = _decoys.choose_decoy(item.known_label, labels, stats)
+
+    def _decoy_context(self, project_id: str) -> tuple[list[str], dict[str, int]]:
+        """Return a project's labels (none if it is unknown) and counters, to choose decoys."""
+        project = self.get_project(project_id)
+        return (list(project.labels) if project else []), self.get_stats(project_id)
 
     @abc.abstractmethod
     def sample_open(self, project_id: str, n: int) -> list[str]:
@@ -291,14 +317,16 @@ class Store(abc.ABC):
         gold: dict[str, int],
         top_k: int = 0,
         vote_cap: int = 0,
+        decoys: dict[str, int] | None = None,
     ) -> GridDraw:
         """Read what a grid asking ``label`` is made of, in one round trip where possible.
 
         Returns up to ``top_k`` items from the top of ``label``'s queue that are still open
         (none when ``top_k`` is 0), up to ``n_open`` random unlabeled items (a backend may skip
-        them when the queue alone has ``n_open``), and up to ``gold[lab]`` random gold ids of
-        each label. Queue items at ``vote_cap`` votes may be returned; :meth:`record_pass`
-        drops their votes and the item from that queue. Cost is independent of pool size.
+        them when the queue alone has ``n_open``), up to ``gold[lab]`` random gold ids of
+        each label and up to ``decoys[lab]`` random gold ids whose decoy is ``lab``. Queue
+        items at ``vote_cap`` votes may be returned; :meth:`record_pass` drops their votes
+        and the item from that queue. Cost is independent of pool size.
         """
         queue = self.pick_queue(project_id, label, top_k, top_k, vote_cap) if top_k > 0 else []
         want_open = n_open if len(queue) < n_open else 0
@@ -306,6 +334,7 @@ class Store(abc.ABC):
             queue=queue,
             open=self.sample_open(project_id, want_open) if want_open > 0 else [],
             gold=self.sample_gold(project_id, gold),
+            decoy=self.sample_decoys(project_id, decoys or {}),
         )
 
     # -- committee ---------------------------------------------------------------------------

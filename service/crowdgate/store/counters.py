@@ -12,6 +12,10 @@ write that changes what they count. The names, beside the ``state:<state>`` and
 - ``confidence:<bin>``: settled items by consensus confidence, in ``CONFIDENCE_BINS`` bins
 - ``votes_day:<YYYY-MM-DD>``: votes recorded that UTC day
 - ``counters_version``: set once a project's counters cover its items (see ``backfill``)
+
+The (class, decoy) pair counters of the gold's secret decoys (``decoy:``, :mod:`.decoys`) are
+kept by the same writes. They are not recounted by a backfill (nor cleared by it): no item had
+a decoy before they were kept, and gold given one later is counted as it gets it.
 """
 
 from __future__ import annotations

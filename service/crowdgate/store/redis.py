@@ -12,13 +12,15 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
 - ``cg:{p:P}:item:<id>`` hash: ``data`` (item JSON), ``state``, ``votes``
 - ``cg:{p:P}:blob:<id>`` hash of blob kind to bytes; ``cg:{p:P}:feat`` hash of id to float32 bytes
 - ``cg:{p:P}:seq`` insertion counter; ``cg:{p:P}:all`` zset of ids by insertion;
-  ``cg:{p:P}:state:<state>`` and ``cg:{p:P}:gold:<label>`` zsets of ids (same scores)
+  ``cg:{p:P}:state:<state>`` and ``cg:{p:P}:gold:<label>`` zsets of ids (same scores);
+  ``cg:{p:P}:decoy:<label>`` zset of the gold whose secret decoy is the label (store/decoys.py)
 - ``cg:{p:P}:voters:<id>`` set of voter keys; ``cg:{p:P}:ivotes:<id>`` list of vote JSON;
   ``cg:{p:P}:votes`` list of every vote JSON in order
 - ``cg:{p:P}:ch:<challenge id>`` challenge JSON, TTL until expiry
 - ``cg:{p:P}:tok:<sha256 of token>`` token JSON, TTL one more lifetime past expiry;
   ``cg:{p:P}:gone:<sha256 of token>`` its tombstone once redeemed, for the same time
-- ``cg:{p:P}:stats`` hash of counters (their names are listed in :mod:`.counters`)
+- ``cg:{p:P}:stats`` hash of counters (their names are listed in :mod:`.counters`, the
+  (class, decoy) pair counters in :mod:`.decoys`)
 - ``cg:{p:P}:secrets`` hash of sitekey to current secret hash (siteverify's one-step redeem)
 - ``cg:{p:P}:ll:<id>`` hash of label to summed live log-odds; ``cg:{p:P}:nets:<id>`` hash of
   voter network to votes

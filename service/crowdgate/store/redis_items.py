@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import Conflict, StoreError
 from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
 from . import counters
+from . import decoys as _decoys
 from .base import GridDraw, ItemEntry, ItemPage
 from .redis_base import G, RedisBase, _p
 
@@ -44,28 +45,56 @@ class RedisItems(RedisBase):
 
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        self._give_decoy(item)
         return bool(self._call(self._put_item, **self._put_call(item, blobs, features)))
 
     def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
         if self.uri.startswith("redis+cluster://"):
-            # redis-py's cluster pipelines refuse scripts: one call per item there
+            # redis-py's cluster pipelines refuse scripts: one put_item (and decoy) per item
             return super().put_items(entries, batch=batch)
         added = 0
         rows = iter(entries)
         while chunk := list(itertools.islice(rows, batch)):
+            self._give_decoys([item for item, _, _ in chunk])
             pipe = self.r.pipeline(transaction=False)
             for entry in chunk:
                 self._put_item(**self._put_call(*entry), client=pipe)
             added += sum(map(bool, self._call(pipe.execute)))
         return added
 
+    def _give_decoys(self, items: list[Item]) -> None:
+        """Give a batch's new gold its decoys before the batch's pipeline adds it.
+
+        The batch is not in the counters until its pipeline runs, so each decoy is chosen on
+        counters that count the batch's earlier gold. Gold already stored (an import run
+        again) is left out, as PUT_ITEM will skip it.
+        """
+        gold = [i for i in items if i.state == GOLD and i.known_label]
+        if not gold:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for item in gold:
+            pipe.exists(_p(item.project) + "item:" + item.id)
+        stored = self._call(pipe.execute)
+        decoys, seen = _decoys.BatchDecoys(self._decoy_context), set()
+        for item, exists in zip(gold, stored, strict=True):
+            if exists or (item.project, item.id) in seen:
+                continue
+            seen.add((item.project, item.id))
+            decoys.give(item)
+            decoys.added(item)
+
     @staticmethod
     def _put_call(
         item: Item, blobs: dict[str, bytes], features: np.ndarray | None
     ) -> dict[str, list[Any]]:
-        """Return the keys and arguments of the PUT_ITEM script for one new item."""
+        """Return the keys and arguments of the PUT_ITEM script for one new item.
+
+        A gold item's decoy is given beforehand (``_give_decoy``, ``_give_decoys``).
+        """
         p = _p(item.project)
         gold_key = p + "gold:" + (item.known_label or "")
+        decoy = _decoys.decoy_of(item)
         keys = [
             p + "item:" + item.id,
             p + "blob:" + item.id,
@@ -75,6 +104,7 @@ class RedisItems(RedisBase):
             p + "state:" + item.state,
             gold_key,
             p + "stats",
+            p + _decoys.POOL_PREFIX + decoy,
         ]
         feat = b"" if features is None else np.ascontiguousarray(features, np.float32).tobytes()
         args: list[Any] = [
@@ -84,6 +114,8 @@ class RedisItems(RedisBase):
             item.known_label or "",
             feat,
             json.dumps(counters.settled_counts(item)),
+            decoy,
+            _decoys.pair_key(item.known_label or "", decoy) if decoy else "",
         ]
         for kind, data in blobs.items():
             args += [kind, data]
@@ -175,6 +207,16 @@ class RedisItems(RedisBase):
             for label, ids in zip(wants, replies, strict=True)
         }
 
+    def sample_decoys(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        pipe = self.r.pipeline(transaction=False)
+        for label, n in wants.items():
+            pipe.zrandmember(_p(project_id) + _decoys.POOL_PREFIX + label, n)
+        replies = self._call(pipe.execute)
+        return {
+            label: [i.decode() for i in ids or []]
+            for label, ids in zip(wants, replies, strict=True)
+        }
+
     def draw_grid(
         self,
         project_id: str,
@@ -183,15 +225,23 @@ class RedisItems(RedisBase):
         gold: dict[str, int],
         top_k: int = 0,
         vote_cap: int = 0,
+        decoys: dict[str, int] | None = None,
     ) -> GridDraw:
         p = _p(project_id)
-        labels = list(gold)
+        labels, decoy_labels = list(gold), list(decoys or {})
         keys = [p + "queue:" + label, p + "state:" + UNLABELED]
         keys += [p + "gold:" + lab for lab in labels]
-        args = [2 * top_k, top_k, n_open, *(gold[lab] for lab in labels)]
+        keys += [p + _decoys.POOL_PREFIX + lab for lab in decoy_labels]
+        args = [2 * top_k, top_k, n_open, *gold.values(), *(decoys or {}).values()]
         reply = self._call(self._draw_grid, keys=keys, args=args)
         ids = [[i.decode() for i in part or []] for part in reply]
-        return GridDraw(queue=ids[0], open=ids[1], gold=dict(zip(labels, ids[2:], strict=True)))
+        cut = 2 + len(labels)
+        return GridDraw(
+            queue=ids[0],
+            open=ids[1],
+            gold=dict(zip(labels, ids[2:cut], strict=True)),
+            decoy=dict(zip(decoy_labels, ids[cut:], strict=True)),
+        )
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
         ids = self._call(self.r.zrandmember, _p(project_id) + "state:" + UNLABELED, n)
@@ -206,11 +256,16 @@ class RedisItems(RedisBase):
             item = Item.from_dict(json.loads(old))
             before_state, before_gold = item.state, _gold_label(item)
             before = counters.settled_counts(item)
+            before_decoy = _decoys.decoy_of(item)
+            before_pair = _decoys.pair_key(before_gold, before_decoy) if before_decoy else ""
             for key, value in fields.items():
                 setattr(item, key, value)
+            self._give_decoy(item)
             new = item.to_dict()
             new["votes"] = 0
             after_gold = _gold_label(item)
+            after_decoy = _decoys.decoy_of(item)
+            after_pair = _decoys.pair_key(after_gold, after_decoy) if after_decoy else ""
             keys = [
                 p + "item:" + item_id,
                 p + "all",
@@ -219,6 +274,8 @@ class RedisItems(RedisBase):
                 p + "gold:" + before_gold,
                 p + "gold:" + after_gold,
                 p + "stats",
+                p + _decoys.POOL_PREFIX + before_decoy,
+                p + _decoys.POOL_PREFIX + after_decoy,
             ]
             args = [
                 item_id,
@@ -229,6 +286,8 @@ class RedisItems(RedisBase):
                 before_gold,
                 after_gold,
                 json.dumps(counters.change(before, counters.settled_counts(item))),
+                before_pair,
+                after_pair,
             ]
             if self._call(self._update_item, keys=keys, args=args):
                 return

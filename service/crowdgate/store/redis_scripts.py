@@ -4,15 +4,21 @@ Each script names the keys it touches in ``KEYS`` (all of one project's hash tag
 so it runs unchanged on Redis Cluster.
 """
 
-# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats
+# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats,
+#       decoy zset (or any key of the tag)
 # ARGV: id, item JSON, state, known label ('' if none), features ('' if none), JSON object of
-#       further counters to add, kind, blob, ...
+#       further counters to add, decoy label ('' if none), its (class, decoy) counter name
+#       ('' if none), kind, blob, ...
 PUT_ITEM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local seq = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'state', ARGV[3], 'votes', 0)
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for name, n in pairs(cjson.decode(ARGV[6])) do redis.call('HINCRBY', KEYS[8], name, n) end
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[9], seq, ARGV[1])
+  redis.call('HINCRBY', KEYS[8], ARGV[8], 1)
+end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
 redis.call('ZADD', KEYS[6], seq, ARGV[1])
@@ -24,11 +30,13 @@ end
 return 1
 """
 
-# KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats
+# KEYS: item, all, old state zset, new state zset, old gold zset, new gold zset, stats,
+#       old decoy zset, new decoy zset
 # ARGV: id, expected old JSON, new JSON, old state, new state, old gold label, new gold label
-# ('' when the item is not gold before / after), JSON object of further counter changes.
-# Returns 0 when the item changed meanwhile. The "in progress" counter is moved here, from the
-# live vote count, which a concurrent pass may change without changing the JSON.
+# ('' when the item is not gold before / after), JSON object of further counter changes, old
+# and new (class, decoy) counter names ('' when in no decoy pool). Returns 0 when the item
+# changed meanwhile. The "in progress" counter is moved here, from the live vote count, which
+# a concurrent pass may change without changing the JSON.
 UPDATE_ITEM = """
 if redis.call('HGET', KEYS[1], 'data') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[3], 'state', ARGV[5])
@@ -52,6 +60,16 @@ if ARGV[6] ~= ARGV[7] then
   if ARGV[7] ~= '' then
     redis.call('ZADD', KEYS[6], score, ARGV[1])
     redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[7], 1)
+  end
+end
+if ARGV[9] ~= ARGV[10] then
+  if ARGV[9] ~= '' then
+    redis.call('ZREM', KEYS[8], ARGV[1])
+    redis.call('HINCRBY', KEYS[7], ARGV[9], -1)
+  end
+  if ARGV[10] ~= '' then
+    redis.call('ZADD', KEYS[9], score, ARGV[1])
+    redis.call('HINCRBY', KEYS[7], ARGV[10], 1)
   end
 end
 return 1
@@ -103,10 +121,12 @@ if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'challenges_passed', 1) en
 return out
 """
 
-# KEYS: the asked label's queue, the unlabeled-state zset, then one gold zset per label
+# KEYS: the asked label's queue, the unlabeled-state zset, then one gold zset per label, then
+#       one decoy zset per label
 # ARGV: queue entries to scan (0 for none), eligible ones to return, open items to sample,
-#       then per gold zset: ids to sample
-# Returns {queue ids (still open, best first), open ids, gold ids of each gold zset...}.
+#       then per gold zset and per decoy zset, in KEYS order: ids to sample
+# Returns {queue ids (still open, best first), open ids, ids of each gold zset then each decoy
+# zset...}.
 # Queue entries no longer open are dropped from the queue.
 DRAW_GRID = """
 local queue, stale = {}, {}

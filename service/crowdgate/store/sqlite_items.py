@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import Conflict
 from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
 from . import counters
+from . import decoys as _decoys
 from .base import ItemEntry, ItemPage
 from .sqlite_conn import ITEM_COLS, SqliteBase
 from .sqlite_schema import OPEN_POOL, pool_of
@@ -55,6 +56,7 @@ class SqliteItems(SqliteBase):
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
         with self._tx() as db:
+            self._give_decoy(item)
             counts = self._put(db, item, blobs, features)
             if counts is not None:
                 self._incr(db, item.project, counts)
@@ -65,12 +67,16 @@ class SqliteItems(SqliteBase):
         rows = iter(entries)
         while chunk := list(itertools.islice(rows, batch)):
             with self._tx() as db:
-                # the batch's counters are summed and written once, in the same transaction
+                # the batch's counters are summed and written once, in the same transaction;
+                # its gold's decoys are chosen on counters that count the batch so far
                 total: dict[tuple[str, str], int] = Counter()
+                decoys = _decoys.BatchDecoys(self._decoy_context)
                 for entry in chunk:
+                    decoys.give(entry[0])
                     counts = self._put(db, *entry)
                     if counts is not None:
                         added += 1
+                        decoys.added(entry[0])
                         total.update({(entry[0].project, k): v for k, v in counts.items()})
                 for project_id in {p for p, _ in total}:
                     mine = {k: v for (p, k), v in total.items() if p == project_id}
@@ -84,9 +90,10 @@ class SqliteItems(SqliteBase):
         blobs: dict[str, bytes],
         features: np.ndarray | None,
     ) -> dict[str, int] | None:
-        """Write one new item with its blobs and pool entry in the open transaction.
+        """Write one new item with its blobs and pool entries in the open transaction.
 
         Returns the counters it adds (for the caller to write), or ``None`` for a duplicate.
+        A gold item's decoy is given beforehand (``_give_decoy``, ``BatchDecoys``).
         """
         cur = db.execute(
             "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
@@ -118,6 +125,9 @@ class SqliteItems(SqliteBase):
             counts[f"gold:{item.known_label}"] = 1
         if counters.is_open_voted(item):
             counts[counters.OPEN_VOTED] = 1
+        if decoy := _decoys.decoy_of(item):
+            self._pool_add(db, item.project, _decoys.POOL_PREFIX + decoy, item.id)
+            counts[_decoys.pair_key(str(item.known_label), decoy)] = 1
         return counts
 
     def get_item(self, project_id: str, item_id: str) -> Item | None:
@@ -268,6 +278,11 @@ class SqliteItems(SqliteBase):
     def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
         return {lab: self._sample(project_id, "gold:" + lab, n) for lab, n in wants.items()}
 
+    def sample_decoys(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        return {
+            lab: self._sample(project_id, _decoys.POOL_PREFIX + lab, n) for lab, n in wants.items()
+        }
+
     def sample_open(self, project_id: str, n: int) -> list[str]:
         return self._sample(project_id, OPEN_POOL, n)
 
@@ -282,8 +297,10 @@ class SqliteItems(SqliteBase):
             old_state, old_known = item.state, item.known_label
             old_settled, old_voted = counters.settled_counts(item), counters.is_open_voted(item)
             stored_votes = item.votes  # the votes column: a votes field here does not change it
+            old_pair = (old_known, _decoys.decoy_of(item))
             for key, value in fields.items():
                 setattr(item, key, value)
+            self._give_decoy(item)
             db.execute(
                 "UPDATE items SET state=?, known_label=?, data=? WHERE project=? AND id=?",
                 (item.state, item.known_label, json.dumps(item.to_dict()), project_id, item_id),
@@ -302,4 +319,14 @@ class SqliteItems(SqliteBase):
                 counts[f"gold:{item.known_label}"] = counts.get(f"gold:{item.known_label}", 0) + 1
             counts.update(counters.change(old_settled, counters.settled_counts(item)))
             counts[counters.OPEN_VOTED] = (item.state == UNLABELED and stored_votes > 0) - old_voted
+            new_pair = (item.known_label, _decoys.decoy_of(item))
+            if old_pair != new_pair:
+                if old_pair[1]:
+                    self._pool_remove(db, project_id, _decoys.POOL_PREFIX + old_pair[1], item_id)
+                    key = _decoys.pair_key(str(old_pair[0]), old_pair[1])
+                    counts[key] = counts.get(key, 0) - 1
+                if new_pair[1]:
+                    self._pool_add(db, project_id, _decoys.POOL_PREFIX + new_pair[1], item_id)
+                    key = _decoys.pair_key(str(new_pair[0]), new_pair[1])
+                    counts[key] = counts.get(key, 0) + 1
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})

@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS stats (
 """
 
 
-#: the sampling pool of unlabeled items; gold pools are ``gold:<label>``
+#: the sampling pool of unlabeled items; gold pools are ``gold:<label>``, and the gold whose
+#: secret decoy is a label is in ``decoy:<label>`` (store/decoys.py)
 OPEN_POOL = "open"
 
 
