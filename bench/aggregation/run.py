@@ -222,6 +222,11 @@ def main(argv: list[str] | None = None) -> str:
         "machine; crowd-kit's timings then come from those runs.",
     )
     parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
+    parser.add_argument(
+        "--heading",
+        default="## Aggregation",
+        help="The RESULTS.md section to replace, or to append when no section has it.",
+    )
     args = parser.parse_args(argv)
     folders = datasets(args.data)
     truths = {f.name: read_gold(f / "truth.csv") for f in folders}
@@ -242,7 +247,8 @@ def main(argv: list[str] | None = None) -> str:
     print(text)
     if args.write_results:
         command = "python " + " ".join(["bench/aggregation/run.py", *(argv or sys.argv[1:])])
-        write_section(f"## Aggregation\n\nCommand: `{command}`\n\n{text}\n", "## Aggregation")
+        body = f"{args.heading}\n\nCommand: `{command}`\n\n{text}\n"
+        write_section(body, args.heading)
     return text
 
 

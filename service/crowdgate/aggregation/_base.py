@@ -32,8 +32,7 @@ class Encoded:
     """Answers as integer codes: ``tasks[task_idx[a]]`` is the task of answer ``a``, and so on.
 
     ``gold_idx[t]`` is the class index of task ``t``'s known truth, or -1 when it has none.
-    Answers are sorted by task (every task has at least one), so per-task sums are one
-    ``np.add.reduceat`` over contiguous runs starting at ``task_starts``.
+    Answers are sorted by task: the per-answer gathers and sums of EM then walk memory in order.
     """
 
     task_idx: np.ndarray
@@ -44,7 +43,6 @@ class Encoded:
     classes: np.ndarray
     gold_idx: np.ndarray
     tie_keys: np.ndarray | None = None
-    task_starts: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -53,10 +51,7 @@ class Encoded:
 
     def by_task(self, values: np.ndarray) -> np.ndarray:
         """Return the (n_tasks, m) sums of per-answer rows ``values`` (n_answers, m) by task."""
-        if self.task_starts is None or len(self.task_starts) != len(self.tasks):
-            return sum_rows(self.task_idx, values, len(self.tasks))
-        # One C loop over all columns at once: three times faster than a bincount per column.
-        return np.add.reduceat(values, self.task_starts, axis=0)
+        return sum_rows(self.task_idx, values, len(self.tasks))
 
     def by_worker_label(self, values: np.ndarray) -> np.ndarray:
         """Return (n_workers, n_classes, m) sums of ``values`` by (worker, given label)."""
@@ -77,6 +72,14 @@ def sum_rows(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(uniques, codes)`` with sorted uniques; mixed types are compared as strings."""
+    if values.dtype.kind in "US" and len(values):
+        # A stable argsort and a run mark: half the time of np.unique's path for strings.
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        first = np.r_[True, ordered[1:] != ordered[:-1]]
+        codes = np.empty(len(values), dtype=np.intp)
+        codes[order] = np.cumsum(first) - 1
+        return ordered[first], codes
     try:
         return np.unique(values, return_inverse=True)
     except TypeError:
@@ -149,7 +152,6 @@ def encode(
     )
     order = np.argsort(task_idx, kind="stable")
     task_idx, worker_idx, label_idx = task_idx[order], worker_idx[order], label_idx[order]
-    starts = np.flatnonzero(np.r_[True, task_idx[1:] != task_idx[:-1]]) if len(task_idx) else None
     return Encoded(
         task_idx,
         worker_idx,
@@ -158,7 +160,6 @@ def encode(
         worker_values,
         classes,
         gold_idx,
-        task_starts=starts,
     )
 
 
