@@ -15,7 +15,9 @@ from ..errors import BadRequest
 #: of ``-inf`` log-likelihoods that would veto every other vote on the item.
 EPS = 1e-6
 
-RandomState: TypeAlias = int | np.random.Generator | None
+# A string, so that importing the package does not import numpy.random (a tenth of the
+# command's start-up); it is imported when a tie actually needs a draw.
+RandomState: TypeAlias = "int | np.random.Generator | None"
 
 #: Scores closer than this (relative to the top score) count as tied.
 TIE_RTOL = 1e-9
@@ -42,7 +44,7 @@ class Encoded:
     workers: np.ndarray
     classes: np.ndarray
     gold_idx: np.ndarray
-    tie_keys: np.ndarray | None = None
+    tie_keys: np.ndarray | TieKeys | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -168,7 +170,22 @@ def tie_keys(n_tasks: int, n_classes: int, random_state: RandomState) -> np.ndar
     return np.random.default_rng(random_state).random((n_tasks, n_classes))
 
 
-def tie_break_argmax(scores: np.ndarray, keys: np.ndarray) -> np.ndarray:
+class TieKeys:
+    """The keys of :func:`tie_keys`, drawn on first use: most fits of EM models have no tie."""
+
+    def __init__(self, n_tasks: int, n_classes: int, random_state: RandomState):
+        self.shape = (n_tasks, n_classes)
+        self.random_state = random_state
+        self._keys: np.ndarray | None = None
+
+    def array(self) -> np.ndarray:
+        """Return the keys, drawing them (the same draw as :func:`tie_keys`) the first time."""
+        if self._keys is None:
+            self._keys = tie_keys(*self.shape, self.random_state)
+        return self._keys
+
+
+def tie_break_argmax(scores: np.ndarray, keys: np.ndarray | TieKeys) -> np.ndarray:
     """Return the per-row argmax of ``scores`` (n_tasks, n_classes), ties to the larger key.
 
     Classes within ``TIE_RTOL`` of a row's top score are tied; among them the one with the
@@ -180,6 +197,10 @@ def tie_break_argmax(scores: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
     top = scores.max(axis=1, keepdims=True)
     tied = scores >= top - TIE_RTOL * np.abs(top)
+    if not np.any(tied.sum(axis=1) > 1):
+        # No row has two tied classes: the draw could not change a label.
+        return np.argmax(scores, axis=1)
+    keys = keys.array() if isinstance(keys, TieKeys) else keys
     return np.argmax(np.where(tied, keys, -np.inf), axis=1)
 
 
@@ -236,7 +257,7 @@ class Aggregator:
     ) -> Self:
         """Fit on answers given as columns ``tasks, workers, labels`` or as one list of triples."""
         enc = encode(tasks, workers, labels, gold)
-        enc = replace(enc, tie_keys=tie_keys(*enc.shape[::2], self.random_state))
+        enc = replace(enc, tie_keys=TieKeys(*enc.shape[::2], self.random_state))
         self.tasks_ = enc.tasks
         self.workers_ = enc.workers
         self.classes_ = enc.classes
