@@ -77,7 +77,9 @@ def _plain_columns(text: str, required: tuple[str, ...]) -> list[list[str]] | No
     Most answer files are plain ``a,b,c`` lines: one ``str.split`` of the whole text and a
     slice per column is three times faster than the csv module, which still reads the rest.
     """
-    if '"' in text or "\r" in text or " " in text or "\t" in text:
+    # Quotes, padding or an empty field anywhere: leave the file to the csv module.
+    odd = ('"', "\r", " ", "\t", ",,", ",\n", "\n,")
+    if any(c in text for c in odd) or text.startswith(",") or text.rstrip("\n").endswith(","):
         return None
     lines = text.split("\n")
     while lines and not lines[-1]:
@@ -93,10 +95,7 @@ def _plain_columns(text: str, required: tuple[str, ...]) -> list[list[str]] | No
         return None
     fields = ",".join(body).split(",")
     width = len(header)
-    columns = [fields[header.index(name) :: width] for name in required]
-    if any("" in set(col) for col in columns):
-        return None
-    return columns
+    return [fields[header.index(name) :: width] for name in required]
 
 
 def _fast_columns(path: Path, required: tuple[str, ...]) -> list[list[str]] | None:
