@@ -515,3 +515,17 @@ def test_written_labels_match_the_csv_module(tasks, labels):
         (t, lab, f"{c:.6f}") for t, lab, c in zip(tasks, labels, confidence, strict=True)
     )
     assert ours.getvalue() == theirs.getvalue()
+
+
+def test_lazy_tie_keys_are_the_seeded_draw_and_drawn_only_for_a_tie():
+    from crowdgate.aggregation._base import TieKeys, tie_break_argmax, tie_keys
+
+    clear = np.array([[0.1, 0.9], [0.7, 0.3]])
+    lazy = TieKeys(2, 2, 7)
+    assert tie_break_argmax(clear, lazy).tolist() == [1, 0]
+    assert lazy._keys is None
+    tied = np.array([[0.5, 0.5], [0.5, 0.5], [0.2, 0.8]])
+    eager = tie_keys(3, 2, 7)
+    got = tie_break_argmax(tied, TieKeys(3, 2, 7))
+    assert got.tolist() == tie_break_argmax(tied, eager).tolist()
+    assert got.tolist() == [int(np.argmax(eager[0])), int(np.argmax(eager[1])), 1]
