@@ -2,9 +2,10 @@
 
 Usage (from the repository root)::
 
-    python -m venv bench/aggregation/.venv
-    bench/aggregation/.venv/bin/pip install crowd-kit==1.4.2 "scikit-learn<1.6"
     .venv/bin/python bench/aggregation/run.py --write-results
+
+The first run creates crowd-kit's environment at ``bench/aggregation/.venv`` (``python -m
+venv`` and ``pip install crowd-kit==1.4.2 "scikit-learn<1.6"``) when it is missing.
 
 crowd-kit 1.4.2's Wawa fails with scikit-learn 1.6 and newer, so crowd-kit runs in its own
 virtual environment (``--crowdkit-python``) through ``crowdkit_worker.py``; both sides time only
@@ -94,8 +95,23 @@ def command_seconds(folder: Path, repeats: int) -> dict[str, float]:
     return out
 
 
+CROWDKIT_REQUIREMENTS = ("crowd-kit==1.4.2", "scikit-learn<1.6")
+
+
+def ensure_crowdkit_venv(python: str) -> None:
+    """Create crowd-kit's virtual environment when ``python`` is its missing default."""
+    venv = HERE / ".venv"
+    if Path(python).exists() or Path(python) != venv / "bin/python":
+        return
+    print(f"Creating {venv} with {', '.join(CROWDKIT_REQUIREMENTS)}", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "-q", *CROWDKIT_REQUIREMENTS]
+    subprocess.run(pip, check=True)
+
+
 def run_crowdkit(python: str, folders: list[Path], repeats: int) -> dict[str, dict]:
     """Run crowd-kit's aggregators under ``python`` and return its JSON result."""
+    ensure_crowdkit_venv(python)
     command = [python, str(HERE / "crowdkit_worker.py"), str(repeats), *map(str, folders)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -206,6 +222,11 @@ def main(argv: list[str] | None = None) -> str:
         "machine; crowd-kit's timings then come from those runs.",
     )
     parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
+    parser.add_argument(
+        "--heading",
+        default="## Aggregation",
+        help="The RESULTS.md section to replace, or to append when no section has it.",
+    )
     args = parser.parse_args(argv)
     folders = datasets(args.data)
     truths = {f.name: read_gold(f / "truth.csv") for f in folders}
@@ -226,7 +247,8 @@ def main(argv: list[str] | None = None) -> str:
     print(text)
     if args.write_results:
         command = "python " + " ".join(["bench/aggregation/run.py", *(argv or sys.argv[1:])])
-        write_section(f"## Aggregation\n\nCommand: `{command}`\n\n{text}\n", "## Aggregation")
+        body = f"{args.heading}\n\nCommand: `{command}`\n\n{text}\n"
+        write_section(body, args.heading)
     return text
 
 

@@ -7,7 +7,6 @@ estimator conventions: ``fit`` returns self and sets ``tasks_``, ``classes_``, `
 
 from ._base import AggregationError, Aggregator
 from .bds import BayesianDawidSkene
-from .captcha import GridVoteModel, is_settled, posterior_from_votes
 from .ds import DawidSkene
 from .dsp import PooledDawidSkene
 from .io import CrowdFileError, read_answers, read_gold, write_labels
@@ -15,6 +14,19 @@ from .mv import MajorityVote
 from .ods import OneCoinDawidSkene
 from .registry import AGGREGATORS, DEFAULT_METHOD, get_aggregator
 from .wmv import WeightedMajorityVote
+
+# The grid-vote model is imported on first use: `crowdgate aggregate` never needs it.
+_CAPTCHA = ("GridVoteModel", "is_settled", "posterior_from_votes")
+
+
+def __getattr__(name: str):
+    """Return the grid-vote names from :mod:`.captcha`, importing it on first use."""
+    if name in _CAPTCHA:
+        from . import captcha
+
+        return getattr(captcha, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AGGREGATORS",

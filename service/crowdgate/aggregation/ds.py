@@ -21,7 +21,7 @@ def initial_probas(enc: Encoded, init: str) -> np.ndarray:
 def confusion_counts(enc: Encoded, probas: np.ndarray) -> np.ndarray:
     """Return expected counts ``C[w, true, given]`` (n_workers, K, K) under ``probas``."""
     # Each answer's soft truth summed into its (worker, given label) row, then transposed.
-    return enc.by_worker_label(probas[enc.task_idx]).transpose(0, 2, 1)
+    return enc.by_worker_label(probas.take(enc.task_idx, axis=0)).transpose(0, 2, 1)
 
 
 def run_em(
@@ -40,6 +40,7 @@ def run_em(
     loss appended to ``history`` is the negative log-likelihood of the answers per answer.
     """
     n_tasks, _, k = enc.shape
+    pair = enc.worker_idx * k + enc.label_idx
     probas = clamp_gold(probas.copy(), enc.gold_idx)
     for _ in range(max(n_iter, 1)):
         # Dirichlet pseudo-counts on the class prior keep a class that is rare in the current
@@ -47,8 +48,9 @@ def run_em(
         prior = (probas.sum(axis=0) + class_alpha) / (n_tasks + k * class_alpha)
         pi = confusion(confusion_counts(enc, probas))
         # Clip before the log: a zero cell would make one answer veto a class outright.
-        log_pi = np.log(np.clip(pi, EPS, 1.0))
-        log_post = np.log(prior) + enc.by_task(log_pi[enc.worker_idx, :, enc.label_idx])
+        # Rows indexed by (worker, given label): one contiguous gather per E-step.
+        log_pi = np.log(np.clip(pi, EPS, 1.0)).transpose(0, 2, 1).reshape(-1, k)
+        log_post = np.log(prior) + enc.by_task(log_pi.take(pair, axis=0))
         probas, log_evidence = log_normalize(log_post)
         probas = clamp_gold(probas, enc.gold_idx)
         history.append(-float(log_evidence.sum()) / len(enc.task_idx))

@@ -71,6 +71,33 @@ def _rows(path: Path, required: tuple[str, ...], alternatives: tuple[str, ...] =
             ) from exc
 
 
+def _plain_columns(text: str, required: tuple[str, ...]) -> list[list[str]] | None:
+    """Return the ``required`` columns of a CSV without quotes or padding, or None otherwise.
+
+    Most answer files are plain ``a,b,c`` lines: one ``str.split`` of the whole text and a
+    slice per column is three times faster than the csv module, which still reads the rest.
+    """
+    # Quotes, padding or an empty field anywhere: leave the file to the csv module.
+    odd = ('"', "\r", " ", "\t", ",,", ",\n", "\n,")
+    if any(c in text for c in odd) or text.startswith(",") or text.rstrip("\n").endswith(","):
+        return None
+    lines = text.split("\n")
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) < 2:
+        return None
+    header = lines[0].split(",")
+    if any(c not in header for c in required) or "" in lines:
+        return None
+    body = lines[1:]
+    # Every row must have the header's width; otherwise the slow path names the bad line.
+    if any(n != len(header) - 1 for n in map(str.count, body, [","] * len(body))):
+        return None
+    fields = ",".join(body).split(",")
+    width = len(header)
+    return [fields[header.index(name) :: width] for name in required]
+
+
 def _fast_columns(path: Path, required: tuple[str, ...]) -> list[list[str]] | None:
     """Return the ``required`` columns of a clean CSV, or None if any row needs a diagnosis.
 
@@ -80,8 +107,15 @@ def _fast_columns(path: Path, required: tuple[str, ...]) -> list[list[str]] | No
     """
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, csv.Error, UnicodeDecodeError):
+            text = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    plain = _plain_columns(text, required)
+    if plain is not None:
+        return plain
+    try:
+        rows = list(csv.reader(text.splitlines(keepends=True)))
+    except csv.Error:
         return None
     if not rows:
         return None
@@ -138,6 +172,16 @@ def write_labels(
     out: TextIO, tasks: Iterable[object], labels: Iterable[object], confidence: Iterable[float]
 ) -> None:
     """Write ``task,label,confidence`` rows (confidence rounded to 6 decimals) to ``out``."""
+    tasks, labels = [str(t) for t in tasks], [str(lab) for lab in labels]
+    confidence = [float(c) for c in confidence]
+    if not len(tasks) == len(labels) == len(confidence):
+        raise ValueError("write_labels needs one label and one confidence per task.")
+    blob = "".join(tasks + labels)
+    if not any(c in blob for c in '",\r\n'):
+        # Nothing the csv module would quote (the usual case): one join, not a row per task.
+        rows = map("{},{},{:.6f}\n".format, tasks, labels, confidence)
+        out.write("task,label,confidence\n" + "".join(rows))
+        return
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("task", "label", "confidence"))
     for task, label, conf in zip(tasks, labels, confidence, strict=True):

@@ -65,13 +65,14 @@ class OneCoinDawidSkene(Aggregator):
             acc = np.clip(acc, EPS, 1.0 - EPS)
             log_miss = np.log1p(-acc) - np.log(max(k - 1, 1))
             # Every answer adds log_miss to all classes and log(acc) - log_miss to the one it
-            # names; the first part is a per-task constant that only matters for the loss.
-            base = np.bincount(enc.task_idx, weights=log_miss[enc.worker_idx], minlength=n_tasks)
+            # names; the first part is a per-task constant that cancels in the posterior, and
+            # its sum over tasks, one term per answer, is all the loss needs.
+            constant = float(n_answers @ log_miss)
             bonus = (np.log(acc) - log_miss)[enc.worker_idx]
             score = np.bincount(cell, weights=bonus, minlength=n_tasks * k).reshape(n_tasks, k)
-            probas, log_evidence = log_normalize(np.log(prior) + score + base[:, None])
+            probas, log_evidence = log_normalize(np.log(prior) + score)
             probas = clamp_gold(probas, enc.gold_idx)
-            self.loss_history_.append(-float(log_evidence.sum()) / len(enc.task_idx))
+            self.loss_history_.append(-(float(log_evidence.sum()) + constant) / len(enc.task_idx))
             hist = self.loss_history_
             if len(hist) > 1 and abs(hist[-2] - hist[-1]) <= self.tol * abs(hist[-2]):
                 break
