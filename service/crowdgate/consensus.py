@@ -426,7 +426,7 @@ def committee_evidence(
     for item_id, item in items.items():
         prior = committee_vote(project, item, reliability)
         if prior.any():
-            out[item_id] = {lab: float(x) for lab, x in zip(project.labels, prior) if x}
+            out[item_id] = {lab: float(x) for lab, x in zip(project.labels, prior, strict=True) if x}
     return out
 
 
