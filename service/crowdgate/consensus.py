@@ -426,7 +426,8 @@ def committee_evidence(
     for item_id, item in items.items():
         prior = committee_vote(project, item, reliability)
         if prior.any():
-            out[item_id] = {lab: float(x) for lab, x in zip(project.labels, prior, strict=True) if x}
+            pairs = zip(project.labels, prior, strict=True)
+            out[item_id] = {lab: float(x) for lab, x in pairs if x}
     return out
 
 
