@@ -1,0 +1,246 @@
+"""SQLite backend: projects, items, their blobs and features, and the sampling pools."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import Conflict
+from ..models import GOLD, ITEM_STATES, Item, Project
+from .sqlite_conn import ITEM_COLS, SqliteBase
+from .sqlite_schema import OPEN_POOL, pool_of
+
+
+class SqliteItems(SqliteBase):
+    """Projects and items, kept with their pool membership and state counters in one write."""
+
+    # -- projects --------------------------------------------------------------------------
+    def create_project(self, project: Project) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO projects (id, data) VALUES (?, ?)",
+                (project.id, json.dumps(project.to_dict())),
+            )
+            if cur.rowcount == 0:
+                raise Conflict(
+                    f"Project {project.id!r} already exists; choose another id.",
+                    code="project-exists",
+                )
+
+    def save_project(self, project: Project) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE projects SET data=? WHERE id=?", (json.dumps(project.to_dict()), project.id)
+            )
+
+    def get_project(self, project_id: str) -> Project | None:
+        rows = self._q("SELECT data FROM projects WHERE id=?", (project_id,))
+        return Project.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def list_projects(self) -> list[Project]:
+        return [
+            Project.from_dict(json.loads(r[0]))
+            for r in self._q("SELECT data FROM projects ORDER BY id")
+        ]
+
+    # -- items -----------------------------------------------------------------------------
+    def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    item.project,
+                    item.id,
+                    item.state,
+                    item.known_label,
+                    item.votes,
+                    json.dumps(item.to_dict()),
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
+            db.executemany(
+                "INSERT INTO blobs (project, item, kind, data) VALUES (?, ?, ?, ?)",
+                [(item.project, item.id, kind, data) for kind, data in blobs.items()],
+            )
+            if features is not None:
+                vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
+                db.execute(
+                    "INSERT INTO features (project, item, vec) VALUES (?, ?, ?)",
+                    (item.project, item.id, vec),
+                )
+            self._pool_add(db, item.project, pool_of(item.state, item.known_label), item.id)
+            counts = {f"state:{item.state}": 1}
+            if item.state == GOLD and item.known_label is not None:
+                counts[f"gold:{item.known_label}"] = 1
+            self._incr(db, item.project, counts)
+        return True
+
+    def get_item(self, project_id: str, item_id: str) -> Item | None:
+        rows = self._q(
+            f"SELECT {ITEM_COLS} FROM items WHERE project=? AND id=?", (project_id, item_id)
+        )
+        return self._item(rows[0]) if rows else None
+
+    @staticmethod
+    def _item(row: tuple) -> Item:
+        item = Item.from_dict(json.loads(row[0]))
+        item.votes = row[1]
+        if row[2] is not None:
+            item.committee_label, item.committee_confidence, item.model_version = row[2:5]
+        return item
+
+    def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
+        rows = self._q(
+            "SELECT data FROM blobs WHERE project=? AND item=? AND kind=?",
+            (project_id, item_id, kind),
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def get_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
+        if not wanted:
+            return []
+        pairs = ",".join("(?,?)" for _ in wanted)
+        rows = self._q(
+            f"SELECT item, kind, data FROM blobs WHERE project=? AND (item, kind) IN "
+            f"(VALUES {pairs})",
+            (project_id, *(v for pair in wanted for v in pair)),
+        )
+        found = {(item, kind): bytes(data) for item, kind, data in rows}
+        return [found.get(pair) for pair in wanted]
+
+    def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item, vec in self._q(
+                f"SELECT item, vec FROM features WHERE project=? AND item IN ({marks})",
+                (project_id, *chunk),
+            ):
+                out[item] = np.frombuffer(vec, dtype=np.float32)
+        return out
+
+    def list_items(
+        self, project_id: str, *, state: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[Item]:
+        if state is None:
+            rows = self._q(
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? ORDER BY seq LIMIT ? OFFSET ?",
+                (project_id, limit, offset),
+            )
+        else:
+            rows = self._q(
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? AND state=? "
+                "ORDER BY seq LIMIT ? OFFSET ?",
+                (project_id, state, limit, offset),
+            )
+        return [self._item(r) for r in rows]
+
+    def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
+        last = -1
+        while True:
+            rows = self._q(
+                f"SELECT seq, {ITEM_COLS} FROM items WHERE project=? AND seq>? "
+                "ORDER BY seq LIMIT ?",
+                (project_id, last, batch),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield self._item(row[1:])
+            last = rows[-1][0]
+
+    def count_items(self, project_id: str) -> dict[str, int]:
+        stats = self.get_stats(project_id)
+        return {s: stats.get(f"state:{s}", 0) for s in ITEM_STATES}
+
+    def gold_labels(self, project_id: str) -> dict[str, int]:
+        stats = self.get_stats(project_id)
+        return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
+
+    @staticmethod
+    def _pool_add(db: sqlite3.Connection, project_id: str, pool: str | None, item: str) -> None:
+        """Append ``item`` to a sampling pool at the next free position."""
+        if pool is None:
+            return
+        db.execute(
+            "INSERT OR IGNORE INTO pools (project, pool, pos, item) SELECT ?, ?, "
+            "coalesce(max(pos) + 1, 0), ? FROM pools WHERE project=? AND pool=?",
+            (project_id, pool, item, project_id, pool),
+        )
+
+    @staticmethod
+    def _pool_remove(db: sqlite3.Connection, project_id: str, pool: str | None, item: str) -> None:
+        """Remove ``item`` from a pool, moving the last item into its place (no gaps)."""
+        if pool is None:
+            return
+        key = (project_id, pool)
+        hole = db.execute(
+            "SELECT pos FROM pools WHERE project=? AND pool=? AND item=?", (*key, item)
+        ).fetchone()
+        if hole is None:
+            return
+        db.execute("DELETE FROM pools WHERE project=? AND pool=? AND pos=?", (*key, hole[0]))
+        db.execute(
+            "UPDATE pools SET pos=? WHERE project=? AND pool=? AND pos=(SELECT max(pos) FROM "
+            "pools WHERE project=? AND pool=?) AND pos>?",
+            (hole[0], *key, *key, hole[0]),
+        )
+
+    def _sample(self, project_id: str, pool: str, n: int) -> list[str]:
+        """Return up to ``n`` distinct items of ``pool``, each equally likely (dense positions)."""
+        if n <= 0:
+            return []
+        top = self._q("SELECT max(pos) FROM pools WHERE project=? AND pool=?", (project_id, pool))[
+            0
+        ][0]
+        if top is None:
+            return []
+        positions = self._rng.sample(range(top + 1), min(n, top + 1))
+        marks = ",".join("?" * len(positions))
+        rows = self._q(
+            f"SELECT pos, item FROM pools WHERE project=? AND pool=? AND pos IN ({marks})",
+            (project_id, pool, *positions),
+        )
+        found = dict(rows)
+        return [found[p] for p in positions if p in found]
+
+    def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
+        return {lab: self._sample(project_id, "gold:" + lab, n) for lab, n in wants.items()}
+
+    def sample_open(self, project_id: str, n: int) -> list[str]:
+        return self._sample(project_id, OPEN_POOL, n)
+
+    def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? AND id=?", (project_id, item_id)
+            ).fetchall()
+            if not rows:
+                return
+            item = self._item(rows[0])
+            old_state, old_known = item.state, item.known_label
+            for key, value in fields.items():
+                setattr(item, key, value)
+            db.execute(
+                "UPDATE items SET state=?, known_label=?, data=? WHERE project=? AND id=?",
+                (item.state, item.known_label, json.dumps(item.to_dict()), project_id, item_id),
+            )
+            before, after = pool_of(old_state, old_known), pool_of(item.state, item.known_label)
+            if before != after:
+                self._pool_remove(db, project_id, before, item_id)
+                self._pool_add(db, project_id, after, item_id)
+            counts: dict[str, int] = {}
+            if old_state != item.state:
+                counts[f"state:{old_state}"] = -1
+                counts[f"state:{item.state}"] = 1
+            if old_state == GOLD and old_known is not None:
+                counts[f"gold:{old_known}"] = counts.get(f"gold:{old_known}", 0) - 1
+            if item.state == GOLD and item.known_label is not None:
+                counts[f"gold:{item.known_label}"] = counts.get(f"gold:{item.known_label}", 0) + 1
+            self._incr(db, project_id, {k: v for k, v in counts.items() if v})
