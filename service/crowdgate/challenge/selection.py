@@ -55,12 +55,8 @@ class RandomSelector:
         return got.open, got.gold
 
 
-#: How many of a queue's best items a grid's open slots are drawn from, beyond the slots
-#: themselves. 0: the slots take the top of the queue, where the live consensus puts the
-#: items a few more votes will settle (adaptive redundancy); drawing 7 slots at random from
-#: the top 40 gave a started item one chance in six of being asked, so the crowd kept
-#: starting fresh items and left hundreds half-voted (bench/RESULTS.md, "Live consensus").
-QUEUE_SLACK = 0
+#: How many of a queue's best items a grid's open slots are drawn from (randomness among them).
+QUEUE_TOP_K = 40
 
 
 class QueueSelector:
@@ -95,7 +91,7 @@ class QueueSelector:
             label,
             n,
             gold,
-            top_k=n + QUEUE_SLACK if committee else 0,
+            top_k=QUEUE_TOP_K if committee else 0,
             vote_cap=int(project.setting("vote_cap")),
         )
         chosen = rng.sample(got.queue, min(n, len(got.queue)))
