@@ -10,10 +10,12 @@ weighed one by one by the full run. The committee's calibrated reading adds at m
 vote to its label (reCAPTCHA v1 counted an OCR reading as half a vote), and at least
 ``MIN_AGREEING`` distinct voters must have said yes, so the committee never settles an item
 alone. Full: the worker refits :class:`~crowdgate.aggregation.captcha.GridVoteModel` on every
-vote. Either settles an item when its top posterior reaches the threshold with ``min_votes``
+vote, one coin per voter, with the same capped committee reading as each item's prior (the
+committee chose the question, so without it a lone yes reads as weak and EM drifts the crowd's
+reliability towards a coin). Either settles an item when its top posterior reaches the threshold with ``min_votes``
 distinct voters and as many distinct networks, and a confident committee that reads the item
 otherwise is outweighed (docs/aggregation.md, "Settle rule"). The full run also reopens settled
-items whose label it no longer supports.
+items whose label it no longer supports and some vote contradicts.
 """
 
 from __future__ import annotations
