@@ -12,10 +12,11 @@ vote to its label (reCAPTCHA v1 counted an OCR reading as half a vote), and at l
 alone. Full: the worker refits :class:`~crowdgate.aggregation.captcha.GridVoteModel` on every
 vote, one coin per voter, with the same capped committee reading as each item's prior (the
 committee chose the question, so without it a lone yes reads as weak and EM drifts the crowd's
-reliability towards a coin). Either settles an item when its top posterior reaches the threshold with ``min_votes``
-distinct voters and as many distinct networks, and a confident committee that reads the item
-otherwise is outweighed (docs/aggregation.md, "Settle rule"). The full run also reopens settled
-items whose label it no longer supports and some vote contradicts.
+reliability towards a coin). Either settles an item when its top posterior reaches the
+threshold with ``min_votes`` distinct voters and as many distinct networks, and a confident
+committee that reads the item otherwise is outweighed (docs/aggregation.md, "Settle rule").
+The full run also reopens settled items whose label it no longer supports and some vote
+contradicts.
 """
 
 from __future__ import annotations
