@@ -212,3 +212,69 @@ def test_live_ranks_lift_started_items_and_drop_refused_and_split_ones():
     assert ranks["a"]["split"] == ranks["b"]["split"] == consensus.DROPPED_RANK
     yes = [Vote("p", "x", lab, True, f"v{n}", "n", "c", 1.0, 0.0) for n, lab in enumerate("aabb")]
     assert consensus.is_split(yes) and not consensus.is_split(yes[:3])
+
+
+def _committee_chosen_questions(seed: int = 0):
+    """Grid votes where the committee picked every item's one question (its top label, right
+    nine times in ten): nearly all answers are yes, most items have one or two votes."""
+    rng = np.random.default_rng(seed)
+    k, n = 10, 400
+    truth = rng.integers(0, k, n)
+    asked = np.where(rng.random(n) < 0.9, truth, rng.integers(0, k, n))
+    cols: dict[str, list] = {k: [] for k in ("items", "labels", "answers", "voters", "challenges")}
+    for grid in range(60):
+        label = int(rng.integers(0, k))
+        pool = np.flatnonzero(asked == label)
+        for i in rng.choice(pool, min(7, len(pool)), replace=False):
+            right = rng.random() < 0.95
+            cols["items"].append(f"i{i}")
+            cols["labels"].append(str(label))
+            cols["answers"].append(bool((truth[i] == label) == right))
+            cols["voters"].append(f"v{grid}")
+            cols["challenges"].append(f"c{grid}")
+    # the committee's capped half vote for the label it asked (consensus.committee_vote)
+    half = 0.5 * np.log(0.95 / 0.05)
+    evidence = {f"i{i}": {str(asked[i]): half} for i in range(n)}
+    return cols, evidence, [str(c) for c in range(k)]
+
+
+def test_the_committees_reading_keeps_the_full_run_sound_when_it_chose_the_questions():
+    cols, evidence, classes = _committee_chosen_questions()
+    fit = dict(
+        classes=classes,
+        gold_score=[1.0] * len(cols["items"]),
+        challenges=cols["challenges"],
+    )
+    args = (cols["items"], cols["labels"], cols["answers"], cols["voters"])
+    flat = GridVoteModel(gold_per_grid=5, voter_model="one-coin").fit(*args, **fit)
+    informed = GridVoteModel(gold_per_grid=5, voter_model=consensus.LIVE_VOTER_MODEL).fit(
+        *args, **fit, item_evidence=evidence
+    )
+    two = GridVoteModel(gold_per_grid=5, voter_model="auto").fit(
+        *args, **fit, item_evidence=evidence
+    )
+    # a shared class prior alone reads a lone yes as weak, so agreeing voters look unreliable
+    assert flat.population_reliability_ < 0.85
+    assert informed.population_reliability_ > 0.92
+    yes: dict[str, int] = {}
+    for item, answer in zip(cols["items"], cols["answers"], strict=True):
+        yes[item] = yes.get(item, 0) + int(answer)
+    agreed = [row for row, item in enumerate(informed.items_) if yes[str(item)] >= 2]
+    assert np.mean(informed.probas_[agreed].max(axis=1) >= 0.95) > 0.95
+    # two coins are not identified here: the evidence picks a crowd of yes-sayers (measured 0.15)
+    assert np.mean(two.probas_[agreed].max(axis=1) >= 0.95) < 0.5
+
+
+def test_rerun_does_not_reopen_a_settled_item_whose_votes_all_agree(store):
+    seeded = seed_project(store, open_items=1)
+    item = seeded.open[0]
+    project = store.get_project(seeded.project)
+    # one yes from a voter whose gold record says nothing (score 0): the full model's
+    # posterior for the label is a third, yet no vote contradicts it
+    vote = Vote(seeded.project, item, "circle", True, "voter-0", "net-0", "ch-0", 0.0, 0.0)
+    token = TokenRecord("tok-0", seeded.sitekey, "shop.example", seeded.project, 0.0, 1e12)
+    store.record_pass(seeded.project, [vote], token, 50)
+    store.update_item(seeded.project, item, state=SETTLED, label="circle")
+    result = consensus.rerun(store, project, run=3)
+    assert result["reopened"] == 0
+    assert store.get_item(seeded.project, item).state == SETTLED

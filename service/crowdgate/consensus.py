@@ -10,10 +10,13 @@ weighed one by one by the full run. The committee's calibrated reading adds at m
 vote to its label (reCAPTCHA v1 counted an OCR reading as half a vote), and at least
 ``MIN_AGREEING`` distinct voters must have said yes, so the committee never settles an item
 alone. Full: the worker refits :class:`~crowdgate.aggregation.captcha.GridVoteModel` on every
-vote. Either settles an item when its top posterior reaches the threshold with ``min_votes``
-distinct voters and as many distinct networks, and a confident committee that reads the item
-otherwise is outweighed (docs/aggregation.md, "Settle rule"). The full run also reopens settled
-items whose label it no longer supports.
+vote, one coin per voter, with the same capped committee reading as each item's prior (the
+committee chose the question, so without it a lone yes reads as weak and EM drifts the crowd's
+reliability towards a coin). Either settles an item when its top posterior reaches the
+threshold with ``min_votes`` distinct voters and as many distinct networks, and a confident
+committee that reads the item otherwise is outweighed (docs/aggregation.md, "Settle rule").
+The full run also reopens settled items whose label it no longer supports and some vote
+contradicts.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ RELIABILITY_PRIOR_VOTES = 20.0
 RELIABILITY_BOUNDS = (0.55, 0.99)
 #: Seconds a process reuses the population reliability it read from the last model record.
 POPULATION_TTL_S = 10.0
+#: Voter model of the full run's :class:`~crowdgate.aggregation.captcha.GridVoteModel`.
+LIVE_VOTER_MODEL = "one-coin"
 #: Distinct classes that each got ``MIN_AGREEING`` yes voters: the crowd splits on the item.
 SPLIT_CLASSES = 2
 #: Queue score of an item the crowd has started on a label (the trainer's scores are below):
@@ -416,6 +421,28 @@ def live_ranks(
     return out
 
 
+def committee_evidence(
+    project: Project, items: dict[str, Item | None], reliability: float
+) -> dict[str, dict[str, float]]:
+    """Return ``{item: {label: log-odds}}``: the committee's capped reading for the full run."""
+    out: dict[str, dict[str, float]] = {}
+    for item_id, item in items.items():
+        prior = committee_vote(project, item, reliability)
+        if prior.any():
+            pairs = zip(project.labels, prior, strict=True)
+            out[item_id] = {lab: float(x) for lab, x in pairs if x}
+    return out
+
+
+def dissents(votes: list[Vote], label: str) -> bool:
+    """Return True when some vote on an item contradicts ``label`` (a no to it, a yes to another).
+
+    The full run reopens a settled item only then: a model whose estimates moved (a young
+    project's reliabilities, say) is no reason to doubt votes that all agree.
+    """
+    return any((v.label == label) != bool(v.answer) for v in votes)
+
+
 def rerun(store: Store, project: Project, run: int, now: float | None = None) -> dict:
     """Refit the full grid-vote model on every vote and settle or relabel items accordingly.
 
@@ -431,7 +458,18 @@ def rerun(store: Store, project: Project, run: int, now: float | None = None) ->
     if not votes:
         return {"votes": 0, "settled": 0, "relabeled": 0, "reopened": 0}
     live_r = estimate_reliability(votes, project.labels, float(project.setting("live_reliability")))
-    model = GridVoteModel(gold_per_grid=int(project.setting("gold_per_grid"))).fit(
+    by_item: dict[str, list[Vote]] = {}
+    nets: dict[str, set[str]] = {}
+    for v in votes:
+        by_item.setdefault(v.item, []).append(v)
+        nets.setdefault(v.item, set()).add(v.network)
+    items = {i: store.get_item(project.id, i) for i in by_item}
+    # One coin per voter: the committee picks each item's question, so "no" answers (what a
+    # specificity is learned from) are rare and two coins are not identified; the evidence then
+    # prefers a crowd of yes-sayers (docs/aggregation.md, "Live consensus").
+    model = GridVoteModel(
+        gold_per_grid=int(project.setting("gold_per_grid")), voter_model=LIVE_VOTER_MODEL
+    ).fit(
         [v.item for v in votes],
         [v.label for v in votes],
         [v.answer for v in votes],
@@ -439,12 +477,8 @@ def rerun(store: Store, project: Project, run: int, now: float | None = None) ->
         classes=project.labels,
         gold_score=[v.gold_score for v in votes],
         challenges=[v.challenge for v in votes],
+        item_evidence=committee_evidence(project, items, live_r),
     )
-    by_item: dict[str, list[Vote]] = {}
-    nets: dict[str, set[str]] = {}
-    for v in votes:
-        by_item.setdefault(v.item, []).append(v)
-        nets.setdefault(v.item, set()).add(v.network)
     classes = [str(c) for c in model.classes_]
     order = [classes.index(lab) for lab in project.labels]
     settled = relabeled = reopened = 0
@@ -452,7 +486,7 @@ def rerun(store: Store, project: Project, run: int, now: float | None = None) ->
     for row, item_id in enumerate(model.items_):
         item_id = str(item_id)
         posterior = model.probas_[row][order]
-        item = store.get_item(project.id, item_id)
+        item = items.get(item_id)
         if item is None or item.state == GOLD:
             continue
         top = confirm(project, item, posterior, by_item[item_id], len(nets[item_id]))
@@ -469,7 +503,11 @@ def rerun(store: Store, project: Project, run: int, now: float | None = None) ->
                     consensus_by=by,
                 )
                 relabeled += 1
-            elif top is None and posterior[project.labels.index(item.label)] < REOPEN_BELOW:
+            elif (
+                top is None
+                and posterior[project.labels.index(item.label)] < REOPEN_BELOW
+                and dissents(by_item[item_id], item.label)
+            ):
                 store.update_item(
                     project.id,
                     item_id,

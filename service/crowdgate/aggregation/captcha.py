@@ -171,12 +171,18 @@ class GridVoteModel:
         gold_score: Sequence[float] | None = None,
         challenges: Sequence[Any] | None = None,
         truth: Mapping[Any, Any] | None = None,
+        item_evidence: Mapping[Any, Mapping[Any, float]] | None = None,
     ) -> Self:
         """Fit on votes given as columns, or as one sequence of ``(item, label, answer, voter)``.
 
         ``classes`` lists every class of the project (default: the labels asked or in
         ``truth``); ``gold_score`` is each vote's challenge gold score in [0, 1] and
         ``challenges`` the challenge id, so a challenge's gold counts once per voter.
+        ``item_evidence`` maps an item to log-odds added to some of its classes on top of the
+        class prior: the committee's capped reading. It matters when the asked label is chosen
+        by the committee (one question per item, nearly all answered yes): with only a shared
+        class prior a lone yes barely moves its item, so the EM scores agreeing voters as
+        disagreeing and their reliability slides towards a coin (docs/aggregation.md).
         """
         if labels is None:
             rows = list(items)
@@ -205,6 +211,12 @@ class GridVoteModel:
             if pos < n_items and self.items_[pos] == item:
                 gold_idx[pos] = self._class_index(np.asarray([label]))[0]
         g_right, g_seen = self._gold_record(voter_idx, n_voters, gold_score, challenges)
+        offset = np.zeros((n_items, k))
+        for item, per_class in (item_evidence or {}).items():
+            pos = np.searchsorted(self.items_, item) if n_items else 0
+            if pos < n_items and self.items_[pos] == item:
+                for label, value in per_class.items():
+                    offset[pos, self._class_index(np.asarray([label]))[0]] += float(value)
         self.loss_history_: list[float] = []
         self.prior_ = np.full(k, 1.0 / max(k, 1))
         self.probas_ = np.tile(self.prior_, (n_items, 1))
@@ -226,7 +238,7 @@ class GridVoteModel:
             bonus = np.where(yes, 1.0, -1.0) * (np.log(r) - np.log1p(-r))
             score = np.bincount(cell, weights=bonus, minlength=n_items * k).reshape(n_items, k)
             score += np.bincount(item_idx, weights=base, minlength=n_items)[:, None]
-            probas, log_evidence = log_normalize(np.log(self.prior_) + score)
+            probas, log_evidence = log_normalize(np.log(self.prior_) + offset + score)
             probas[gold_rows] = 0.0
             probas[gold_rows, gold_idx[gold_rows]] = 1.0
             self.probas_ = probas
@@ -242,7 +254,7 @@ class GridVoteModel:
                 break
         r = self._reliability(right, seen, g_right, g_seen, hit, n_votes, population)
         self._choose_voter_model(
-            GridVotes(item_idx, voter_idx, cell, yes, n_items, n_voters, k, gold_idx),
+            GridVotes(item_idx, voter_idx, cell, yes, n_items, n_voters, k, gold_idx, offset),
             g_right,
             g_seen,
             coin_evidence(right, seen) + posterior_entropy_term(self.probas_, gold_idx),

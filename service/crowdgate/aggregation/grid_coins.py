@@ -30,6 +30,8 @@ class GridVotes:
     n_voters: int
     k: int
     gold_idx: np.ndarray
+    #: (n_items, k) log-odds added to the class prior per item (the committee's reading), or None
+    offset: np.ndarray | None = None
 
 
 def shrunk_rate(hits: np.ndarray, trials: np.ndarray, population: float, strength: float):
@@ -98,6 +100,8 @@ def fit_two_coin(
         bonus = np.where(yes, np.log(se_v) - np.log1p(-sp_v), np.log1p(-se_v) - np.log(sp_v))
         score = np.bincount(votes.cell, weights=bonus, minlength=n_items * k).reshape(n_items, k)
         score += np.bincount(votes.item_idx, weights=base, minlength=n_items)[:, None]
+        if votes.offset is not None:
+            score += votes.offset
         probas, log_evidence = log_normalize(np.log(prior) + score)
         probas[gold_rows] = 0.0
         probas[gold_rows, votes.gold_idx[gold_rows]] = 1.0
