@@ -4,10 +4,11 @@ Every stored image goes through :func:`normalize_image`, so an item's identity (
 the normalized bytes) does not depend on the container, metadata or orientation flag of the
 upload: the same pixels sent as PNG or BMP become the same item.
 
-Output encoding is WebP at quality 90 (thumbnails and variants 85). Lossy WebP is about a tenth
-of the size of lossless on photographs, which matters because the Redis backend keeps every blob
-in memory, and at quality 90 the loss is far below what a 512 px training image or a 128 px grid
-tile shows. libwebp is deterministic for a given version, which is all dedupe needs.
+Output encoding is WebP at quality 90 (thumbnails 85, tile variants 78 to 90). Lossy WebP is
+about a tenth of the size of lossless on photographs, which matters because the Redis backend
+keeps every blob in memory, and at quality 90 the loss is far below what a 512 px training image
+or a 128 px grid tile shows. libwebp is deterministic for a given version, which is all dedupe
+needs.
 """
 
 from __future__ import annotations
