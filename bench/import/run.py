@@ -100,12 +100,20 @@ def _tree_pss_kib(pid: int) -> int:
     return total
 
 
-def run_import(folder: Path, n: int, jobs: int, work: Path) -> dict[str, float]:
-    """Import ``folder`` with the command line; return rate, peak and sampled memory."""
+def run_import(
+    folder: Path, n: int, jobs: int, work: Path, tree: Path | None = None
+) -> dict[str, float]:
+    """Import ``folder`` with the command line; return rate, peak and sampled memory.
+
+    ``tree``: a checkout whose ``service/`` is imported instead of the installed package (the
+    code as it was, for a baseline in the same run).
+    """
     data = work / f"data-{n}-jobs{jobs}"
     subprocess.run(["rm", "-rf", str(data)], check=True)
     env = {**os.environ, "CROWDGATE_DATA_DIR": str(data), "CROWDGATE_SECRET_KEY": "bench"}
     env.pop("CROWDGATE_STORE", None)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree / "service")
     crowdgate = [sys.executable, "-m", "crowdgate"]
     subprocess.run(
         [*crowdgate, "project", "create", "photos", "--labels", "a,b"],
@@ -161,54 +169,67 @@ def main() -> None:
         help="Run the --jobs 1 baseline only at sizes up to this.",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="Also import with this checkout's code (e.g. a git worktree of the commit before), "
+        "same --jobs, at sizes up to --baseline-max.",
+    )
+    parser.add_argument(
+        "--no-serial",
+        action="store_true",
+        help="Skip the --jobs 1 baseline (threads in one process).",
+    )
+    parser.add_argument("--heading", default="## Import")
     parser.add_argument("--write-results", action="store_true")
     opts = parser.parse_args()
     sizes = [int(s) for s in opts.sizes.split(",")]
     work = CACHE / "runs"
     work.mkdir(parents=True, exist_ok=True)
     rows = []
-    loads = []
     for n in sizes:
         t = time.perf_counter()
         folder = photo_set(n)
         print(f"{n} photos ready in {time.perf_counter() - t:.0f} s", flush=True)
-        builds = [("new", opts.jobs)]
-        if n <= opts.baseline_max:
-            builds.insert(0, ("baseline", 1))
-        for build, jobs in builds:
+        builds: list[tuple[str, int, Path | None]] = [("new", opts.jobs, None)]
+        if n <= opts.baseline_max and opts.baseline_tree is not None:
+            builds.insert(0, ("as-was", opts.jobs, opts.baseline_tree))
+        if n <= opts.baseline_max and not opts.no_serial:
+            builds.insert(0, ("baseline", 1, None))
+        for build, jobs, tree in builds:
             before = os.getloadavg()[0]
-            row = run_import(folder, n, jobs, work)
-            loads.append((before, os.getloadavg()[0]))
-            rows.append((n, build, jobs, row, before))
+            row = run_import(folder, n, jobs, work, tree)
+            rows.append((n, build, jobs, row, (before, os.getloadavg()[0])))
             print(n, build, jobs, {k: round(v, 1) for k, v in row.items()}, flush=True)
     table = [
         "| images | build | processes | seconds | images/s | peak PSS MiB | MiB at 10/50/90 % "
-        "| load avg at start |",
+        "| load avg start / end |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for n, build, jobs, row, before in rows:
+    for n, build, jobs, row, (before, after) in rows:
         table.append(
             f"| {n:,} | {build} | {jobs} | {row['seconds']:.0f} | {row['rate']:.1f} "
             f"| {row['peak_mib']:.0f} | {row['mib_10']:.0f} / {row['mib_50']:.0f} / "
-            f"{row['mib_90']:.0f} | {before:.1f} |"
+            f"{row['mib_90']:.0f} | {before:.1f} / {after:.1f} |"
         )
     ratios = []
     for n in sizes:
         got = {b: r for m, b, _, r, _ in rows if m == n}
-        if "baseline" in got:
-            ratio = got["new"]["rate"] / got["baseline"]["rate"]
-            ratios.append(f"- {n:,} images: new/baseline rate {ratio:.2f}x")
+        for base in ("baseline", "as-was"):
+            if base in got:
+                ratio = got["new"]["rate"] / got[base]["rate"]
+                ratios.append(f"- {n:,} images: new/{base} rate {ratio:.2f}x")
     section = "\n".join(
         [
-            "## Import",
+            opts.heading,
             "",
-            f"Command: `python bench/import/run.py --sizes {opts.sizes} --baseline-max "
-            f"{opts.baseline_max} --write-results`",
+            f"Command: `python bench/import/run.py {' '.join(sys.argv[1:])}`",
             "",
             "Whole `crowdgate import` of generated 320x240 JPEG crops of scikit-learn's sample "
-            "photos into a fresh SQLite data directory (decode, normalize, thumbnail, 4 tile "
-            f"variants, features, store writes); {os.cpu_count()} cores shared with other work. "
-            "Baseline: `--jobs 1` (threads in one process, the importer as it was).",
+            "photos into a fresh SQLite data directory (decode, normalize, thumbnail, the "
+            f"default 16 tile variants, features, store writes); {os.cpu_count()} cores shared "
+            "with other work. Baseline: `--jobs 1` (threads in one process); as-was: the code "
+            "of `--baseline-tree` with the same processes.",
             "",
             *table,
             "",
@@ -218,7 +239,7 @@ def main() -> None:
     )
     print(section)
     if opts.write_results:
-        write_section(section, "## Import")
+        write_section(section, opts.heading)
 
 
 if __name__ == "__main__":

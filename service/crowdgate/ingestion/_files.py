@@ -57,7 +57,11 @@ def read_file(path: Path, name: str, max_file_bytes: int) -> Entry | Rejection:
             )
         if info.st_size > max_file_bytes:
             return too_large(name, info.st_size, max_file_bytes)
-        data = fh.read(max_file_bytes + 1)
+        # Ask for the size fstat gave (plus one byte, to notice a file still growing), not for
+        # the limit: read(n) allocates n bytes up front, 25 MiB per file by default.
+        data = fh.read(info.st_size + 1)
+        if len(data) > info.st_size:  # grew since fstat: read on, up to the limit
+            data += fh.read(max_file_bytes + 1 - len(data))
     if len(data) > max_file_bytes:
         return too_large(name, len(data), max_file_bytes)
     return Entry(name, data)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import ImportRejected
 from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Source, read_file
@@ -14,6 +15,9 @@ from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Source, read_file
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 #: Hugging Face ``imagefolder`` metadata names the file column ``file_name``.
 _FILE_ALIASES = ("file", "file_name")
+
+#: one manifest line: the file, its known label and its split
+Row = tuple[str, str | None, str | None]
 
 
 def iter_manifest(
@@ -25,6 +29,8 @@ def iter_manifest(
     manifest has one object per line with the same keys (``file_name`` is accepted for
     ``file``; other columns are ignored). Paths are relative to the manifest's folder; a path
     that leaves that folder is refused as ``unsafe-path``, a missing file as ``missing-file``.
+    The manifest is read line by line twice (once to check it, once to import it), so memory
+    stays flat at any length.
 
     Raises
     ------
@@ -32,13 +38,11 @@ def iter_manifest(
         ``bad-manifest``, naming the line, when called, if any line is malformed.
     """
     path = Path(path)
-    rows = parse_manifest(path)
-    return _entries(rows, path.parent.resolve(), max_file_bytes)
+    count_manifest(path)  # the whole manifest is checked before the first file is read
+    return _entries(iter_rows(path), path.parent.resolve(), max_file_bytes)
 
 
-def _entries(
-    rows: list[tuple[str, str | None, str | None]], base: Path, max_file_bytes: int
-) -> Source:
+def _entries(rows: Iterator[Row], base: Path, max_file_bytes: int) -> Source:
     for file, label, split in rows:
         target = Path(file) if Path(file).is_absolute() else base / file
         try:
@@ -59,25 +63,43 @@ def _entries(
         yield outcome
 
 
-def parse_manifest(path: Path) -> list[tuple[str, str | None, str | None]]:
+def count_manifest(path: Path) -> int:
+    """Return how many files a manifest lists, or raise ``bad-manifest`` (flat memory)."""
+    return sum(1 for _ in iter_rows(path))
+
+
+def parse_manifest(path: Path) -> list[Row]:
     """Return the (file, label, split) rows of a manifest, or raise ``bad-manifest``."""
+    return list(iter_rows(path))
+
+
+def iter_rows(path: Path) -> Iterator[Row]:
+    """Yield the (file, label, split) rows of a manifest as read, or raise ``bad-manifest``."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportRejected(
-            "bad-manifest", f"The manifest {str(path)!r} cannot be read as UTF-8 text ({exc})."
-        ) from exc
-    if path.suffix.lower() == ".csv":
-        return _parse_csv(path.name, text)
-    return _parse_jsonl(path.name, text)
+        fh = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    with fh:
+        is_csv = path.suffix.lower() == ".csv"
+        rows = _csv_rows(path.name, fh) if is_csv else _jsonl_rows(path.name, fh)
+        try:
+            yield from rows
+        except UnicodeDecodeError as exc:
+            raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: Exception) -> ImportRejected:
+    return ImportRejected(
+        "bad-manifest", f"The manifest {str(path)!r} cannot be read as UTF-8 text ({exc})."
+    )
 
 
 def _bad_line(manifest: str, line: int, detail: str) -> ImportRejected:
     return ImportRejected("bad-manifest", f"{manifest}, line {line}: {detail}.")
 
 
-def _parse_csv(manifest: str, text: str) -> list[tuple[str, str | None, str | None]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(manifest: str, fh: TextIO) -> Iterator[Row]:
+    reader = csv.reader(fh)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -96,7 +118,6 @@ def _parse_csv(manifest: str, text: str) -> list[tuple[str, str | None, str | No
         )
     label_col = header.index("label") if "label" in header else None
     split_col = header.index("split") if "split" in header else None
-    rows = []
     try:
         for record in reader:
             if not any(cell.strip() for cell in record):
@@ -108,23 +129,20 @@ def _parse_csv(manifest: str, text: str) -> list[tuple[str, str | None, str | No
                     f"found {len(record)} fields where the header "
                     f"has {len(header)}; quote values that contain commas",
                 )
-            rows.append(
-                _row(
-                    manifest,
-                    reader.line_num,
-                    record[file_col],
-                    None if label_col is None else record[label_col],
-                    None if split_col is None else record[split_col],
-                )
+            yield _row(
+                manifest,
+                reader.line_num,
+                record[file_col],
+                None if label_col is None else record[label_col],
+                None if split_col is None else record[split_col],
             )
     except csv.Error as exc:
         raise _bad_line(manifest, reader.line_num, f"malformed CSV ({exc})") from exc
-    return rows
 
 
-def _parse_jsonl(manifest: str, text: str) -> list[tuple[str, str | None, str | None]]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(manifest: str, fh: TextIO) -> Iterator[Row]:
+    # Lines end at \n, \r or \r\n; none can occur raw inside a JSON string.
+    for number, line in enumerate(fh, start=1):
         if not line.strip():
             continue
         try:
@@ -134,13 +152,10 @@ def _parse_jsonl(manifest: str, text: str) -> list[tuple[str, str | None, str | 
         if not isinstance(record, dict):
             raise _bad_line(manifest, number, 'expected an object like {"file": "a.jpg"}')
         file = next((record[a] for a in _FILE_ALIASES if a in record), None)
-        rows.append(_row(manifest, number, file, record.get("label"), record.get("split")))
-    return rows
+        yield _row(manifest, number, file, record.get("label"), record.get("split"))
 
 
-def _row(
-    manifest: str, line: int, file: object, label: object, split: object
-) -> tuple[str, str | None, str | None]:
+def _row(manifest: str, line: int, file: object, label: object, split: object) -> Row:
     if not isinstance(file, str) or not file.strip():
         raise _bad_line(manifest, line, "the 'file' value is missing or empty; name the image file")
     return (

@@ -10,13 +10,14 @@ size is bounded before the bytes are read. A source that cannot be read at all r
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ImportRejected
 from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Source, read_file
-from ._manifest import MANIFEST_SUFFIXES, iter_manifest, parse_manifest
+from ._manifest import MANIFEST_SUFFIXES, count_manifest, iter_manifest
 from ._zip import ZipLimits, iter_zip, skipped_member
 
 __all__ = [
@@ -63,7 +64,7 @@ def count_source(path: str | os.PathLike[str]) -> int | None:
         if path.is_dir():
             return sum(1 for _ in _walk(path, ""))
         if path.suffix.lower() in MANIFEST_SUFFIXES:
-            return len(parse_manifest(path))
+            return count_manifest(path)
         if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 return sum(1 for info in zf.infolist() if not skipped_member(info))
@@ -95,18 +96,22 @@ def iter_folder(
 
 
 def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path, bool]]:
-    with os.scandir(root) as it:
-        children = sorted(it, key=lambda e: e.name)
-    for child in children:
-        if child.name.startswith("."):
-            continue
-        name = f"{prefix}{child.name}"
-        if child.is_symlink():
-            yield name, Path(child.path), True
-        elif child.is_dir(follow_symlinks=False):
-            yield from _walk(Path(child.path), f"{name}/")
+    # Only the sorted names of one folder are held (not os.DirEntry objects, several times
+    # larger), and each entry is looked at when its turn comes: a folder of a million photos
+    # costs its names' memory, no more.
+    for child in sorted(n for n in os.listdir(root) if not n.startswith(".")):
+        path = root / child
+        name = f"{prefix}{child}"
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            mode = stat.S_IFREG  # gone since listed: read_file reports it as missing-file
+        if stat.S_ISLNK(mode):
+            yield name, path, True
+        elif stat.S_ISDIR(mode):
+            yield from _walk(path, f"{name}/")
         else:
-            yield name, Path(child.path), False
+            yield name, path, False
 
 
 def _iter_single(path: Path, max_file_bytes: int) -> Source:
