@@ -9,6 +9,7 @@ about the same factor, so the table prints each part's share and scales it to th
 request measured without the profiler.
 
     python bench/http_load/breakdown.py --store redis --requests 500
+    python bench/http_load/breakdown.py --store sqlite --data-dir /tmp/demo   # reuse a demo
 """
 
 from __future__ import annotations
@@ -98,13 +99,21 @@ def main() -> None:
     parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--service", type=Path, default=ROOT / "service")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="SQLite only: reuse the demo in this data dir (its crowdgate.db), kept afterwards",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.service.resolve()))
     from crowdgate import create_app
     from crowdgate.config import Settings
     from crowdgate.demo import ensure_demo
 
-    tmp = Path(tempfile.mkdtemp(prefix="crowdgate-breakdown-"))
+    if args.data_dir is not None and args.store != "sqlite":
+        parser.error("--data-dir reuses a SQLite demo; use it with --store sqlite")
+    tmp = args.data_dir or Path(tempfile.mkdtemp(prefix="crowdgate-breakdown-"))
     redis_proc = None
     if args.store == "redis":
         with socket.socket() as s:
@@ -145,7 +154,8 @@ def main() -> None:
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.data_dir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(app, store, info, n: int) -> None:

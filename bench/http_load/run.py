@@ -15,6 +15,7 @@ is printed before and after, and hello runs first and last (their mean is the ba
 
     python bench/http_load/run.py --store redis --seconds 10
     python bench/http_load/run.py --service /tmp/old/service   # bench another tree's code
+    python bench/http_load/run.py --store sqlite --seconds 5 --repeat 3   # 3 runs, 1 import
 """
 
 from __future__ import annotations
@@ -317,6 +318,12 @@ def main() -> None:
         default="routes,flow",
         help="comma-separated: routes (healthz and each hot route), flow (whole captchas)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every phase (hello first and last included) this many times on one demo import",
+    )
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     service = args.service.resolve()
@@ -374,47 +381,18 @@ def main() -> None:
 
     hello_port, cg_port = free_port(), free_port()
     hello = crowd = None
+    reports = []
     try:
         hello = start_gunicorn("hello_app:app", hello_port, args.workers, env)
         crowd = start_gunicorn("crowdgate:create_app()", cg_port, args.workers, env)
-        results = {
-            "hello": run_phase(
-                hello_port, "hello", [[]] * args.procs, args.seconds, {"app": hello.pid}
-            )
-        }
         groups = {"app": crowd.pid}
         if redis_proc is not None:
             groups["redis"] = redis_proc.pid
-        if "flow" in phases:
-            # unmeasured: every worker thread opens its connections and fills its caches
-            run_flow(cg_port, uri, info.sitekey, info.secret, args.procs, 2.0, groups, group_cpu_s)
-            results["flow"] = run_flow(
-                cg_port,
-                uri,
-                info.sitekey,
-                info.secret,
-                args.procs,
-                args.seconds,
-                groups,
-                group_cpu_s,
-            )
-            half = results["flow"]["solved_per_s"] / 2
-            results["flow@half"] = run_flow(
-                cg_port,
-                uri,
-                info.sitekey,
-                info.secret,
-                args.procs,
-                args.seconds,
-                groups,
-                group_cpu_s,
-                rate=half,
-            )
-        if "routes" in phases:
-            route_phases(results, cg_port, store, info, args, groups)
-        results["hello (end)"] = run_phase(
-            hello_port, "hello", [[]] * args.procs, args.seconds, {"app": hello.pid}
-        )
+        for _ in range(args.repeat):
+            # each repetition is a run of its own: its own hello before and after, its own load
+            before = os.getloadavg() if reports else load_before
+            results = run_once(args, phases, hello, hello_port, cg_port, uri, info, store, groups)
+            reports.append((results, before, os.getloadavg()))
     finally:
         for proc in (hello, crowd):
             if proc is not None:
@@ -423,7 +401,41 @@ def main() -> None:
             os.killpg(redis_proc.pid, signal.SIGTERM)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    report(results, args, service, load_before, os.getloadavg())
+    for n, (results, before, after) in enumerate(reports, 1):
+        if args.repeat > 1:
+            print(f"--- run {n} of {args.repeat}")
+        report(results, args, service, before, after)
+
+
+def run_once(args, phases, hello, hello_port, cg_port, uri, info, store, groups) -> dict:
+    """Run hello, the flow phases, the route phases and hello again; return their results."""
+    results = {
+        "hello": run_phase(hello_port, "hello", [[]] * args.procs, args.seconds, {"app": hello.pid})
+    }
+    if "flow" in phases:
+        # unmeasured: every worker thread opens its connections and fills its caches
+        run_flow(cg_port, uri, info.sitekey, info.secret, args.procs, 2.0, groups, group_cpu_s)
+        results["flow"] = run_flow(
+            cg_port, uri, info.sitekey, info.secret, args.procs, args.seconds, groups, group_cpu_s
+        )
+        half = results["flow"]["solved_per_s"] / 2
+        results["flow@half"] = run_flow(
+            cg_port,
+            uri,
+            info.sitekey,
+            info.secret,
+            args.procs,
+            args.seconds,
+            groups,
+            group_cpu_s,
+            rate=half,
+        )
+    if "routes" in phases:
+        route_phases(results, cg_port, store, info, args, groups)
+    results["hello (end)"] = run_phase(
+        hello_port, "hello", [[]] * args.procs, args.seconds, {"app": hello.pid}
+    )
+    return results
 
 
 if __name__ == "__main__":

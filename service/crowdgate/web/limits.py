@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+from functools import lru_cache
 
 from flask import Flask, current_app, request
 from flask_limiter import Limit, Limiter
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 IPV6_CLIENT_PREFIX = 64
 
 
+# Pure, and parsed on every hot request: cached, bounded (see voter.network_prefix).
+@lru_cache(maxsize=4096)
 def client_prefix(address: str) -> str:
     """Return what one client is counted by: the IPv4 address or the IPv6 /64."""
     try:

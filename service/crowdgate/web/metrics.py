@@ -191,7 +191,8 @@ def _count_outcome(endpoint: str, response: Response) -> None:
         return
     if endpoint not in ("public.answer", "public.siteverify"):
         return
-    body = response.get_json(silent=True)
+    # the view leaves the body it answered with on ``g``: no parsing of the response again
+    body = g.get("outcome")
     if not isinstance(body, dict):
         return
     if endpoint == "public.answer":

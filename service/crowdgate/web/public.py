@@ -135,18 +135,17 @@ def answer(challenge_id: str) -> Response:
     if client.origin_host:
         allow_origin()
     if result.success:
-        return jsonify(
-            {"success": True, "token": result.token, "expires_in": c.settings.token_ttl_s}
-        )
-    assert result.next is not None
-    return jsonify(
-        {
+        out = {"success": True, "token": result.token, "expires_in": c.settings.token_ttl_s}
+    else:
+        assert result.next is not None
+        out = {
             "success": False,
             "code": "answer-wrong",
             "message": "Some answers were wrong; here is a new challenge.",
             "next": c.service.describe(result.next),
         }
-    )
+    g.outcome = out  # counted by the metrics hook
+    return jsonify(out)
 
 
 @bp.post("/siteverify")
@@ -157,6 +156,8 @@ def siteverify() -> Response:
     try:
         body = json_body(c.settings.max_json_bytes)
     except CrowdgateError:
-        return jsonify({"success": False, "error-codes": ["bad-request"]})
+        g.outcome = {"success": False, "error-codes": ["bad-request"]}
+        return jsonify(g.outcome)
     body = {**request.args.to_dict(), **body}
-    return jsonify(c.service.verify(body.get("secret"), body.get("response"), body.get("sitekey")))
+    g.outcome = c.service.verify(body.get("secret"), body.get("response"), body.get("sitekey"))
+    return jsonify(g.outcome)  # counted by the metrics hook
