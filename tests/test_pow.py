@@ -195,7 +195,9 @@ def test_a_gated_site_hands_out_a_puzzle_and_issues_once_it_is_solved(client, ap
     assert first.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     given = proof(body["pow"]["puzzle"])
     issued = ask(client, seeded.sitekey, pow=given)
-    assert issued.status_code == 200 and issued.get_json()["grid"] == 12
+    # 7 open tiles and the gold of the asked label's gold set (fewer than 5 when that set is
+    # small: two gold per label here), so the grid's size is not fixed
+    assert issued.status_code == 200 and 8 <= issued.get_json()["grid"] <= 12
     replayed = ask(client, seeded.sitekey, pow=given)
     assert replayed.status_code == 403 and replayed.get_json()["code"] == "pow-replayed"
     assert replayed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
