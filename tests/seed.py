@@ -89,3 +89,16 @@ def _put(store: Store, pid: str, png: bytes, state: str, label: str | None) -> s
         None,
     )
     return item_id
+
+
+def numbered_item(n: int, label: str | None, *, created_at: float, pid: str = "digits") -> Item:
+    """Return item number ``n`` of ``pid``: gold of ``label``, or unlabeled without one."""
+    return Item(
+        project=pid,
+        id=f"{n:064x}",
+        filename=f"img{n}.png",
+        state=GOLD if label else UNLABELED,
+        known_label=label,
+        label=label,
+        created_at=created_at,
+    )

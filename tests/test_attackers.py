@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crowdgate.models import GOLD, UNLABELED, Item
 from crowdgate.simulate.attackers import (
     ATTACKS,
     BYTES,
@@ -20,6 +19,7 @@ from crowdgate.simulate.attackers import (
     phash,
 )
 from crowdgate.store import Store
+from seed import numbered_item
 
 NOW = 1_800_000_000.0
 
@@ -76,15 +76,7 @@ def test_every_attack_answers_a_grid(kind: str) -> None:
 
 
 def _item(store: Store, n: int, label: str | None) -> None:
-    item = Item(
-        project="digits",
-        id=f"{n:064x}",
-        filename=f"img{n}.png",
-        state=GOLD if label else UNLABELED,
-        known_label=label,
-        label=label,
-        created_at=NOW,
-    )
+    item = numbered_item(n, label, created_at=NOW)
     store.put_item(item, {"image": b"I", "thumb": b"T"}, None)
 
 

@@ -10,8 +10,9 @@ import pytest
 from crowdgate.challenge import RandomSelector
 from crowdgate.challenge.grid import compose_grid
 from crowdgate.challenge.selection import QueueSelector
-from crowdgate.models import GOLD, SETTLED, UNLABELED, Item, Project, TokenRecord, Vote
+from crowdgate.models import GOLD, SETTLED, Item, Project, TokenRecord, Vote
 from crowdgate.store import Store
+from seed import numbered_item
 
 NOW = 1_800_000_000.0
 
@@ -23,15 +24,7 @@ def make_project(store: Store) -> Project:
 
 
 def add_item(store: Store, n: int, label: str | None = None) -> Item:
-    item = Item(
-        project="digits",
-        id=f"{n:064x}",
-        filename=f"img{n}.png",
-        state=GOLD if label else UNLABELED,
-        known_label=label,
-        label=label,
-        created_at=NOW,
-    )
+    item = numbered_item(n, label, created_at=NOW)
     store.put_item(item, {"thumb": b"T%d" % n}, np.zeros(4, dtype=np.float32))
     return item
 

@@ -41,7 +41,7 @@ def test_readme_walkthrough_with_test_keys_works_as_written(served):
     assert again == {"success": False, "error-codes": ["timeout-or-duplicate"]}
 
 
-def _solve(base: str, store, sitekey: str, ua: str) -> tuple[str, str]:
+def _solve(base: str, store, sitekey: str, ua: str) -> tuple[str, str, int]:
     status, challenge = call(
         base,
         "/api/v1/challenge",
@@ -60,14 +60,14 @@ def _solve(base: str, store, sitekey: str, ua: str) -> tuple[str, str]:
         headers={"Origin": "https://shop.example", "User-Agent": ua},
     )
     assert status == 200 and answer["success"], answer
-    return challenge["challenge"], answer["token"]
+    return challenge["challenge"], answer["token"], sum(not s.gold for s in hidden.slots)
 
 
 def test_concurrent_siteverify_of_one_token_succeeds_exactly_once(served):
     server, uri = served
     store = open_store(uri)
     seeded = seed_project(store)
-    _, token = _solve(server.base, store, seeded.sitekey, "racer")
+    _, token, _ = _solve(server.base, store, seeded.sitekey, "racer")
     barrier = threading.Barrier(100)
 
     def verify(_: int) -> bool:
@@ -93,7 +93,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote_or_token(served, tmp_path
     project = store.get_project(seeded.project)
     project.settings.update(vote_cap=1000, network_cap=1000)
     store.save_project(project)
-    acknowledged: list[tuple[str, str]] = []
+    acknowledged: list[tuple[str, str, int]] = []
     stop = threading.Event()
     lock = threading.Lock()
 
@@ -124,8 +124,9 @@ def test_sigkill_under_load_loses_no_acknowledged_vote_or_token(served, tmp_path
     by_challenge: dict[str, int] = {}
     for vote in votes:
         by_challenge[vote.challenge] = by_challenge.get(vote.challenge, 0) + 1
-    for challenge_id, token in acknowledged:
-        assert by_challenge.get(challenge_id) == 7, f"votes of {challenge_id} lost"
+    for challenge_id, token, n_open in acknowledged:
+        # one vote per open tile; a grid's open tiles are not a fixed number (decoy gold sets)
+        assert by_challenge.get(challenge_id) == n_open, f"votes of {challenge_id} lost"
         assert after.redeem_token(token, 0, seeded.sitekey) is not None, "token lost"
     for item in after.list_items(seeded.project, state="unlabeled", limit=1000):
         assert item.votes == len(after.list_votes(seeded.project, item.id))

@@ -11,7 +11,6 @@ from crowdgate.errors import Conflict
 from crowdgate.models import (
     GOLD,
     SETTLED,
-    UNLABELED,
     ApiKey,
     Challenge,
     Item,
@@ -31,6 +30,7 @@ from crowdgate.store.base import (
     token_digest,
 )
 from crowdgate.store.sqlite import SqliteStore
+from seed import numbered_item
 
 NOW = 1_800_000_000.0
 
@@ -42,15 +42,7 @@ def make_project(store: Store, pid: str = "digits") -> Project:
 
 
 def add_item(store: Store, n: int, *, label: str | None = None, pid: str = "digits") -> Item:
-    item = Item(
-        project=pid,
-        id=f"{n:064x}",
-        filename=f"img{n}.png",
-        state=GOLD if label else UNLABELED,
-        known_label=label,
-        label=label,
-        created_at=NOW,
-    )
+    item = numbered_item(n, label, created_at=NOW, pid=pid)
     store.put_item(
         item, {"image": b"I%d" % n, "thumb": b"T%d" % n}, np.arange(4, dtype=np.float32) + n
     )

@@ -12,24 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from crowdgate.models import GOLD, SETTLED, UNLABELED, Item, Project, Vote
+from crowdgate.models import GOLD, SETTLED, UNLABELED, Project, Vote
 from crowdgate.store import Store, counters, decoys, open_store
 from crowdgate.store.sqlite import SqliteStore
+from seed import numbered_item
 from test_store_contract import NOW, make_project, make_token
 
 DAY = 86_400.0
 
 
 def entry(n: int, label: str | None = None, pid: str = "digits"):
-    item = Item(
-        project=pid,
-        id=f"{n:064x}",
-        filename=f"img{n}.png",
-        state=GOLD if label else UNLABELED,
-        known_label=label,
-        label=label,
-        created_at=NOW,
-    )
+    item = numbered_item(n, label, created_at=NOW, pid=pid)
     return item, {"image": b"I%d" % n, "thumb": b"T%d" % n}, np.zeros(4, np.float32) + n
 
 
