@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..models import GOLD, ApiKey, Challenge, Evidence, Item, Project, Site, TokenRecord, Vote
+from ..models import (
+    GOLD,
+    ITEM_STATES,
+    ApiKey,
+    Challenge,
+    Evidence,
+    Item,
+    Project,
+    Site,
+    TokenRecord,
+    Vote,
+)
 from . import decoys as _decoys
 
 #: Blob kinds kept per item: the normalized image, the grid thumbnail, gold variants ``v0``...
@@ -146,13 +157,15 @@ class Store(abc.ABC):
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:
         """Yield every item of a project in insertion order, ``batch`` at a time."""
 
-    @abc.abstractmethod
     def count_items(self, project_id: str) -> dict[str, int]:
         """Return item counts by state (every state present, zero if none)."""
+        stats = self.get_stats(project_id)
+        return {s: stats.get(f"state:{s}", 0) for s in ITEM_STATES}
 
-    @abc.abstractmethod
     def gold_labels(self, project_id: str) -> dict[str, int]:
         """Return the number of gold items per known label (kept as counters, not counted)."""
+        stats = self.get_stats(project_id)
+        return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
 
     @abc.abstractmethod
     def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:

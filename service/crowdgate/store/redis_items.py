@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Conflict, StoreError
-from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
+from ..models import GOLD, UNLABELED, Item, Project
 from . import counters
 from . import decoys as _decoys
 from .base import GridDraw, ItemEntry, ItemPage
@@ -188,14 +188,6 @@ class RedisItems(RedisBase):
                 return
             yield from self._items(project_id, [i.decode() for i in ids])
             start += batch
-
-    def count_items(self, project_id: str) -> dict[str, int]:
-        stats = self.get_stats(project_id)
-        return {s: stats.get(f"state:{s}", 0) for s in ITEM_STATES}
-
-    def gold_labels(self, project_id: str) -> dict[str, int]:
-        stats = self.get_stats(project_id)
-        return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
 
     def sample_gold(self, project_id: str, wants: dict[str, int]) -> dict[str, list[str]]:
         pipe = self.r.pipeline(transaction=False)

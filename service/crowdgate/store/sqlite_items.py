@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ..errors import Conflict
-from ..models import GOLD, ITEM_STATES, UNLABELED, Item, Project
+from ..models import GOLD, UNLABELED, Item, Project
 from . import counters
 from . import decoys as _decoys
 from .base import ItemEntry, ItemPage
@@ -219,14 +219,6 @@ class SqliteItems(SqliteBase):
             for row in rows:
                 yield self._item(row[1:])
             last = rows[-1][0]
-
-    def count_items(self, project_id: str) -> dict[str, int]:
-        stats = self.get_stats(project_id)
-        return {s: stats.get(f"state:{s}", 0) for s in ITEM_STATES}
-
-    def gold_labels(self, project_id: str) -> dict[str, int]:
-        stats = self.get_stats(project_id)
-        return {k[5:]: v for k, v in stats.items() if k.startswith("gold:") and v > 0}
 
     @staticmethod
     def _pool_add(db: sqlite3.Connection, project_id: str, pool: str | None, item: str) -> None:
