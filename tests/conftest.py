@@ -30,6 +30,11 @@ def store_uri(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
     return f"sqlite:///{tmp_path / 'crowdgate.db'}"
 
 
+def blobs_uri(tmp_path: Path) -> str:
+    """Return the blob folder a test's store (and its settings' ``data_dir``) default to."""
+    return (tmp_path / "blobs").resolve().as_uri()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -37,7 +42,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = open_store(store_uri(backend, request, tmp_path))
+    s = open_store(store_uri(backend, request, tmp_path), blobs_default=blobs_uri(tmp_path))
     yield s
     s.close()
 

@@ -35,9 +35,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterPr
 
 
 @pytest.fixture
-def store(cluster: RedisClusterProcess) -> Iterator[Store]:
+def store(cluster: RedisClusterProcess, tmp_path: Path) -> Iterator[Store]:
     cluster.flush()
-    s = open_store(cluster.url)
+    s = open_store(cluster.url, blobs_default=(tmp_path / "blobs").as_uri())
     yield s
     s.close()
 

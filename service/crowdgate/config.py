@@ -26,11 +26,19 @@ class Settings:
 
     ``store``: store URI; ``sqlite:///path/to/crowdgate.db`` (default: a file in ``data_dir``),
     ``redis://host:port/db`` or ``redis+cluster://host:port``.
+
+    ``blob_store``: where image bytes go (store/blobs.py), ``file:///path/to/folder``; empty
+    means the folder the store recorded when first opened, else ``<name>-blobs`` beside a
+    SQLite file or ``<data_dir>/blobs`` for Redis. Several hosts share one on a shared volume.
     """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     store: str = ""
     secret_key: str = ""
+    #: blob store URI (see above); empty: the recorded or default folder
+    blob_store: str = ""
+    #: MiB of tiles (immutable, content-addressed) each process keeps in memory
+    blob_cache_mb: int = 64
     #: seconds a challenge may be answered after it is issued
     challenge_ttl_s: int = 600
     #: seconds a pass token stays valid for siteverify

@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Aggregate ANSWERS (a CSV with task,worker,label columns) into one label per task.",
     ),
     "apikey": ("admin:apikey", "Create, list and revoke admin API keys."),
+    "blobs": (
+        "blobs:blobs",
+        "Move image bytes out of the store into the blob folder, and remove unreferenced ones.",
+    ),
     "demo": (
         "serve:demo",
         "Create the demo (digits project, site) if needed, then serve it and its sign-up page.",

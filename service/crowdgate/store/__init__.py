@@ -34,7 +34,13 @@ def open_store(uri: str, **options: object) -> Store:
 
 def open_configured_store(settings: Settings) -> Store:
     """Open the store ``settings`` name, with the backend options the settings carry."""
-    options: dict[str, object] = {}
+    options: dict[str, object] = {
+        "blobs": settings.blob_store,
+        "blob_cache_bytes": settings.blob_cache_mb << 20,
+    }
     if settings.store_uri.startswith("sqlite:"):
         options["synchronous"] = settings.sqlite_synchronous
+    else:
+        # a SQLite store's default folder is beside its file; Redis has no file to be beside
+        options["blobs_default"] = (settings.data_dir / "blobs").resolve().as_uri()
     return open_store(settings.store_uri, **options)

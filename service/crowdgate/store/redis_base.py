@@ -7,18 +7,22 @@ here (``G`` for admin records, :func:`_p` for a project's keys).
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import redis
 import redis.cluster
 
+from ..config import DEFAULT_DATA_DIR
 from ..errors import StoreError
 from . import limit_charge
 from .base import Store
+from .item_blobs import ItemBlobs
 from .limit_charge import Charge, LimitRefused
 from .redis_pool import thread_client
 from .redis_scripts import (
     ACQUIRE,
+    ADOPT_BLOBS,
     DRAW_GRID,
     PUT_CHALLENGE,
     PUT_ITEM,
@@ -45,10 +49,17 @@ def _route(ref: str) -> str | None:
     return project if dot and project and rest else None
 
 
-class RedisBase(Store):
+class RedisBase(ItemBlobs, Store):
     """The client, registered Lua scripts, error mapping and stats counters of a Redis store."""
 
-    def __init__(self, uri: str, **_: object):
+    def __init__(
+        self,
+        uri: str,
+        blobs: str = "",
+        blobs_default: str = "",
+        blob_cache_bytes: int = 64 << 20,
+        **_: object,
+    ):
         self.uri = uri
         try:
             if uri.startswith("redis+cluster://"):
@@ -61,6 +72,7 @@ class RedisBase(Store):
             raise StoreError(f"Cannot connect to the Redis store {uri!r}: {exc}.") from exc
         self._rng = random.SystemRandom()
         self._put_item = self.r.register_script(PUT_ITEM)
+        self._adopt_blobs = self.r.register_script(ADOPT_BLOBS)
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)
         self._draw_grid = self.r.register_script(DRAW_GRID)
@@ -78,6 +90,8 @@ class RedisBase(Store):
         #: where a request's rate-limit charge can be folded in: this very Redis (not a cluster,
         #: whose limit keys live in other slots than a project's)
         self.limits_place = "" if uri.startswith("redis+cluster://") else uri
+        default = blobs_default or (Path(DEFAULT_DATA_DIR) / "blobs").resolve().as_uri()
+        self._open_blobs(blobs, default, blob_cache_bytes)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

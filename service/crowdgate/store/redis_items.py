@@ -1,4 +1,4 @@
-"""Redis backend: projects, items, their blobs and features, grids and sampling."""
+"""Redis backend: projects, items, their blob refs and features, grids and sampling."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from ..models import GOLD, UNLABELED, Item, Project
 from . import counters
 from . import decoys as _decoys
 from .base import GridDraw, ItemEntry, ItemPage
-from .redis_base import G, RedisBase, _p
+from .redis_base import G, _p
+from .redis_blobs import RedisBlobs
 
 
-class RedisItems(RedisBase):
+class RedisItems(RedisBlobs):
     """Projects and items, kept with their state and gold sets and counters in one script."""
 
     # -- projects --------------------------------------------------------------------------
@@ -45,8 +46,9 @@ class RedisItems(RedisBase):
 
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        (ref,) = self._write_packs([blobs])
         self._give_decoy(item)
-        return bool(self._call(self._put_item, **self._put_call(item, blobs, features)))
+        return bool(self._call(self._put_item, **self._put_call(item, ref, features)))
 
     def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
         if self.uri.startswith("redis+cluster://"):
@@ -55,10 +57,11 @@ class RedisItems(RedisBase):
         added = 0
         rows = iter(entries)
         while chunk := list(itertools.islice(rows, batch)):
+            refs = self._write_packs(blobs for _, blobs, _ in chunk)
             self._give_decoys([item for item, _, _ in chunk])
             pipe = self.r.pipeline(transaction=False)
-            for entry in chunk:
-                self._put_item(**self._put_call(*entry), client=pipe)
+            for (item, _, features), ref in zip(chunk, refs, strict=True):
+                self._put_item(**self._put_call(item, ref, features), client=pipe)
             added += sum(map(bool, self._call(pipe.execute)))
         return added
 
@@ -85,10 +88,9 @@ class RedisItems(RedisBase):
             decoys.added(item)
 
     @staticmethod
-    def _put_call(
-        item: Item, blobs: dict[str, bytes], features: np.ndarray | None
-    ) -> dict[str, list[Any]]:
-        """Return the keys and arguments of the PUT_ITEM script for one new item.
+    def _put_call(item: Item, ref: str, features: np.ndarray | None) -> dict[str, list[Any]]:
+        """Return the keys and arguments of the PUT_ITEM script for one new item, whose blobs'
+        pack is written already (``ref``: see store/blobs.py).
 
         A gold item's decoy is given beforehand (``_give_decoy``, ``_give_decoys``).
         """
@@ -97,7 +99,6 @@ class RedisItems(RedisBase):
         decoy = _decoys.decoy_of(item)
         keys = [
             p + "item:" + item.id,
-            p + "blob:" + item.id,
             p + "feat",
             p + "seq",
             p + "all",
@@ -116,9 +117,8 @@ class RedisItems(RedisBase):
             json.dumps(counters.settled_counts(item)),
             decoy,
             _decoys.pair_key(item.known_label or "", decoy) if decoy else "",
+            ref,
         ]
-        for kind, data in blobs.items():
-            args += [kind, data]
         return {"keys": keys, "args": args}
 
     def _items(self, project_id: str, ids: list[str]) -> list[Item]:
@@ -141,15 +141,6 @@ class RedisItems(RedisBase):
     def get_item(self, project_id: str, item_id: str) -> Item | None:
         items = self._items(project_id, [item_id])
         return items[0] if items else None
-
-    def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
-        return self._call(self.r.hget, _p(project_id) + "blob:" + item_id, kind)
-
-    def get_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
-        pipe = self.r.pipeline(transaction=False)
-        for item_id, kind in wanted:
-            pipe.hget(_p(project_id) + "blob:" + item_id, kind)
-        return self._call(pipe.execute)
 
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

@@ -4,29 +4,44 @@ Each script names the keys it touches in ``KEYS`` (all of one project's hash tag
 so it runs unchanged on Redis Cluster.
 """
 
-# KEYS: item, blobs, feat, seq, all, state zset, gold zset (or any key of the tag), stats,
+# KEYS: item, feat, seq, all, state zset, gold zset (or any key of the tag), stats,
 #       decoy zset (or any key of the tag)
 # ARGV: id, item JSON, state, known label ('' if none), features ('' if none), JSON object of
 #       further counters to add, decoy label ('' if none), its (class, decoy) counter name
-#       ('' if none), kind, blob, ...
+#       ('' if none), the ref of the item's blob pack ('' if none; store/blobs.py)
 PUT_ITEM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local seq = redis.call('INCR', KEYS[4])
+local seq = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'state', ARGV[3], 'votes', 0)
-for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-for name, n in pairs(cjson.decode(ARGV[6])) do redis.call('HINCRBY', KEYS[8], name, n) end
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'blobs', ARGV[9]) end
+for name, n in pairs(cjson.decode(ARGV[6])) do redis.call('HINCRBY', KEYS[7], name, n) end
 if ARGV[7] ~= '' then
-  redis.call('ZADD', KEYS[9], seq, ARGV[1])
-  redis.call('HINCRBY', KEYS[8], ARGV[8], 1)
+  redis.call('ZADD', KEYS[8], seq, ARGV[1])
+  redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
 end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[5]) end
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
-redis.call('ZADD', KEYS[6], seq, ARGV[1])
-redis.call('HINCRBY', KEYS[8], 'state:' .. ARGV[3], 1)
+redis.call('HINCRBY', KEYS[7], 'state:' .. ARGV[3], 1)
 if ARGV[3] == 'gold' and ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[7], seq, ARGV[1])
-  redis.call('HINCRBY', KEYS[8], 'gold:' .. ARGV[4], 1)
+  redis.call('ZADD', KEYS[6], seq, ARGV[1])
+  redis.call('HINCRBY', KEYS[7], 'gold:' .. ARGV[4], 1)
 end
+return 1
+"""
+
+# KEYS: item, legacy blob hash (cg:{p:P}:blob:<id>); ARGV: the ref of the item's pack.
+# Gives a legacy item its ref and drops its in-store blobs, unless the item is gone or has
+# another ref (then they stay). Returns 1 when the blobs were dropped.
+ADOPT_BLOBS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ref = redis.call('HGET', KEYS[1], 'blobs')
+if not ref then
+  redis.call('HSET', KEYS[1], 'blobs', ARGV[1])
+  ref = ARGV[1]
+end
+if ref ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
 return 1
 """
 

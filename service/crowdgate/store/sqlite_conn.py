@@ -21,6 +21,7 @@ from ..errors import StoreError
 from ..models import Item
 from . import counters, limit_charge
 from .base import Store
+from .item_blobs import ItemBlobs, beside
 from .limit_charge import COUNTER_INCR, Charge, Counter
 from .sqlite_schema import SCHEMA, migrate
 
@@ -69,10 +70,18 @@ def file_of(uri: str) -> Path:
     return Path(path)
 
 
-class SqliteBase(Store):
+class SqliteBase(ItemBlobs, Store):
     """Connections, transactions, the rate-limit charge and the stats counters of a SQLite store."""
 
-    def __init__(self, uri: str, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000):
+    def __init__(
+        self,
+        uri: str,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 10_000,
+        blobs: str = "",
+        blob_cache_bytes: int = 64 << 20,
+        **_: object,
+    ):
         self.path = file_of(uri)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
@@ -91,6 +100,7 @@ class SqliteBase(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot create the schema in {self.path}: {exc}.") from exc
         self._backfill_counters()
+        self._open_blobs(blobs, beside(self.path), blob_cache_bytes)
 
     # -- connection handling ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

@@ -1,4 +1,4 @@
-"""SQLite backend: projects, items, their blobs and features, and the sampling pools."""
+"""SQLite backend: projects, items, their blob refs and features, and the sampling pools."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from ..models import GOLD, UNLABELED, Item, Project
 from . import counters
 from . import decoys as _decoys
 from .base import ItemEntry, ItemPage
-from .sqlite_conn import ITEM_COLS, SqliteBase
+from .sqlite_blobs import SqliteBlobs
+from .sqlite_conn import ITEM_COLS
 from .sqlite_schema import OPEN_POOL, pool_of
 
 
-class SqliteItems(SqliteBase):
+class SqliteItems(SqliteBlobs):
     """Projects and items, kept with their pool membership and state counters in one write."""
 
     # -- projects --------------------------------------------------------------------------
@@ -55,9 +56,10 @@ class SqliteItems(SqliteBase):
 
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
+        (ref,) = self._write_packs([blobs])
         with self._tx() as db:
             self._give_decoy(item)
-            counts = self._put(db, item, blobs, features)
+            counts = self._put(db, item, ref, features)
             if counts is not None:
                 self._incr(db, item.project, counts)
             return counts is not None
@@ -66,14 +68,15 @@ class SqliteItems(SqliteBase):
         added = 0
         rows = iter(entries)
         while chunk := list(itertools.islice(rows, batch)):
+            refs = self._write_packs(blobs for _, blobs, _ in chunk)
             with self._tx() as db:
                 # the batch's counters are summed and written once, in the same transaction;
                 # its gold's decoys are chosen on counters that count the batch so far
                 total: dict[tuple[str, str], int] = Counter()
                 decoys = _decoys.BatchDecoys(self._decoy_context)
-                for entry in chunk:
+                for entry, ref in zip(chunk, refs, strict=True):
                     decoys.give(entry[0])
-                    counts = self._put(db, *entry)
+                    counts = self._put(db, entry[0], ref, entry[2])
                     if counts is not None:
                         added += 1
                         decoys.added(entry[0])
@@ -87,17 +90,18 @@ class SqliteItems(SqliteBase):
         self,
         db: sqlite3.Connection,
         item: Item,
-        blobs: dict[str, bytes],
+        ref: str,
         features: np.ndarray | None,
     ) -> dict[str, int] | None:
-        """Write one new item with its blobs and pool entries in the open transaction.
+        """Write one new item, the ref of its blobs' pack and its pool entries in the open
+        transaction (the pack itself is written before: ``_write_packs``).
 
         Returns the counters it adds (for the caller to write), or ``None`` for a duplicate.
         A gold item's decoy is given beforehand (``_give_decoy``, ``BatchDecoys``).
         """
         cur = db.execute(
-            "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data, br) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 item.project,
                 item.id,
@@ -105,14 +109,11 @@ class SqliteItems(SqliteBase):
                 item.known_label,
                 item.votes,
                 json.dumps(item.to_dict()),
+                ref or None,
             ),
         )
         if cur.rowcount == 0:
             return None
-        db.executemany(
-            "INSERT INTO blobs (project, item, kind, data) VALUES (?, ?, ?, ?)",
-            [(item.project, item.id, kind, data) for kind, data in blobs.items()],
-        )
         if features is not None:
             vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
             db.execute(
@@ -143,27 +144,6 @@ class SqliteItems(SqliteBase):
         if row[2] is not None:
             item.committee_label, item.committee_confidence, item.model_version = row[2:5]
         return item
-
-    def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
-        rows = self._q(
-            "SELECT data FROM blobs WHERE project=? AND item=? AND kind=?",
-            (project_id, item_id, kind),
-        )
-        return bytes(rows[0][0]) if rows else None
-
-    def get_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
-        if not wanted:
-            return []
-        pairs = ",".join("(?,?)" for _ in wanted)
-        # a join on the wanted pairs looks each one up by primary key; "(item, kind) IN
-        # (VALUES ...)" read every blob of the project (SQLite 3.4x's plan)
-        rows = self._q(
-            f"WITH w(item, kind) AS (VALUES {pairs}) SELECT w.item, w.kind, b.data FROM w "
-            "JOIN blobs b ON b.project=? AND b.item=w.item AND b.kind=w.kind",
-            (*(v for pair in wanted for v in pair), project_id),
-        )
-        found = {(item, kind): bytes(data) for item, kind, data in rows}
-        return [found.get(pair) for pair in wanted]
 
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

@@ -9,10 +9,12 @@ CREATE TABLE IF NOT EXISTS projects (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, id TEXT NOT NULL,
   state TEXT NOT NULL, known_label TEXT, votes INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL,
-  cl TEXT, cc REAL, mv INTEGER, UNIQUE (project, id));
+  cl TEXT, cc REAL, mv INTEGER, br TEXT, UNIQUE (project, id));
 CREATE INDEX IF NOT EXISTS items_state ON items (project, state, seq);
 CREATE INDEX IF NOT EXISTS items_seq ON items (project, seq);
 CREATE INDEX IF NOT EXISTS items_gold ON items (project, state, known_label, seq);
+-- blobs: where versions before the blob store kept image bytes (read until migrated); an
+-- item's ``br`` column is now the ref of its pack in the blob store (store/blobs.py)
 CREATE TABLE IF NOT EXISTS blobs (
   project TEXT NOT NULL, item TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (project, item, kind));
@@ -51,6 +53,7 @@ CREATE TABLE IF NOT EXISTS pools (
   project TEXT NOT NULL, pool TEXT NOT NULL, pos INTEGER NOT NULL, item TEXT NOT NULL,
   PRIMARY KEY (project, pool, pos), UNIQUE (project, pool, item));
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stats (
   project TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
   PRIMARY KEY (project, name));
@@ -85,7 +88,7 @@ def migrate(conn: sqlite3.Connection) -> None:
             "FROM items WHERE state = 'unlabeled' OR (state = 'gold' AND known_label IS NOT NULL)"
         )
     have = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
-    for column, kind in (("cl", "TEXT"), ("cc", "REAL"), ("mv", "INTEGER")):
+    for column, kind in (("cl", "TEXT"), ("cc", "REAL"), ("mv", "INTEGER"), ("br", "TEXT")):
         if column not in have:
             conn.execute(f"ALTER TABLE items ADD COLUMN {column} {kind}")
     nets = {row[1] for row in conn.execute("PRAGMA table_info(item_networks)")}
