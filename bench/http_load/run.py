@@ -332,7 +332,7 @@ def main() -> None:
     sys.path.insert(0, str(service))
     from crowdgate.config import Settings
     from crowdgate.demo import ensure_demo
-    from crowdgate.store import open_store
+    from crowdgate.store import open_configured_store
 
     tmp = Path(tempfile.mkdtemp(prefix="crowdgate-bench-"))
     redis_proc = None
@@ -373,7 +373,8 @@ def main() -> None:
     settings = Settings.from_env(env)
     if redis_proc is not None:
         wait_for_port(rport)
-    store = open_store(uri)
+    # the configured store: its blob folder is the data directory's, as the servers' is
+    store = open_configured_store(settings)
     info = ensure_demo(store, settings)
     project = store.get_project(info.project)
     project.settings.update(vote_cap=10**6, network_cap=10**6)

@@ -55,6 +55,36 @@ def thumbs() -> list[bytes]:
     return out
 
 
+def photo_blobs() -> dict[str, bytes]:
+    """Return the blobs the importer makes of one real photo: image, thumb and 16 variants."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    from crowdgate.config import Settings
+    from crowdgate.ingestion.images import make_variants, normalize_image
+
+    settings = Settings(secret_key="bench")
+    buf = io.BytesIO()
+    Image.fromarray(load_sample_images().images[0][:240, :320]).save(buf, "JPEG", quality=90)
+    norm = normalize_image(
+        buf.getvalue(),
+        max_pixels=settings.max_image_pixels,
+        max_side_px=settings.max_side_px,
+        thumb_px=settings.thumb_px,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    blobs = {"image": norm.data, "thumb": norm.thumb}
+    variants = make_variants(norm.image, settings.tile_variants, 7, size=settings.thumb_px)
+    blobs.update({f"v{i}": data for i, data in enumerate(variants)})
+    return blobs
+
+
+#: whether the benched tree has the blob store (its folder then goes in the work directory)
+NEW = True
+#: set by --real-blobs: every item carries a real photo's blobs (each made distinct)
+REAL_BLOBS: dict[str, bytes] = {}
+
+
 def entries(pid: str, n: int, with_features: bool) -> Iterator[tuple]:
     """Yield ``n`` new items of project ``pid`` as ``Store.put_items`` takes them."""
     import numpy as np
@@ -66,6 +96,10 @@ def entries(pid: str, n: int, with_features: bool) -> Iterator[tuple]:
     rng = np.random.default_rng(0)
     for k in range(n):
         tile = tiles[k % len(tiles)] + k.to_bytes(4, "big")  # distinct bytes, distinct ids
+        blobs = {"image": tile, "thumb": tile}
+        if REAL_BLOBS:
+            tag = pid.encode() + k.to_bytes(4, "big")
+            blobs = {kind: data + tag for kind, data in REAL_BLOBS.items()}
         label = LABELS[k % len(LABELS)]
         state = GOLD if k % 5 == 0 else SETTLED if k % 10 in (1, 3, 7) else UNLABELED
         item = Item(
@@ -82,7 +116,7 @@ def entries(pid: str, n: int, with_features: bool) -> Iterator[tuple]:
             created_at=T0,
         )
         features = rng.random(FEATURE_DIM, dtype=np.float32) if with_features else None
-        yield item, {"image": tile, "thumb": tile}, features
+        yield item, blobs, features
 
 
 def build(store, pid: str, n: int, with_features: bool, passes: int) -> dict:
@@ -110,10 +144,11 @@ def build(store, pid: str, n: int, with_features: bool, passes: int) -> dict:
         ]
         store.record_pass(pid, votes, token, vote_cap=5)
     tiles = thumbs()
+    # without --real-blobs image and thumb are the same small tile; real photos carry far more
+    blob_bytes = sum(map(len, REAL_BLOBS.values())) or 2 * (sum(map(len, tiles)) / len(tiles))
     return {
         "items": added,
-        # image and thumb are the same small tile here; real photos carry far more
-        "blob_bytes_per_item": round(2 * (sum(map(len, tiles)) / len(tiles) + 4)),
+        "blob_bytes_per_item": round(blob_bytes + 4),
         "build_items_per_s": round(added / build_s),
         "passes_per_s": round(passes / (time.perf_counter() - start)) if passes else None,
     }
@@ -218,7 +253,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         uri = f"sqlite:///{workdir / 'scale.db'}"
     out: dict = {"backend": backend}
     try:
-        store = open_store(uri)
+        store = open_store(uri, blobs=(workdir / "blobs").as_uri()) if NEW else open_store(uri)
         mem0 = used_memory(store) if backend == "redis" else 0
         out["baseline"] = build(store, "small", args.baseline, args.features, args.baseline // 10)
         mem1 = used_memory(store) if backend == "redis" else 0
@@ -229,8 +264,15 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
             out["redis_used_memory_mib"] = round(mem2 / 2**20, 1)
             del mem0
         else:
+            store.close()  # checkpoint the WAL into the file
             size = sum(p.stat().st_size for p in workdir.glob("scale.db*"))
             out["sqlite_bytes_per_item"] = round(size / (args.items + args.baseline))
+        folder = getattr(getattr(store, "blobs", None), "root", None)
+        if folder is not None:
+            size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+            out["blob_folder_bytes_per_item"] = round(size / (args.items + args.baseline))
+        if args.memory_only:
+            return out
         # what the project page paid before the counters: one pass over items and votes
         start = time.perf_counter()
         counters.backfill(store.iter_items("big"), (v.ts for v in store.list_votes("big")))
@@ -288,21 +330,25 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
     lines.append("| backend | page | baseline p50 / p95 ms | large p50 / p95 ms | p95 ratio |")
     lines.append("|---|---|---|---|---|")
     for r in results:
-        for name, row in r["pages"].items():
+        for name, row in r.get("pages", {}).items():
             a, b = row["baseline"], row["large"]
             lines.append(
                 f"| {r['backend']} | {name} | {a['p50_ms']} / {a['p95_ms']} | "
                 f"{b['p50_ms']} / {b['p95_ms']} | {row['p95_ratio']} |"
             )
     lines.append("")
-    lines.append("| backend | build items/s | full scan s | export CSV items/s | bytes per item |")
-    lines.append("|---|---|---|---|---|")
+    lines.append(
+        "| backend | build items/s | full scan s | export CSV items/s | bytes per item "
+        "| blob folder bytes per item |"
+    )
+    lines.append("|---|---|---|---|---|---|")
     for r in results:
         per = r.get("redis_bytes_per_item") or r.get("sqlite_bytes_per_item")
         what = "Redis used_memory" if "redis_bytes_per_item" in r else "SQLite file"
         lines.append(
-            f"| {r['backend']} | {r['large']['build_items_per_s']:,} | {r['full_scan_s']} | "
-            f"{r['export_csv_items_per_s']:,} | {per:,} ({what}) |"
+            f"| {r['backend']} | {r['large']['build_items_per_s']:,} | {r.get('full_scan_s', '-')} "
+            f"| {r.get('export_csv_items_per_s', '-')} | {per:,} ({what}) "
+            f"| {r.get('blob_folder_bytes_per_item', '-')} |"
         )
     return "\n".join(lines)
 
@@ -317,8 +363,24 @@ def main() -> None:
     parser.add_argument("--features", action="store_true", help="store 424-float feature vectors")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--real-blobs", action="store_true", help="every item carries a real photo's 18 blobs"
+    )
+    parser.add_argument(
+        "--memory-only", action="store_true", help="stop after the memory and file sizes"
+    )
+    parser.add_argument(
+        "--service",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "service",
+        help="the service tree to bench (an older checkout: memory before the blob store)",
+    )
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "service"))
+    sys.path.insert(0, str(args.service.resolve()))
+    global NEW
+    NEW = (args.service / "crowdgate" / "store" / "blobs.py").exists()
+    if args.real_blobs:
+        REAL_BLOBS.update(photo_blobs())
     results = []
     for backend in args.backends.split(","):
         workdir = Path(tempfile.mkdtemp(prefix=f"cg-scale-{backend}-", dir=args.workdir))

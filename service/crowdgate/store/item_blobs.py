@@ -84,7 +84,7 @@ class ItemBlobs:
         raise NotImplementedError
 
     # -- writes ------------------------------------------------------------------------------
-    def _write_packs(self, blob_sets: Iterable[dict[str, bytes]]) -> list[str]:
+    def write_packs(self, blob_sets: Iterable[dict[str, bytes]]) -> list[str]:
         """Write each item's pack durably (fsyncs overlapping); return their refs ('' if none).
 
         Called before the items are stored: a crash in between leaves unreferenced packs,
@@ -101,6 +101,8 @@ class ItemBlobs:
         for i, digest in zip(todo, digests, strict=True):
             refs[i] = ref_text(digest, layouts[i])
         return refs
+
+    _write_packs = write_packs
 
     # -- reads -------------------------------------------------------------------------------
     def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
