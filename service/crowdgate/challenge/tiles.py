@@ -49,11 +49,27 @@ def _size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _fresh_jpeg(data: bytes, rng: random.Random) -> bytes:
+    """Return a JPEG tile with a comment segment (COM) of random bytes after its header.
+
+    Decoders skip comments (the JPEG standard's COM marker), so the pixels are unchanged; it
+    goes after the JFIF APP0 segment, which readers expect right after the start marker.
+    """
+    at = 2
+    if data[2:4] == b"\xff\xe0":
+        at = 4 + int.from_bytes(data[4:6], "big")
+    n = 2 * rng.randint(NONCE_MIN // 2, NONCE_MAX // 2)
+    return data[:at] + b"\xff\xfe" + (n + 2).to_bytes(2, "big") + rng.randbytes(n) + data[at:]
+
+
 def fresh_bytes(data: bytes, rng: random.Random) -> bytes:
-    """Return ``data`` (a WebP tile) with a random chunk added, or unchanged if not simple WebP.
+    """Return ``data`` (a WebP or JPEG tile) with random bytes the decoder skips, or
+    unchanged if it is neither simple WebP nor JPEG.
 
     The result decodes to the same pixels; its bytes and length differ on every call.
     """
+    if data[:3] == b"\xff\xd8\xff":
+        return _fresh_jpeg(data, rng)
     size = _size(data)
     if size is None:
         return data

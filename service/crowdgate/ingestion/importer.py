@@ -19,7 +19,7 @@ from ..clock import Clock, system_clock
 from ..config import Settings
 from ..errors import ImportRejected
 from ..models import Project
-from ..store.base import Store
+from ..store.base import Store, variant_kind
 from ._files import Entry, Rejection
 from .prepare import Job, Prepared, init_worker, prepare_entry, prepare_in_worker
 from .resume import Checkpoint
@@ -123,7 +123,13 @@ def import_path(
     source = iter_source(path, max_file_bytes=settings.max_file_bytes)
     tick = _progress_ticker(progress, path)
     vectors = _EmbeddingTable(embeddings) if embeddings is not None else None
-    job = Job(project=project, settings=settings, extract=extract, clock=clock)
+    job = Job(
+        project=project,
+        settings=settings,
+        extract=extract,
+        clock=clock,
+        tile_format=tile_format_of(store, project.id),
+    )
     state = Checkpoint.open(Path(checkpoint), project.id, path) if checkpoint else None
     report = ImportReport()
     if state is not None and state.done:
@@ -173,6 +179,19 @@ def import_path(
         if state is not None:
             state.finish() if finished else state.save()
     return report
+
+
+def tile_format_of(store: Store, project_id: str) -> str:
+    """Return the format new tile variants of a project are made in: its items' own, else JPEG.
+
+    JPEG tiles cost a tenth of WebP's encoding (docs/operations.md); projects imported before
+    keep WebP, so a tile's format never tells an older item (say, the gold) from a newer one.
+    """
+    first = store.page_items(project_id, limit=1).items
+    if not first:
+        return "jpeg"
+    tile = store.get_blob(project_id, first[0].id, variant_kind(0)) or b""
+    return "jpeg" if tile[:3] == b"\xff\xd8\xff" else "webp"
 
 
 #: files whose packs are written together before their items are stored one by one

@@ -43,6 +43,8 @@ class Job:
     settings: Settings
     extract: Any = None  # a picklable function image -> vector, or None
     clock: Clock = system_clock
+    #: the encoding of tile variants, "jpeg" or "webp" (one per project: importer.py)
+    tile_format: str = "jpeg"
 
 
 def prepare_entry(
@@ -85,7 +87,7 @@ def _prepare(job: Job, entry: Entry, features: np.ndarray | None) -> Prepared:
         mac = hmac.new(settings.secret_key.encode(), norm.sha256.encode(), "sha256")
         seed = int.from_bytes(mac.digest()[:8], "big")
         for i, data in enumerate(
-            make_variants(norm.image, n_variants, seed, size=settings.thumb_px)
+            make_variants(norm.image, n_variants, seed, size=settings.thumb_px, fmt=job.tile_format)
         ):
             blobs[variant_kind(i)] = data
     item = Item(

@@ -243,7 +243,8 @@ def create_demo_site(
         data = store.get_blob(site.project, item_id, variant_kind(0))
         if data is None:
             abort(404)
-        return Response(data, mimetype="image/webp", headers={"Cache-Control": "no-store"})
+        kind = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/webp"
+        return Response(data, mimetype=kind, headers={"Cache-Control": "no-store"})
 
     @app.get("/item/<item_id>")
     def thumb(item_id: str) -> Response:
