@@ -134,3 +134,32 @@ def test_a_checkpoint_of_another_project_or_source_is_ignored(db, settings, fold
     mark.write_text('{"project": "other", "source": "/elsewhere", "done": 7, "last": "x"}')
     report = import_path(db, db.get_project("pets"), folder, settings, checkpoint=mark)
     assert report.resumed == 0 and report.added == N_FILES
+
+
+@pytest.mark.parametrize("kind", ["folder", "manifest"])
+def test_a_resumed_import_does_not_read_the_files_already_written(
+    db, settings, folder, tmp_path, monkeypatch, kind
+):
+    from crowdgate.ingestion import _files, _manifest, sources
+
+    source = folder
+    if kind == "manifest":
+        source = folder / "list.csv"
+        names = sorted(p.name for p in folder.iterdir() if p.suffix == ".jpg")
+        source.write_text("file\n" + "".join(f"{n}\n" for n in names))
+    mark = checkpoint_path(tmp_path / "imports", "pets", source)
+    project = db.get_project("pets")
+    with pytest.raises(KeyboardInterrupt):
+        import_path(db, project, source, settings, progress=Interrupt(5), checkpoint=mark)
+    read: list[str] = []
+
+    def spy(path, name, max_file_bytes):
+        read.append(name)
+        return _files.read_file(path, name, max_file_bytes)
+
+    monkeypatch.setattr(sources, "read_file", spy)
+    monkeypatch.setattr(_manifest, "read_file", spy)
+    report = import_path(db, project, source, settings, checkpoint=mark)
+    assert report.resumed == 5 and len(db.list_items("pets")) == N_FILES
+    first_five = {"00.jpg", "01.jpg", "02.jpg", "03-copy.jpg", "03.jpg"}
+    assert read and not first_five & set(read)

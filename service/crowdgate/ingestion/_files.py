@@ -31,7 +31,14 @@ class Rejection:
     message: str
 
 
-Source = Iterator[Entry | Rejection]
+@dataclass(frozen=True)
+class Skipped:
+    """A file a resumed import already wrote: named only, its bytes not read again."""
+
+    name: str
+
+
+Source = Iterator[Entry | Rejection | Skipped]
 
 
 def read_file(path: Path, name: str, max_file_bytes: int) -> Entry | Rejection:

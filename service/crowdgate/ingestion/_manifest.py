@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ImportRejected
-from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Source, read_file
+from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Skipped, Source, read_file
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 #: Hugging Face ``imagefolder`` metadata names the file column ``file_name``.
@@ -21,7 +21,7 @@ Row = tuple[str, str | None, str | None]
 
 
 def iter_manifest(
-    path: str | os.PathLike[str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    path: str | os.PathLike[str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, skip: int = 0
 ) -> Source:
     """Yield the files a CSV or JSONL manifest lists, with their known label and split.
 
@@ -39,16 +39,21 @@ def iter_manifest(
     """
     path = Path(path)
     count_manifest(path)  # the whole manifest is checked before the first file is read
-    return _entries(iter_rows(path), path.parent.resolve(), max_file_bytes)
+    return _entries(iter_rows(path), path.parent.resolve(), max_file_bytes, skip)
 
 
-def _entries(rows: Iterator[Row], base: Path, max_file_bytes: int) -> Source:
-    for file, label, split in rows:
+def _entries(rows: Iterator[Row], base: Path, max_file_bytes: int, skip: int = 0) -> Source:
+    for n, (file, label, split) in enumerate(rows):
         target = Path(file) if Path(file).is_absolute() else base / file
         try:
             inside = target.resolve().is_relative_to(base)
         except (OSError, RuntimeError):
             inside = False
+        if n < skip:  # an import resuming past it: named as it was, not read
+            yield Skipped(
+                file if not inside or not Path(file).is_absolute() else _rel(target, base)
+            )
+            continue
         if not inside:
             yield Rejection(
                 file,
@@ -56,11 +61,15 @@ def _entries(rows: Iterator[Row], base: Path, max_file_bytes: int) -> Source:
                 "The path leads outside the manifest's folder; move the file next to the manifest.",
             )
             continue
-        name = target.relative_to(base).as_posix() if Path(file).is_absolute() else file
+        name = _rel(target, base) if Path(file).is_absolute() else file
         outcome = read_file(target, name, max_file_bytes)
         if isinstance(outcome, Entry):
             outcome = Entry(name, outcome.data, label, split)
         yield outcome
+
+
+def _rel(target: Path, base: Path) -> str:
+    return target.relative_to(base).as_posix()
 
 
 def count_manifest(path: Path) -> int:

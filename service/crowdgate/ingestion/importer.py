@@ -20,7 +20,7 @@ from ..config import Settings
 from ..errors import ImportRejected
 from ..models import Project
 from ..store.base import Store, variant_kind
-from ._files import Entry, Rejection
+from ._files import Entry, Rejection, Skipped
 from .prepare import Job, Prepared, init_worker, prepare_entry, prepare_in_worker
 from .resume import Checkpoint
 from .sources import count_source, iter_source
@@ -120,7 +120,6 @@ def import_path(
     """
     extract = None if embeddings is not None else _feature_extractor()
     _check_dimension(store, project, embeddings, extract)
-    source = iter_source(path, max_file_bytes=settings.max_file_bytes)
     tick = _progress_ticker(progress, path)
     vectors = _EmbeddingTable(embeddings) if embeddings is not None else None
     job = Job(
@@ -131,6 +130,8 @@ def import_path(
         tile_format=tile_format_of(store, project.id),
     )
     state = Checkpoint.open(Path(checkpoint), project.id, path) if checkpoint else None
+    skip = state.done if state is not None else 0
+    source = iter_source(path, max_file_bytes=settings.max_file_bytes, skip=skip)
     report = ImportReport()
     if state is not None and state.done:
         _skip(source, state, tick)
@@ -218,8 +219,13 @@ def _executor(
     return ThreadPoolExecutor(max_workers=n_workers), partial(prepare_entry, job), 4 * n_workers
 
 
-def _skip(source: Iterator[Entry | Rejection], state: Checkpoint, tick: Callable[[], None]) -> None:
-    """Consume the files an earlier run already wrote, checking the source is the same one."""
+def _skip(
+    source: Iterator[Entry | Rejection | Skipped], state: Checkpoint, tick: Callable[[], None]
+) -> None:
+    """Consume the files an earlier run already wrote, checking the source is the same one.
+
+    A folder's or manifest's come as :class:`Skipped` (their bytes are not read again).
+    """
     last = None
     for entry in islice(source, state.done):
         last = entry

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ImportRejected
-from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Source, read_file
+from ._files import DEFAULT_MAX_FILE_BYTES, Entry, Rejection, Skipped, Source, read_file
 from ._manifest import MANIFEST_SUFFIXES, count_manifest, iter_manifest
 from ._zip import ZipLimits, iter_zip, skipped_member
 
@@ -40,17 +40,22 @@ def iter_source(
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     zip_limits: ZipLimits | None = None,
+    skip: int = 0,
 ) -> Source:
-    """Yield the entries of a folder, ``.zip``, ``.csv``/``.jsonl`` manifest or single file."""
+    """Yield the entries of a folder, ``.zip``, ``.csv``/``.jsonl`` manifest or single file.
+
+    ``skip``: the first this many entries of a folder or manifest come as :class:`Skipped`
+    (name only, the file not read), for an import resuming after them; a zip's are read.
+    """
     path = Path(path)
     if path.is_dir():
-        return iter_folder(path, max_file_bytes=max_file_bytes)
+        return iter_folder(path, max_file_bytes=max_file_bytes, skip=skip)
     if not path.exists():
         raise ImportRejected(
             "missing-file", f"{str(path)!r} does not exist; check the path to import."
         )
     if path.suffix.lower() in MANIFEST_SUFFIXES:
-        return iter_manifest(path, max_file_bytes=max_file_bytes)
+        return iter_manifest(path, max_file_bytes=max_file_bytes, skip=skip)
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         limits = zip_limits or ZipLimits(max_entry_bytes=max_file_bytes)
         return iter_zip(path, limits=limits)
@@ -75,7 +80,7 @@ def count_source(path: str | os.PathLike[str]) -> int | None:
 
 # -- folders ---------------------------------------------------------------------------------
 def iter_folder(
-    path: str | os.PathLike[str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    path: str | os.PathLike[str], *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, skip: int = 0
 ) -> Source:
     """Yield every non-hidden file under ``path``, recursively, sorted by relative name.
 
@@ -83,7 +88,10 @@ def iter_folder(
     files and folders (a name starting with ``.``) are skipped silently.
     """
     root = Path(path)
-    for name, entry_path, is_link in _walk(root, ""):
+    for n, (name, entry_path, is_link) in enumerate(_walk(root, "")):
+        if n < skip:
+            yield Skipped(name)
+            continue
         if is_link:
             yield Rejection(
                 name,
