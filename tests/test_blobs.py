@@ -210,3 +210,14 @@ def test_blobs_commands_migrate_an_old_data_directory_and_sweep_it(tmp_path: Pat
     assert swept.exit_code == 0, swept.output
     assert json.loads(swept.output)["removed"] == 0
     _check_all(open_store(f"sqlite:///{tmp_path / 'crowdgate.db'}"), blobs)
+
+
+def test_full_images_read_by_exports_do_not_push_tiles_out_of_the_cache(store: Store) -> None:
+    _project(store)
+    blobs = _blobs(0)
+    store.put_item(_item("p", 0), blobs, None)
+    store.blobs.cache = TileCache(1 << 20)
+    assert store.get_blob("p", "i0", "image") == blobs["image"]
+    assert store.blobs.cache.size == 0
+    assert store.get_blob("p", "i0", "v0") == blobs["v0"]
+    assert store.blobs.cache.size == len(blobs["v0"])

@@ -166,10 +166,13 @@ class BlobStore:
         return list(self._pool.map(self.put, packs))
 
     # -- reads -------------------------------------------------------------------------------
-    def read(self, digest: str, offset: int = 0, length: int = -1) -> bytes | None:
+    def read(
+        self, digest: str, offset: int = 0, length: int = -1, *, cache: bool = True
+    ) -> bytes | None:
         """Return ``length`` bytes at ``offset`` of a pack (all of it for -1), or ``None``.
 
-        A tile comes from the bounded cache, else costs open, pread and close.
+        A tile comes from the bounded cache, else costs open, pread and close; ``cache``
+        False (a full-size image, read by exports and the trainer) leaves the cache alone.
         """
         key = (digest, offset)
         data = self.cache.get(key)
@@ -189,7 +192,8 @@ class BlobStore:
             os.close(fd)
         if len(data) != length:
             return None  # a pack shorter than its ref says is not served as if whole
-        self.cache.put(key, data)
+        if cache:
+            self.cache.put(key, data)
         return data
 
     # -- garbage -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from .base import IMAGE
 from .blobs import BlobStore, open_blobs, pack, parse_ref, ref_text
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ class ItemBlobs:
                 continue
             ref = parse_ref(text)
             part = ref.parts.get(kind)
-            data = self.blobs.read(ref.digest, *part) if part else None
+            # tiles repeat on the hot path; a full image (exports, training) would evict them
+            data = self.blobs.read(ref.digest, *part, cache=kind != IMAGE) if part else None
             if part and data is None:
                 log.warning(
                     "Pack %s of item %s is missing from %s.", ref.digest, item, self.blobs.uri
