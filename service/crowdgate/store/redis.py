@@ -9,8 +9,11 @@ and pipeline touches one slot; admin records share the tag ``{cg}``):
   ``cg:{cg}:sites`` zset of sitekeys by creation
 - ``cg:{cg}:apikey:<id>`` key JSON; ``cg:{cg}:apikeyhash:<hash>`` id; ``cg:{cg}:apikeys`` zset
 - ``cg:{p:P}:project`` project JSON
-- ``cg:{p:P}:item:<id>`` hash: ``data`` (item JSON), ``state``, ``votes``
-- ``cg:{p:P}:blob:<id>`` hash of blob kind to bytes; ``cg:{p:P}:feat`` hash of id to float32 bytes
+- ``cg:{p:P}:item:<id>`` hash: ``data`` (item JSON), ``state``, ``votes``, ``blobs`` (the ref
+  of the item's pack in the blob folder: store/blobs.py)
+- ``cg:{p:P}:blob:<id>`` hash of blob kind to bytes, left by versions before the blob folder
+  until ``crowdgate blobs migrate``; ``cg:{p:P}:feat`` hash of id to float32 bytes
+- ``cg:{cg}:blob_uri`` the blob folder this store recorded when first opened
 - ``cg:{p:P}:seq`` insertion counter; ``cg:{p:P}:all`` zset of ids by insertion;
   ``cg:{p:P}:state:<state>`` and ``cg:{p:P}:gold:<label>`` zsets of ids (same scores);
   ``cg:{p:P}:decoy:<label>`` zset of the gold whose secret decoy is the label (store/decoys.py)
@@ -34,8 +37,8 @@ Challenge ids and tokens are ``<project>.<random>``, so the project (and so the 
 challenge or token is known without a lookup.
 
 The store is split by concern: the client, scripts and key prefixes (:mod:`.redis_base`),
-items and sampling (:mod:`.redis_items`), challenges, tokens and votes (:mod:`.redis_votes`),
-sites, keys, the committee and locks (:mod:`.redis_admin`), the counters
+items and sampling (:mod:`.redis_items`), blob refs (:mod:`.redis_blobs`), challenges,
+tokens and votes (:mod:`.redis_votes`), sites, keys, the committee and locks (:mod:`.redis_admin`), the counters
 (:mod:`.redis_counters`, :mod:`.counters`); the Lua scripts are in
 :mod:`.redis_scripts`.
 """

@@ -1,9 +1,9 @@
 """SQLite backend: the embedded default. One WAL-mode file, safe for several processes.
 
 The store is split by concern: the connection layer (:mod:`.sqlite_conn`), items and pools
-(:mod:`.sqlite_items`), challenges, tokens and votes (:mod:`.sqlite_votes`), sites, keys, the
-committee and locks (:mod:`.sqlite_admin`); the schema and its migrations are in
-:mod:`.sqlite_schema`.
+(:mod:`.sqlite_items`), blob refs (:mod:`.sqlite_blobs`), challenges, tokens and votes
+(:mod:`.sqlite_votes`), sites, keys, the committee and locks (:mod:`.sqlite_admin`); the
+schema and its migrations are in :mod:`.sqlite_schema`.
 """
 
 from __future__ import annotations
