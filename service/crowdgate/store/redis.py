@@ -38,9 +38,9 @@ challenge or token is known without a lookup.
 
 The store is split by concern: the client, scripts and key prefixes (:mod:`.redis_base`),
 items and sampling (:mod:`.redis_items`), blob refs (:mod:`.redis_blobs`), challenges,
-tokens and votes (:mod:`.redis_votes`), sites, keys, the committee and locks (:mod:`.redis_admin`), the counters
-(:mod:`.redis_counters`, :mod:`.counters`); the Lua scripts are in
-:mod:`.redis_scripts`.
+tokens and votes (:mod:`.redis_votes`), sites, keys, the committee and locks
+(:mod:`.redis_admin`), the counters (:mod:`.redis_counters`, :mod:`.counters`); the Lua
+scripts are in :mod:`.redis_scripts`.
 """
 
 from __future__ import annotations
