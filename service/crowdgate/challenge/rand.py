@@ -26,22 +26,35 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+class _Batch(threading.local):
+    """One thread's unread OS bytes (class defaults: a fresh thread starts empty)."""
+
+    buf = b""
+    pos = 0
+    generation = -1
+
+
 class BatchedSystemRandom(random.SystemRandom):
-    """``SystemRandom`` whose bytes come from per-thread batches of ``os.urandom``."""
+    """``SystemRandom`` whose bytes come from per-thread batches of ``os.urandom``.
+
+    ``_randbelow`` is drawn here too, by the same rejection rule as ``random``'s
+    ``_randbelow_with_getrandbits`` (the fewest bits that can hold ``n - 1``, retried while
+    ``>= n``): ``randrange``, ``sample``, ``shuffle`` and ``choice`` call it once per draw,
+    and a grid makes dozens, so each skips two method calls (measured 4.8 us a draw before).
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._local = threading.local()
+        self._local = _Batch()
 
     def _bytes(self, n: int) -> bytes:
         local = self._local
-        buf: bytes = getattr(local, "buf", b"")
-        pos: int = getattr(local, "pos", 0)
-        if pos + n > len(buf) or getattr(local, "generation", -1) != _generation:
-            buf, pos = os.urandom(max(BATCH_BYTES, n)), 0
-            local.buf, local.generation = buf, _generation
+        pos = local.pos
+        if pos + n > len(local.buf) or local.generation != _generation:
+            local.buf, pos = os.urandom(max(BATCH_BYTES, n)), 0
+            local.generation = _generation
         local.pos = pos + n
-        return buf[pos : pos + n]
+        return local.buf[pos : pos + n]
 
     def random(self) -> float:
         """Return a float in [0, 1) from 53 random bits, as ``SystemRandom.random`` does."""
@@ -55,6 +68,22 @@ class BatchedSystemRandom(random.SystemRandom):
             return 0
         n = (k + 7) // 8
         return int.from_bytes(self._bytes(n)) >> (n * 8 - k)
+
+    def _randbelow(self, n: int) -> int:  # type: ignore[override]
+        """Return a uniform int in [0, n) (``n > 0``): ``k`` random bits, retried while >= n."""
+        k = n.bit_length()
+        size = (k + 7) // 8
+        shift = size * 8 - k
+        local = self._local
+        while True:
+            buf, pos = local.buf, local.pos
+            if pos + size > len(buf) or local.generation != _generation:
+                buf, pos = os.urandom(BATCH_BYTES), 0
+                local.buf, local.generation = buf, _generation
+            local.pos = pos + size
+            r = int.from_bytes(buf[pos : pos + size]) >> shift
+            if r < n:
+                return r
 
     def randbytes(self, n: int) -> bytes:
         """Return ``n`` random bytes."""
