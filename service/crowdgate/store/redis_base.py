@@ -59,7 +59,12 @@ class RedisBase(Store):
                 self.r = thread_client(uri, health_check_interval=30)
         except (redis.RedisError, ValueError) as exc:
             raise StoreError(f"Cannot connect to the Redis store {uri!r}: {exc}.") from exc
-        self._rng = random.SystemRandom()
+        # The OS's randomness as SystemRandom's, read in batches: a grid's draws (gold, decoys,
+        # open items, queue) made a system call each. Imported here, as crowdgate.challenge
+        # imports the store.
+        from ..challenge.rand import BatchedSystemRandom
+
+        self._rng: random.Random = BatchedSystemRandom()
         self._put_item = self.r.register_script(PUT_ITEM)
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)

@@ -49,7 +49,8 @@ def _items(limit_string: str) -> tuple[RateLimitItem, ...]:
 
 def is_hot() -> bool:
     """Return True if the current request is one of the three hot POSTs."""
-    return request.method == "POST" and request.endpoint in HOT
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    return req.method == "POST" and req.endpoint in HOT
 
 
 class HotLimits:
@@ -88,7 +89,7 @@ class HotLimits:
 
     def before(self) -> None:
         """Leave the request's charge for its store write, or count it now if none can take it."""
-        if not is_hot():
+        if not request.environ.get("crowdgate.hot"):
             return
         found = self.limits_for_request()
         if not self.place:
@@ -151,27 +152,26 @@ def _fold_place(app: Flask, limiter: Limiter, settings: Settings) -> str:
     return place if uri == settings.store_uri == place else ""
 
 
-def _skip_hot(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def hook(*args: Any) -> Any:
-        if is_hot():
-            return args[0] if args else None
-        return fn(*args)
-
-    return hook
+def limiter_hooks(app: Flask) -> list[Callable[..., Any]]:
+    """Return Flask-Limiter's app-level hooks, which step aside on the hot POSTs."""
+    limiter: Limiter | None = app.extensions.get("crowdgate_limiter")
+    found: list[Callable[..., Any]] = []
+    if limiter is None:
+        return found
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for fn in hooks.get(None, []):
+            bound = fn.args[0] if isinstance(fn, partial) and fn.args else None
+            if (bound or getattr(fn, "__self__", None)) is limiter:
+                found.append(fn)
+    return found
 
 
 def init_app(app: Flask) -> None:
-    """Limit the hot routes here and make Flask-Limiter's hooks step aside on them."""
+    """Limit the hot routes here (web/hooks.py makes Flask-Limiter's hooks step aside on them)."""
     limiter: Limiter | None = app.extensions.get("crowdgate_limiter")
     settings: Settings = app.extensions["crowdgate"].settings
     if limiter is None or not limiter.enabled:
         return
-    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-        funcs = hooks.get(None, [])
-        for n, fn in enumerate(funcs):
-            bound = fn.args[0] if isinstance(fn, partial) and fn.args else None
-            if (bound or getattr(fn, "__self__", None)) is limiter:
-                funcs[n] = _skip_hot(fn)
     hot = HotLimits(limiter, settings, _fold_place(app, limiter, settings))
     app.extensions["crowdgate_hot_limits"] = hot
     app.before_request(hot.before)
