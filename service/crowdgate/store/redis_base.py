@@ -77,6 +77,7 @@ class RedisBase(Store):
         self._save_site = self.r.register_script(SAVE_SITE)
         self._release = self.r.register_script(RELEASE)
         # the hot writes again, checking the request's rate-limit counters first (one call)
+        self._draw_grid_limited = self.r.register_script(limited(DRAW_GRID))
         self._put_challenge_limited = self.r.register_script(limited(PUT_CHALLENGE))
         self._take_challenge_limited = self.r.register_script(limited(TAKE_CHALLENGE))
         self._redeem_limited = self.r.register_script(limited(REDEEM))
