@@ -40,6 +40,8 @@ ANSWER = "public.answer"
 HOT = frozenset({CHALLENGE, ANSWER, SITEVERIFY})
 #: the ``key_prefix`` the app's Limiter is made with (see limits.init_app)
 KEY_PREFIX = "cg-limits"
+#: request counters kept per process (by endpoint, client and site); all dropped when full
+COUNTERS_KEPT = 4096
 
 
 @lru_cache(maxsize=64)
@@ -63,6 +65,8 @@ class HotLimits:
         self.place = place
         storage = limiter.storage
         self.storage_key: Callable[[str], str] = getattr(storage, "prefixed_key", str)
+        #: counters by (endpoint, client key, site key): the same keys and limits each time
+        self._counters: dict[tuple[str, str, str], tuple[Counter, ...]] = {}
 
     def limits_for_request(self) -> list[tuple[RateLimitItem, list[str]]]:
         """Return ``(item, args)`` of every limit the request is checked against, in order.
@@ -91,22 +95,36 @@ class HotLimits:
         """Leave the request's charge for its store write, or count it now if none can take it."""
         if not request.environ.get("crowdgate.hot"):
             return
-        found = self.limits_for_request()
         if not self.place:
-            refused = self.hit(found)
+            refused = self.hit(self.limits_for_request())
             if refused is not None:
                 raise _exceeded(refused)
             return
-        counters = tuple(
-            Counter(
-                self.storage_key(item.key_for(*args)),
-                item.get_expiry(),
-                item.amount,
-                (item, args),
-            )
-            for item, args in found
+        limit_charge.set_pending(Charge(self.counters_for_request(), place=self.place))
+
+    def counters_for_request(self) -> tuple[Counter, ...]:
+        """Return the request's counters (made once per endpoint, client and site, then kept)."""
+        endpoint = request.endpoint or ""
+        key = (
+            endpoint,
+            "" if endpoint == SITEVERIFY else client_key(),
+            site_key() if endpoint in PER_SITE else "",
         )
-        limit_charge.set_pending(Charge(counters, place=self.place))
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = tuple(
+                Counter(
+                    self.storage_key(item.key_for(*args)),
+                    item.get_expiry(),
+                    item.amount,
+                    (item, args),
+                )
+                for item, args in self.limits_for_request()
+            )
+            if len(self._counters) >= COUNTERS_KEPT:
+                self._counters.clear()
+            self._counters[key] = counters
+        return counters
 
     def hit(self, found: list[tuple[RateLimitItem, list[str]]]) -> RateLimitItem | None:
         """Count ``found`` through Flask-Limiter's strategy; return the first limit past, if any."""
