@@ -124,7 +124,26 @@ class SqliteVotes(SqliteBase):
             )
             counts.update(challenges_passed=0 if token.test else 1, votes=len(touched))
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
-            return [self._evidence(db, project_id, item) for item in touched]
+            return [self._voted_evidence(db, project_id, item) for item in touched]
+
+    @staticmethod
+    def _voted_evidence(db: sqlite3.Connection, project_id: str, item_id: str) -> Evidence:
+        """Return the evidence of an item that exists (just voted on), in one statement.
+
+        The same figures as :meth:`_evidence`'s three reads: one row per label with a log-odds
+        sum (or one with a NULL label when there is none), each with the item's votes and its
+        count of networks.
+        """
+        rows = db.execute(
+            "SELECT i.votes, (SELECT count(*) FROM item_networks n WHERE n.project=i.project "
+            "AND n.item=i.id), e.label, e.ll FROM items i LEFT JOIN evidence e "
+            "ON e.project=i.project AND e.item=i.id WHERE i.project=? AND i.id=?",
+            (project_id, item_id),
+        ).fetchall()
+        if not rows:
+            return SqliteVotes._evidence(db, project_id, item_id)
+        loglik = {label: ll for _, _, label, ll in rows if label is not None}
+        return Evidence(item_id, loglik, rows[0][0], rows[0][1])
 
     @staticmethod
     def _evidence(db: sqlite3.Connection, project_id: str, item_id: str) -> Evidence:
