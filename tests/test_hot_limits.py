@@ -163,5 +163,37 @@ def test_a_redis_challenge_makes_two_script_calls_limits_included(redis_proc, tm
 
     before = calls()
     assert _issue(client, seeded.sitekey).status_code == 200
-    assert calls() - before == 2, "the grid draw, then the limits and the write in one call"
+    assert calls() - before == 2, "the limits and the grid draw in one call, then the write"
+    app.extensions["crowdgate"].store.close()
+
+
+def test_a_refused_redis_challenge_composes_no_grid(redis_proc, tmp_path, clock):
+    import redis
+
+    redis_proc.flush()
+    settings = Settings(
+        data_dir=tmp_path,
+        store=redis_proc.url,
+        secret_key="calls",
+        cache_ttl_s=60,
+        rate_limit_client="1/minute",
+    )
+    app = create_app(settings, clock=clock)
+    seeded = seed_project(app.extensions["crowdgate"].store)
+    client = app.test_client()
+    assert _issue(client, seeded.sitekey).status_code == 200
+    info = redis.Redis(port=redis_proc.port)
+
+    def calls() -> dict[str, int]:
+        return {k: v["calls"] for k, v in info.info("commandstats").items()}
+
+    before = calls()
+    refused = _issue(client, seeded.sitekey)
+    assert refused.status_code == 429 and refused.get_json()["code"] == "rate-limited"
+    after = calls()
+    made = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+    # the one call that checked the limits (and refused before drawing); no tile was read,
+    # nothing written (INFO itself is the other command seen)
+    assert made.pop("cmdstat_evalsha", 0) == 1
+    assert "cmdstat_hget" not in made and "cmdstat_set" not in made, made
     app.extensions["crowdgate"].store.close()

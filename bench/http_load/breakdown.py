@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--service", type=Path, default=ROOT / "service")
     parser.add_argument(
+        "--top", type=int, default=0, help="also print each route's N costliest functions"
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
@@ -150,7 +153,7 @@ def main() -> None:
         project = store.get_project(info.project)
         project.settings.update(vote_cap=10**6, network_cap=10**6)
         store.save_project(project)
-        run(app, store, info, args.requests)
+        run(app, store, info, args.requests, args.top)
     finally:
         if redis_proc is not None:
             redis_proc.terminate()
@@ -158,7 +161,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(app, store, info, n: int) -> None:
+def run(app, store, info, n: int, top: int = 0) -> None:
     headers = {"Content-Type": "text/plain", "Origin": "http://localhost"}
     challenge = environ(
         "POST", "/api/v1/challenge", json.dumps({"sitekey": info.sitekey}).encode(), headers
@@ -232,6 +235,12 @@ def run(app, store, info, n: int) -> None:
     for part in names:
         print(f"{part:<26}" + "".join(f"{table[r].get(part, 0.0):>12.3f}" for r in table))
     print(f"{'total (unprofiled)':<26}" + "".join(f"{plain[r]:>12.3f}" for r in table))
+    for route, prof in profiles.items() if top else ():
+        print(f"--- {route}: the {top} costliest functions (own and cumulative time)")
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
 
 
 if __name__ == "__main__":

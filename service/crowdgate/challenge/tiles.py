@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import random
 import struct
+from functools import lru_cache
 
 from ..errors import NotFound
 from ..models import Challenge, Slot
@@ -62,6 +63,14 @@ def _fresh_jpeg(data: bytes, rng: random.Random) -> bytes:
     return data[:at] + b"\xff\xfe" + (n + 2).to_bytes(2, "big") + rng.randbytes(n) + data[at:]
 
 
+@lru_cache(maxsize=64)
+def _vp8x(width: int, height: int) -> bytes:
+    """Return the VP8X chunk of a ``width`` x ``height`` canvas (tiles come in few sizes)."""
+    # flags 0: no ICC profile, alpha, EXIF, XMP or animation; canvas = the image's size
+    chunk = b"VP8X" + struct.pack("<I", 10) + bytes(4)
+    return chunk + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+
+
 def fresh_bytes(data: bytes, rng: random.Random) -> bytes:
     """Return ``data`` (a WebP or JPEG tile) with random bytes the decoder skips, or
     unchanged if it is neither simple WebP nor JPEG.
@@ -73,14 +82,22 @@ def fresh_bytes(data: bytes, rng: random.Random) -> bytes:
     size = _size(data)
     if size is None:
         return data
-    width, height = size
-    # flags 0: no ICC profile, alpha, EXIF, XMP or animation; canvas = the image's size
-    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes(4)
-    vp8x += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-    n = 2 * rng.randint(NONCE_MIN // 2, NONCE_MAX // 2)
-    nonce = NONCE_CHUNK + struct.pack("<I", n) + rng.randbytes(n)
-    body = b"WEBP" + vp8x + data[12:] + nonce
-    return b"RIFF" + struct.pack("<I", len(body)) + body
+    vp8x = _vp8x(*size)
+    # an even length, uniform over NONCE_MIN..NONCE_MAX
+    n = NONCE_MIN + 2 * rng.randrange((NONCE_MAX - NONCE_MIN) // 2 + 1)
+    body_size = 4 + len(vp8x) + len(data) - 12 + 8 + n
+    return b"".join(
+        (
+            b"RIFF",
+            struct.pack("<I", body_size),
+            b"WEBP",
+            vp8x,
+            memoryview(data)[12:],
+            NONCE_CHUNK,
+            struct.pack("<I", n),
+            rng.randbytes(n),
+        )
+    )
 
 
 def _kind(slot: Slot) -> str:

@@ -70,7 +70,12 @@ class RedisBase(ItemBlobs, Store):
                 self.r = thread_client(uri, health_check_interval=30)
         except (redis.RedisError, ValueError) as exc:
             raise StoreError(f"Cannot connect to the Redis store {uri!r}: {exc}.") from exc
-        self._rng = random.SystemRandom()
+        # The OS's randomness as SystemRandom's, read in batches: a grid's draws (gold, decoys,
+        # open items, queue) made a system call each. Imported here, as crowdgate.challenge
+        # imports the store.
+        from ..challenge.rand import BatchedSystemRandom
+
+        self._rng: random.Random = BatchedSystemRandom()
         self._put_item = self.r.register_script(PUT_ITEM)
         self._adopt_blobs = self.r.register_script(ADOPT_BLOBS)
         self._update_item = self.r.register_script(UPDATE_ITEM)
@@ -84,6 +89,7 @@ class RedisBase(ItemBlobs, Store):
         self._save_site = self.r.register_script(SAVE_SITE)
         self._release = self.r.register_script(RELEASE)
         # the hot writes again, checking the request's rate-limit counters first (one call)
+        self._draw_grid_limited = self.r.register_script(limited(DRAW_GRID))
         self._put_challenge_limited = self.r.register_script(limited(PUT_CHALLENGE))
         self._take_challenge_limited = self.r.register_script(limited(TAKE_CHALLENGE))
         self._redeem_limited = self.r.register_script(limited(REDEEM))

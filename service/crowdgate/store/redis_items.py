@@ -216,7 +216,9 @@ class RedisItems(RedisBlobs):
         keys += [p + "gold:" + lab for lab in labels]
         keys += [p + _decoys.POOL_PREFIX + lab for lab in decoy_labels]
         args = [2 * top_k, top_k, n_open, *gold.values(), *(decoys or {}).values()]
-        reply = self._call(self._draw_grid, keys=keys, args=args)
+        # a challenge's rate limits are checked here, its first store call, so a request past
+        # them is refused before its grid is composed (put_challenge then finds none pending)
+        reply = self._charged(self._draw_grid, self._draw_grid_limited, keys, args)
         ids = [[i.decode() for i in part or []] for part in reply]
         cut = 2 + len(labels)
         return GridDraw(

@@ -130,7 +130,11 @@ class SqliteAdmin(SqliteBase):
                     [(project_id, label, item) for item in stale],
                 )
         eligible = [item for item, ok in rows if ok][:top_k]
-        return self._rng.sample(eligible, min(n, len(eligible)))
+        if n >= len(eligible):
+            # all of them, best first (as Redis's grid draw returns them): a grid asks for the
+            # whole top and its selector samples from it, so a shuffle here is work for nothing
+            return eligible
+        return self._rng.sample(eligible, n)
 
     def set_committee_labels(
         self, project_id: str, version: int, rows: list[tuple[str, str, float]]

@@ -86,7 +86,12 @@ class SqliteBase(ItemBlobs, Store):
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._rng = random.SystemRandom()
+        # The OS's randomness as SystemRandom's, read in batches: a grid's draws (gold, decoys,
+        # open items, queue) made a system call each. Imported here, as crowdgate.challenge
+        # imports the store.
+        from ..challenge.rand import BatchedSystemRandom
+
+        self._rng: random.Random = BatchedSystemRandom()
         #: where a request's rate-limit charge can be folded in: the counters file beside this
         #: one, attached to each connection, so one transaction checks the limits and writes
         self.limits_place = str(limits_file(self.path))

@@ -14,6 +14,7 @@ from . import (
     errors,
     export_api,
     health,
+    hooks,
     hot_limits,
     limits,
     metrics,
@@ -55,4 +56,6 @@ def create_app(
     limits.init_app(app, settings)
     hot_limits.init_app(app)
     health.init_app(app)
+    # last: every app-level hook is registered by now
+    hooks.fuse(app, skip_hot=hot_limits.limiter_hooks(app), is_hot=hot_limits.is_hot)
     return app

@@ -40,6 +40,8 @@ ANSWER = "public.answer"
 HOT = frozenset({CHALLENGE, ANSWER, SITEVERIFY})
 #: the ``key_prefix`` the app's Limiter is made with (see limits.init_app)
 KEY_PREFIX = "cg-limits"
+#: request counters kept per process (by endpoint, client and site); all dropped when full
+COUNTERS_KEPT = 4096
 
 
 @lru_cache(maxsize=64)
@@ -49,7 +51,8 @@ def _items(limit_string: str) -> tuple[RateLimitItem, ...]:
 
 def is_hot() -> bool:
     """Return True if the current request is one of the three hot POSTs."""
-    return request.method == "POST" and request.endpoint in HOT
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    return req.method == "POST" and req.endpoint in HOT
 
 
 class HotLimits:
@@ -62,6 +65,8 @@ class HotLimits:
         self.place = place
         storage = limiter.storage
         self.storage_key: Callable[[str], str] = getattr(storage, "prefixed_key", str)
+        #: counters by (endpoint, client key, site key): the same keys and limits each time
+        self._counters: dict[tuple[str, str, str], tuple[Counter, ...]] = {}
 
     def limits_for_request(self) -> list[tuple[RateLimitItem, list[str]]]:
         """Return ``(item, args)`` of every limit the request is checked against, in order.
@@ -88,24 +93,38 @@ class HotLimits:
 
     def before(self) -> None:
         """Leave the request's charge for its store write, or count it now if none can take it."""
-        if not is_hot():
+        if not request.environ.get("crowdgate.hot"):
             return
-        found = self.limits_for_request()
         if not self.place:
-            refused = self.hit(found)
+            refused = self.hit(self.limits_for_request())
             if refused is not None:
                 raise _exceeded(refused)
             return
-        counters = tuple(
-            Counter(
-                self.storage_key(item.key_for(*args)),
-                item.get_expiry(),
-                item.amount,
-                (item, args),
-            )
-            for item, args in found
+        limit_charge.set_pending(Charge(self.counters_for_request(), place=self.place))
+
+    def counters_for_request(self) -> tuple[Counter, ...]:
+        """Return the request's counters (made once per endpoint, client and site, then kept)."""
+        endpoint = request.endpoint or ""
+        key = (
+            endpoint,
+            "" if endpoint == SITEVERIFY else client_key(),
+            site_key() if endpoint in PER_SITE else "",
         )
-        limit_charge.set_pending(Charge(counters, place=self.place))
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = tuple(
+                Counter(
+                    self.storage_key(item.key_for(*args)),
+                    item.get_expiry(),
+                    item.amount,
+                    (item, args),
+                )
+                for item, args in self.limits_for_request()
+            )
+            if len(self._counters) >= COUNTERS_KEPT:
+                self._counters.clear()
+            self._counters[key] = counters
+        return counters
 
     def hit(self, found: list[tuple[RateLimitItem, list[str]]]) -> RateLimitItem | None:
         """Count ``found`` through Flask-Limiter's strategy; return the first limit past, if any."""
@@ -151,27 +170,26 @@ def _fold_place(app: Flask, limiter: Limiter, settings: Settings) -> str:
     return place if uri == settings.store_uri == place else ""
 
 
-def _skip_hot(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def hook(*args: Any) -> Any:
-        if is_hot():
-            return args[0] if args else None
-        return fn(*args)
-
-    return hook
+def limiter_hooks(app: Flask) -> list[Callable[..., Any]]:
+    """Return Flask-Limiter's app-level hooks, which step aside on the hot POSTs."""
+    limiter: Limiter | None = app.extensions.get("crowdgate_limiter")
+    found: list[Callable[..., Any]] = []
+    if limiter is None:
+        return found
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for fn in hooks.get(None, []):
+            bound = fn.args[0] if isinstance(fn, partial) and fn.args else None
+            if (bound or getattr(fn, "__self__", None)) is limiter:
+                found.append(fn)
+    return found
 
 
 def init_app(app: Flask) -> None:
-    """Limit the hot routes here and make Flask-Limiter's hooks step aside on them."""
+    """Limit the hot routes here (web/hooks.py makes Flask-Limiter's hooks step aside on them)."""
     limiter: Limiter | None = app.extensions.get("crowdgate_limiter")
     settings: Settings = app.extensions["crowdgate"].settings
     if limiter is None or not limiter.enabled:
         return
-    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-        funcs = hooks.get(None, [])
-        for n, fn in enumerate(funcs):
-            bound = fn.args[0] if isinstance(fn, partial) and fn.args else None
-            if (bound or getattr(fn, "__self__", None)) is limiter:
-                funcs[n] = _skip_hot(fn)
     hot = HotLimits(limiter, settings, _fold_place(app, limiter, settings))
     app.extensions["crowdgate_hot_limits"] = hot
     app.before_request(hot.before)

@@ -41,13 +41,23 @@ def client_prefix(address: str) -> str:
 
 
 def _digest(kind: str, value: str) -> str:
-    secret = current_app.extensions["crowdgate"].settings.secret_key.encode()
-    return f"{kind}:" + hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:24]
+    return _keyed(current_app.extensions["crowdgate"].settings.secret_key, kind, value)
+
+
+def _keyed(secret_key: str, kind: str, value: str) -> str:
+    digest = hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()[:24]
+    return f"{kind}:{digest}"
+
+
+# The client's keyed hash, on every request: cached by address prefix, bounded, like
+# client_prefix (site secrets are not kept: their digests are made per request).
+_client_digest = lru_cache(maxsize=4096)(_keyed)
 
 
 def client_key() -> str:
     """Limit key for one client (after the trusted-proxy fix), as a keyed hash."""
-    return _digest("c", client_prefix(request.remote_addr or ""))
+    secret = current_app.extensions["crowdgate"].settings.secret_key
+    return _client_digest(secret, "c", client_prefix(request.remote_addr or ""))
 
 
 def sitekey_key() -> str:

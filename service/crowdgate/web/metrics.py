@@ -159,6 +159,19 @@ def metrics() -> Response:
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 
 
+#: labelled children already made: ``labels()`` takes a lock and builds a key per call, and
+#: every request counts two (endpoints and statuses are few)
+_CHILDREN: dict[tuple[str, ...], Any] = {}
+
+
+def _child(metric: Any, *values: str) -> Any:
+    key = (metric._name, *values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
+
+
 def _start() -> None:
     g.metrics_start = time.perf_counter()
 
@@ -167,8 +180,8 @@ def _observe(response: Response) -> Response:
     endpoint = request.endpoint or "unmatched"
     start = g.get("metrics_start")
     if start is not None:
-        REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - start)
-    RESPONSES.labels(endpoint, str(response.status_code)).inc()
+        _child(REQUEST_SECONDS, endpoint).observe(time.perf_counter() - start)
+    _child(RESPONSES, endpoint, str(response.status_code)).inc()
     if response.status_code == 200 and endpoint.startswith("public."):
         _count_outcome(endpoint, response)
     elif response.status_code == 403 and endpoint == "public.challenge":
@@ -185,9 +198,9 @@ def _count_pow_refusal(response: Response) -> None:
 
 def _count_outcome(endpoint: str, response: Response) -> None:
     if endpoint == "public.challenge":
-        CHALLENGES.labels("issued").inc()
+        _child(CHALLENGES, "issued").inc()
         if g.get("pow_solved"):
-            POW.labels("solved").inc()
+            _child(POW, "solved").inc()
         return
     if endpoint not in ("public.answer", "public.siteverify"):
         return
@@ -197,12 +210,12 @@ def _count_outcome(endpoint: str, response: Response) -> None:
         return
     if endpoint == "public.answer":
         if body.get("success"):
-            CHALLENGES.labels("passed").inc()
+            _child(CHALLENGES, "passed").inc()
         else:
-            CHALLENGES.labels("failed").inc()
-            CHALLENGES.labels("issued").inc()
+            _child(CHALLENGES, "failed").inc()
+            _child(CHALLENGES, "issued").inc()
     elif body.get("success"):
-        SITEVERIFY.labels("success").inc()
+        _child(SITEVERIFY, "success").inc()
     else:
         for code in body.get("error-codes") or ["unknown"]:
             SITEVERIFY.labels(str(code)).inc()
