@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crowdgate import demo, trainer
+from crowdgate import demo, goldpool, trainer
 from crowdgate.challenge.service import ChallengeService, Client
 from crowdgate.config import Settings
 from crowdgate.errors import CrowdgateError
@@ -56,13 +56,75 @@ class ChallengeOracle:
     def __init__(self, store: Store):
         self.store = store
         self.last_open = -1
+        self.last = None
 
     def __call__(self, challenge_id: str) -> list[str]:
         challenge = self.store.get_challenge(challenge_id, time.time())
+        self.last = challenge
         if challenge is None:
             return []
         self.last_open = sum(not s.gold for s in challenge.slots)
         return [s.item for s in challenge.slots]
+
+
+class GoldWatch:
+    """Tallies an attacker's answers on gold tiles the first time each is served as gold.
+
+    Promoted gold was asked as an open item before (under the committee's predicted label), so
+    a memorizer may already know it: its first answers on promoted gold, against imported
+    gold's, measure that leak. Also checks every promoted item against the digits truth.
+    """
+
+    def __init__(self, store: Store, truth: dict[str, str]):
+        self.store = store
+        self.truth = truth
+        self.seen: set[str] = set()
+        self.first = {"imported": [0, 0], "promoted": [0, 0]}
+
+    def grid(self, challenge: object, picks: list[int]) -> None:
+        """Count the first-as-gold answers of one answered grid."""
+        if challenge is None:
+            return
+        for i, slot in enumerate(challenge.slots):
+            if not slot.gold or slot.item in self.seen:
+                continue
+            self.seen.add(slot.item)
+            item = self.store.get_item(demo.PROJECT, slot.item)
+            kind = (
+                "promoted"
+                if item and goldpool.PROMOTED_BY in (item.consensus_by or "")
+                else "imported"
+            )
+            self.first[kind][0] += 1
+            self.first[kind][1] += (i in picks) == bool(slot.truth)
+
+    def figures(self) -> dict:
+        """Return first-sighting accuracy per kind and the promoted gold's accuracy."""
+        gold = self.store.list_items(demo.PROJECT, state="gold", limit=10**6)
+        promoted = [i for i in gold if goldpool.PROMOTED_BY in (i.consensus_by or "")]
+        right = sum(self.truth.get(i.filename) == i.label for i in promoted)
+        stats = self.store.get_stats(demo.PROJECT)
+        return {
+            "first_right": {k: round(r / n, 3) if n else None for k, (n, r) in self.first.items()},
+            "first_seen": {k: n for k, (n, _) in self.first.items()},
+            "promoted": len(promoted),
+            "promoted_accuracy": round(right / len(promoted), 4) if promoted else None,
+            "retired": int(stats.get(goldpool.RETIRED, 0)),
+            "active_gold": sum(self.store.gold_labels(demo.PROJECT).values()),
+        }
+
+
+def read_truth(data: Path) -> dict[str, str]:
+    """Return the demo's true label per file name."""
+    with (data / "demo-images" / "truth.csv").open() as fh:
+        return {row["file"]: row["label"] for row in csv.DictReader(fh)}
+
+
+def worker_pass(store: Store) -> None:
+    """Run what the deployment's worker runs: full consensus, gold pool, committee retrain."""
+    project = store.get_project(demo.PROJECT)
+    assert project is not None
+    trainer.retrain(store, project, random_state=0)
 
 
 class CoreTransport:
@@ -175,9 +237,18 @@ def play(
         attacker=Careful(seed) if kind == CAREFUL else None,
     )
     passed_open: list[int] = []
+    watch = GoldWatch(store, read_truth(data))
+    picked: list[list[int]] = [[]]
+    choose = run.attacker.choose
+
+    def choose_and_keep(label: str, keys: list) -> list[int]:
+        picked[0] = choose(label, keys)
+        return picked[0]
+
+    run.attacker.choose = choose_and_keep  # type: ignore[method-assign]
     start = time.perf_counter()
     try:
-        for _ in range(grids):
+        for n in range(grids):
             oracle.last_open = -1
             try:
                 outcome = run.one()
@@ -185,10 +256,14 @@ def play(
                 outcome = exc.code
             if outcome in ("pass", "fail"):
                 run.log.outcomes.append(int(outcome == "pass"))
+                watch.grid(oracle.last, picked[0])
                 if outcome == "pass" and oracle.last_open >= 0:
                     passed_open.append(oracle.last_open)
             else:
                 run.log.errors[outcome] += 1
+            if args.worker_every and (n + 1) % args.worker_every == 0:
+                worker_pass(store)
+        pool = watch.figures()
     finally:
         seconds = time.perf_counter() - start
         transport.close()
@@ -206,6 +281,7 @@ def play(
         "windows_250": [round(r, 3) for r in log.windows(250)],
         "open_per_pass": round(sum(passed_open) / len(passed_open), 2) if passed_open else None,
         "errors": dict(log.errors),
+        "gold_pool": pool,
         "seconds": round(seconds, 1),
     }
 
@@ -318,6 +394,12 @@ def main() -> None:
     parser.add_argument("--damage", action="store_true", help="Label damage of 10%% bots.")
     parser.add_argument("--budget", type=int, default=3000, help="Votes (with --damage).")
     parser.add_argument("--cache", default="", help="Folder to keep the built demo in.")
+    parser.add_argument(
+        "--worker-every",
+        type=int,
+        default=250,
+        help="Grids between worker passes (consensus, gold pool, retrain); 0: none.",
+    )
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
     args.project_settings = {}

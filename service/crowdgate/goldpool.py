@@ -146,6 +146,55 @@ def advance_clock(store: Store, project: Project, stats: dict[str, int]) -> floa
     return clock / 1000.0
 
 
+def promote(
+    store: Store, project: Project, items: Sequence[Item], votes: list[Vote], clock: float
+) -> list[str]:
+    """Promote every settled item of ``items`` the crowd alone is sure of; return their ids."""
+    r = consensus.estimate_reliability(
+        votes, project.labels, float(project.setting("live_reliability"))
+    )
+    by_item: dict[str, list[Vote]] = {}
+    for v in votes:
+        by_item.setdefault(v.item, []).append(v)
+    out = []
+    for item in items:
+        if item.state == SETTLED and promotable(project, item, by_item.get(item.id, []), r):
+            store.update_item(
+                project.id,
+                item.id,
+                state=GOLD,
+                known_label=item.label,
+                gold_exposure=clock,
+                consensus_by=PROMOTED_BY + (item.consensus_by or ""),
+            )
+            out.append(item.id)
+    return out
+
+
+def retire(
+    store: Store, project: Project, ids: Sequence[str], clock: float, budget: int
+) -> list[str]:
+    """Retire the over-served active gold among ``ids`` (at most ``budget``); return their ids.
+
+    A retired item keeps state ``gold`` and its label, and loses ``known_label``: it leaves the
+    gold pools, its decoy pool and the gold counters, and is exported and trained on as gold.
+    """
+    after = float(project.setting("retire_after_serves"))
+    if after <= 0 or budget <= 0:
+        return []
+    active = [
+        i
+        for i in (store.get_item(project.id, item_id) for item_id in ids)
+        if i is not None and i.state == GOLD and i.known_label
+    ]
+    floor = int(project.setting("gold_per_grid"))
+    out = []
+    for item in retirements(active, clock, after, floor, budget):
+        store.update_item(project.id, item.id, known_label=None)
+        out.append(item.id)
+    return out
+
+
 def maintain(store: Store, project: Project, votes: list[Vote] | None = None) -> dict[str, float]:
     """Advance the serving clock, promote sure settled items, retire over-served gold.
 
@@ -154,47 +203,19 @@ def maintain(store: Store, project: Project, votes: list[Vote] | None = None) ->
     stats = store.get_stats(project.id)
     clock = advance_clock(store, project, stats)
     items = list(store.iter_items(project.id))
-    promoted = 0
+    promoted: list[str] = []
     if bool(project.setting("promote_to_gold")):
         votes = store.list_votes(project.id) if votes is None else votes
-        r = consensus.estimate_reliability(
-            votes, project.labels, float(project.setting("live_reliability"))
-        )
-        by_item: dict[str, list[Vote]] = {}
-        for v in votes:
-            by_item.setdefault(v.item, []).append(v)
-        for item in items:
-            if item.state == SETTLED and promotable(project, item, by_item.get(item.id, []), r):
-                store.update_item(
-                    project.id,
-                    item.id,
-                    state=GOLD,
-                    known_label=item.label,
-                    gold_exposure=clock,
-                    consensus_by=PROMOTED_BY + (item.consensus_by or ""),
-                )
-                promoted += 1
-    retired = 0
-    after = float(project.setting("retire_after_serves"))
+        promoted = promote(store, project, items, votes, clock)
     # Only what promotion added may retire: the active pool never shrinks below its import.
-    budget = int(stats.get(PROMOTED, 0)) + promoted - int(stats.get(RETIRED, 0))
-    if after > 0 and budget > 0:
-        ids = [i.id for i in items if i.state == GOLD or (i.state == SETTLED and promoted)]
-        active = [
-            i
-            for i in (store.get_item(project.id, item_id) for item_id in ids)
-            if i is not None and i.state == GOLD and i.known_label
-        ]
-        floor = int(project.setting("gold_per_grid"))
-        for item in retirements(active, clock, after, floor, budget):
-            store.update_item(project.id, item.id, known_label=None)
-            retired += 1
+    budget = int(stats.get(PROMOTED, 0)) + len(promoted) - int(stats.get(RETIRED, 0))
+    ids = [i.id for i in items if i.state == GOLD] + promoted
+    retired = retire(store, project, ids, clock, budget)
     if promoted or retired:
-        store.incr_stats(project.id, **{PROMOTED: promoted, RETIRED: retired})
-    gold = store.gold_labels(project.id)
+        store.incr_stats(project.id, **{PROMOTED: len(promoted), RETIRED: len(retired)})
     return {
-        "promoted": promoted,
-        "retired": retired,
-        "active_gold": sum(gold.values()),
+        "promoted": len(promoted),
+        "retired": len(retired),
+        "active_gold": sum(store.gold_labels(project.id).values()),
         "clock": round(clock, 3),
     }
