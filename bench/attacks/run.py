@@ -21,6 +21,7 @@ import argparse
 import base64
 import csv
 import json
+import math
 import random
 import shutil
 import sys
@@ -121,10 +122,14 @@ def read_truth(data: Path) -> dict[str, str]:
 
 
 def worker_pass(store: Store) -> None:
-    """Run what the deployment's worker runs: full consensus, gold pool, committee retrain."""
+    """Run what the deployment's worker runs when due: consensus, gold pool, committee retrain.
+
+    Due as ``crowdgate worker`` decides it (``trainer.due``): after the default 20 new labels.
+    """
     project = store.get_project(demo.PROJECT)
     assert project is not None
-    trainer.retrain(store, project, random_state=0)
+    if trainer.due(store, project, Settings.retrain_every_labels, math.inf):
+        trainer.retrain(store, project, random_state=0)
 
 
 class CoreTransport:
@@ -295,8 +300,33 @@ class Person(Careful):
         self.kind = kind
 
 
+def warm_bot(base: Path, args: argparse.Namespace) -> AttackRun:
+    """Return a recognizer that has played ``--bot-warmup`` grids alone on a copy of the demo.
+
+    A bot that has learned the imported gold before it joins the crowd: its memory carries
+    over, since the crowd's copy starts from the same gold.
+    """
+    data = base / "warmup"
+    shutil.copytree(args.template, data)
+    extra = {} if args.variants is None else {"tile_variants": args.variants}
+    settings = Settings.from_env(data_dir=data, secret_key=SECRET, **extra)
+    store = open_store(settings.store_uri)
+    project = store.get_project(demo.PROJECT)
+    assert project is not None
+    project.settings.update(args.project_settings)
+    store.save_project(project)
+    info = demo.DemoInfo(**json.loads((data / "demo.json").read_text()))
+    oracle = ChallengeOracle(store)
+    transport = CoreTransport(ChallengeService(store, settings), info.sitekey)
+    bot = AttackRun(transport, RECOGNIZER, oracle=oracle, seed=args.seed)
+    bot.run(args.bot_warmup)
+    store.close()
+    return bot
+
+
 def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: float) -> dict:
     """Run the honest crowd (careful 0.9, sloppy 0.1) with a share of recognizer bots."""
+    warmed = warm_bot(base / f"warm-{bots:g}", args) if bots and args.bot_warmup else None
     data = base / f"damage-{bots:g}"
     shutil.copytree(args.template, data)
     extra = {} if args.variants is None else {"tile_variants": args.variants}
@@ -306,10 +336,7 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
     assert project is not None
     project.settings.update(args.project_settings)
     store.save_project(project)
-    truth = {}
-    with (data / "demo-images" / "truth.csv").open() as fh:
-        for row in csv.DictReader(fh):
-            truth[row["file"]] = row["label"]
+    truth = read_truth(data)
     images, _ = digits.load()
     perceiver = digits.reference_perceiver(range(len(images)), random_state=args.seed)
     rng = random.Random(f"damage:{args.seed}")
@@ -319,12 +346,31 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
     service = ChallengeService(store, settings)
     transport = CoreTransport(service, info.sitekey)
     oracle = ChallengeOracle(store)
-    bot = AttackRun(transport, RECOGNIZER, oracle=oracle, seed=args.seed)
+    bot = AttackRun(
+        transport,
+        RECOGNIZER,
+        oracle=oracle,
+        seed=args.seed,
+        attacker=warmed.attacker if warmed else None,
+    )
+    watch = GoldWatch(store, truth)
+    picked: list[list[int]] = [[]]
+    choose = bot.attacker.choose
+
+    def choose_and_keep(label: str, keys: list) -> list[int]:
+        picked[0] = choose(label, keys)
+        return picked[0]
+
+    bot.attacker.choose = choose_and_keep  # type: ignore[method-assign]
     grids = {"people": [0, 0], "bots": [0, 0]}
+    bot_outcomes: list[int] = []
+    n = 0
     while int(store.get_stats(demo.PROJECT).get("votes", 0)) < args.budget:
         if rng.random() < bots:
             outcome = bot.one()
             who = "bots"
+            bot_outcomes.append(int(outcome == "pass"))
+            watch.grid(oracle.last, picked[0])
         else:
             person = rng.choice(people)
             address, agent = person.visitor.address, person.visitor.user_agent
@@ -337,16 +383,21 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
             who = "people"
         grids[who][0] += 1
         grids[who][1] += outcome == "pass"
+        n += 1
+        if args.worker_every and n % args.worker_every == 0:
+            worker_pass(store)
     settled = store.list_items(demo.PROJECT, state="settled", limit=10**6)
-    promoted = [
-        i
-        for i in store.list_items(demo.PROJECT, state="gold", limit=10**6)
-        if i.filename in truth and i.votes > 0
-    ]
+    gold = store.list_items(demo.PROJECT, state="gold", limit=10**6)
+    promoted = [i for i in gold if i.filename in truth and i.votes > 0]
     labelled = settled + promoted
     right = sum(i.label == truth.get(i.filename) for i in labelled)
     votes = int(store.get_stats(demo.PROJECT).get("votes", 0))
+    pool = watch.figures()
     store.close()
+    windows = [
+        round(sum(bot_outcomes[i : i + 100]) / len(bot_outcomes[i : i + 100]), 2)
+        for i in range(0, len(bot_outcomes), 100)
+    ]
     return {
         "crowd": f"bots {bots:.0%}",
         "votes": votes,
@@ -356,7 +407,13 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
         "votes_per_settled": round(votes / len(labelled), 2) if labelled else None,
         "pass_people": round(grids["people"][1] / max(1, grids["people"][0]), 3),
         "pass_bots": round(grids["bots"][1] / max(1, grids["bots"][0]), 3),
+        "bot_warmup": args.bot_warmup if bots else 0,
+        "bot_warmup_last_500": round(warmed.log.rate(max(0, args.bot_warmup - 500)), 3)
+        if warmed
+        else None,
+        "bot_windows_100": windows,
         "grids": {k: v[0] for k, v in grids.items()},
+        "gold_pool": pool,
     }
 
 
@@ -393,6 +450,12 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=None, help="tile_variants at import.")
     parser.add_argument("--damage", action="store_true", help="Label damage of 10%% bots.")
     parser.add_argument("--budget", type=int, default=3000, help="Votes (with --damage).")
+    parser.add_argument(
+        "--bot-warmup",
+        type=int,
+        default=0,
+        help="Grids the bot plays alone on a copy of the demo before joining (with --damage).",
+    )
     parser.add_argument("--cache", default="", help="Folder to keep the built demo in.")
     parser.add_argument(
         "--worker-every",
