@@ -230,3 +230,29 @@ def test_retirement_never_shrinks_the_pool_without_promotion(store):
     store.incr_stats(seeded.project, challenges_passed=1000)
     assert goldpool.maintain(store, project)["retired"] == 0
     assert sum(store.gold_labels(seeded.project).values()) == 12
+
+
+def test_new_projects_take_six_gold_promotion_and_retirement_by_default():
+    settings = manage.validate_settings({})
+    assert settings["gold_per_grid"] == 6 and settings["grid_size"] - 6 >= 5
+    assert settings["promote_to_gold"] is True and settings["retire_after_serves"] == 50
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "50", True, 2_000_000])
+def test_retire_after_serves_must_be_a_whole_number_in_range(bad):
+    from crowdgate.errors import BadRequest
+
+    with pytest.raises(BadRequest) as err:
+        manage.validate_settings({"retire_after_serves": bad})
+    assert err.value.code == "invalid-settings"
+
+
+def test_retire_after_serves_zero_never_retires(store):
+    seeded = seed_project(store, gold_per_label=4, open_items=3)
+    project = store.get_project(seeded.project)
+    project.settings.update(gold_per_grid=2, grid_size=4, retire_after_serves=0)
+    store.save_project(project)
+    _settle_with_votes(store, seeded.project, seeded.open[0], "square", 12)
+    store.incr_stats(seeded.project, challenges_passed=10_000)
+    done = goldpool.maintain(store, project)
+    assert done["promoted"] == 1 and done["retired"] == 0
