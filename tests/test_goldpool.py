@@ -33,7 +33,7 @@ def _vote(item: str, label: str, answer: bool, n: int, network: str | None = Non
     )
 
 
-def _settled(label: str = "circle", committee: str | None = None) -> Item:
+def _settled(label: str = "circle", committee: str | None = "circle", conf: float = 0.99) -> Item:
     return Item(
         project="p",
         id="x",
@@ -41,7 +41,7 @@ def _settled(label: str = "circle", committee: str | None = None) -> Item:
         state=SETTLED,
         label=label,
         committee_label=committee,
-        committee_confidence=0.99 if committee else None,
+        committee_confidence=conf if committee else None,
     )
 
 
@@ -69,13 +69,15 @@ def test_promotion_needs_the_crowd_posterior_to_reach_the_threshold():
     )
 
 
-@pytest.mark.parametrize("committee", [None, "circle", "square"])
-def test_the_committee_reading_never_changes_promotion(committee):
-    votes = [_vote("x", "circle", True, n) for n in range(3)]
-    for r in (0.85, 0.97):
-        assert goldpool.promotable(
-            _project(), _settled(committee=committee), votes, r
-        ) == goldpool.promotable(_project(), _settled(), votes, r)
+@pytest.mark.parametrize("committee,conf", [(None, None), ("square", 0.99), ("circle", 0.6)])
+def test_the_committee_may_veto_promotion_never_make_it(committee, conf):
+    sure = [_vote("x", "circle", True, n) for n in range(3)]
+    # the committee must read the crowd's label confidently, or the item stays settled
+    assert not goldpool.promotable(_project(), _settled(committee=committee, conf=conf), sure, 0.97)
+    # and a confident committee never promotes what the crowd alone is unsure of
+    unsure = [_vote("x", "circle", True, n) for n in range(2)]
+    assert not goldpool.promotable(_project(), _settled(), unsure, 0.97)
+    assert goldpool.promotable(_project(), _settled(), sure, 0.97)
 
 
 def _gold(i: int, known: str, decoy: str, since: float = 0.0) -> Item:
@@ -144,6 +146,7 @@ def _settle_with_votes(store, pid: str, item: str, label: str, voters: int) -> l
         )
         store.record_pass(pid, [vote], token, 100, 100)
         votes.append(vote)
+    store.set_committee_labels(pid, 1, [(item, label, 0.99)])
     store.update_item(pid, item, state=SETTLED, label=label, confidence=0.98, consensus_by="live")
     return votes
 

@@ -169,6 +169,8 @@ def test_live_votes_settle_and_the_worker_promotes_when_the_project_allows_it(st
     )
     # the answer path only settles: the committee-weighted live posterior never makes gold
     assert store.get_item(seeded.project, seeded.open[0]).state == SETTLED
+    assert goldpool.maintain(store, project)["promoted"] == 0  # no committee reading: vetoed
+    store.set_committee_labels(seeded.project, 1, [(seeded.open[0], "square", 0.95)])
     goldpool.maintain(store, project)
     got = store.get_item(seeded.project, seeded.open[0])
     assert got.state == GOLD and got.known_label == "square"

@@ -14,8 +14,9 @@ never on the challenge path. Three steps (docs/defences.md, "A gold pool that gr
   (:func:`consensus.estimate_reliability`), give its label a posterior of at least
   ``promote_threshold`` under a uniform prior (the committee's reading is left out, so the
   committee's prediction never makes gold), at least ``min_votes`` distinct voters from as
-  many distinct networks said yes to it, and no vote contradicts it. The store gives the new
-  gold its decoy label, paired like imported gold's.
+  many distinct networks said yes to it, and no vote contradicts it; and the committee,
+  which may only veto, reads the same label with confidence ``COMMITTEE_AGREES``. The store
+  gives the new gold its decoy label, paired like imported gold's.
 * **Retirement.** An active gold item served ``retire_after_serves`` times or more stops
   grading: it keeps its state and label (exported as gold, trained on as before) but loses its
   ``known_label``, so it leaves the gold pools and counters. Items retire in mirrored decoy
@@ -44,6 +45,11 @@ GRIDS_SEEN = "goldpool:grids"
 PROMOTED, RETIRED = "goldpool:promoted", "goldpool:retired"
 #: ``consensus_by`` prefix of a promoted item (what settled it follows)
 PROMOTED_BY = "promoted-"
+#: Committee confidence in the crowd's label below which an item is not promoted: a veto only
+#: (the committee never makes gold; the crowd must be sure on its own too). Bots that answer
+#: open items from what they remember promoted 589 items at 0.58 accuracy without it, when
+#: they were the whole crowd (bench/RESULTS.md, "Attacks (gold pool)").
+COMMITTEE_AGREES = 0.9
 
 
 def crowd_posterior(votes: Sequence[Vote], labels: Sequence[str], reliability: float) -> np.ndarray:
@@ -68,6 +74,8 @@ def promotable(project: Project, item: Item, votes: Sequence[Vote], reliability:
     """Return True when a settled ``item`` is sure enough, by the crowd alone, to become gold."""
     label = item.label
     if item.state != SETTLED or label not in project.labels:
+        return False
+    if item.committee_label != label or (item.committee_confidence or 0.0) < COMMITTEE_AGREES:
         return False
     if consensus.dissents(list(votes), label):
         return False
