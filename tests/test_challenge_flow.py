@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from crowdgate.challenge import TEST_RESPONSE, TEST_SECRET, TEST_SITEKEY
+from crowdgate.models import DEFAULT_PROJECT_SETTINGS
 from crowdgate.store import Store
 from seed import seed_project
 
@@ -62,7 +63,7 @@ def test_challenge_has_gold_of_both_kinds_and_carries_its_tiles(client, app_stor
     assert body["prompt"] == f"Select all images with a {body['label']}"
     challenge = app_store.get_challenge(body["challenge"], clock())
     gold = [s for s in challenge.slots if s.gold]
-    assert len(gold) == 5
+    assert len(gold) == DEFAULT_PROJECT_SETTINGS["gold_per_grid"]
     assert any(s.truth for s in gold) and any(not s.truth for s in gold)
     assert len({s.item for s in challenge.slots}) == 12
     text = reply.get_data(as_text=True)
@@ -99,7 +100,10 @@ def _pixels(data: bytes) -> bytes:
 def test_pass_records_one_vote_per_open_slot_and_token_verifies_once(client, app_store, clock):
     seeded = seed_project(app_store)
     token = solve(client, app_store, clock, seeded.sitekey)
-    assert app_store.get_stats(seeded.project)["votes"] == 7
+    assert (
+        app_store.get_stats(seeded.project)["votes"]
+        == 12 - DEFAULT_PROJECT_SETTINGS["gold_per_grid"]
+    )
     first = verify(client, seeded.secret, token).get_json()
     assert first["success"] is True and first["hostname"] == "shop.example"
     assert first["challenge_ts"].endswith("Z") and first["error-codes"] == []

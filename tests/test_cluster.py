@@ -11,6 +11,7 @@ import pytest
 import test_store_contract as contract
 import test_store_counters as counters_contract
 from crowdgate.config import Settings
+from crowdgate.models import DEFAULT_PROJECT_SETTINGS
 from crowdgate.store import Store, open_store
 from live import Served, call
 from redis_cluster import RedisClusterProcess
@@ -97,7 +98,7 @@ def test_challenge_answer_and_siteverify_flow_runs_on_the_cluster(cluster, tmp_p
     assert client.post("/siteverify", data=form).get_json()["success"] is True
     again = client.post("/siteverify", data=form).get_json()
     assert again["error-codes"] == ["timeout-or-duplicate"]
-    assert len(store.list_votes(seeded.project)) == 7
+    assert len(store.list_votes(seeded.project)) == 12 - DEFAULT_PROJECT_SETTINGS["gold_per_grid"]
     assert client.get("/readyz").status_code == 200
     after = {
         "votes": sample("crowdgate_votes_total"),

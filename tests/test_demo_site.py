@@ -10,7 +10,7 @@ import pytest
 from browser import SECRET_KEY, Gate, right_picks, wrong_picks
 from browser import gate_fixture as gate_fixture  # registers the `gate` fixture
 from crowdgate.challenge.voter import voter_keys
-from crowdgate.models import GOLD, UNLABELED
+from crowdgate.models import DEFAULT_PROJECT_SETTINGS, GOLD, UNLABELED
 from crowdgate.web.demo_site import DemoSite, create_demo_site, pass_votes
 from live import call
 
@@ -81,7 +81,9 @@ def test_pass_is_verified_once_and_its_votes_are_explained(demo, gate):
         assert item is not None and item.state == UNLABELED
     assert "you got 100% of them right" in html
     gold_shown = re.findall(r"/gold/([0-9a-f]{64})", html)
-    assert len(gold_shown) == 5 and set(gold_shown) <= set(gate.seeded.gold)
+    assert len(gold_shown) == DEFAULT_PROJECT_SETTINGS["gold_per_grid"] and set(gold_shown) <= set(
+        gate.seeded.gold
+    )
     assert demo.get(f"/gold/{gold_shown[0]}").status_code == 200
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crowdgate.challenge import TEST_SITEKEY
+from crowdgate.models import DEFAULT_PROJECT_SETTINGS
 from crowdgate.store import Store, open_store
 from live import Served, call
 from redis_server import RedisProcess
@@ -77,7 +78,7 @@ def test_challenge_issued_by_one_instance_is_answered_through_the_other(pair, se
     )
     assert status == 200 and answer["success"] is True, answer
     votes = [v for v in store.list_votes(seeded.project) if v.challenge == challenge["challenge"]]
-    assert len(votes) == 7
+    assert len(votes) == 12 - DEFAULT_PROJECT_SETTINGS["gold_per_grid"]
     form = {"secret": seeded.secret, "response": answer["token"]}
     assert call(a.base, "/siteverify", form=form)[1]["success"] is True
     assert call(b.base, "/siteverify", form=form)[1]["error-codes"] == ["timeout-or-duplicate"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from crowdgate import consensus, trainer
+from crowdgate import consensus, goldpool, trainer
 from crowdgate.challenge import ChallengeService, Client
 from crowdgate.cli import main
 from crowdgate.committee import Committee, score_pool
@@ -152,7 +152,7 @@ def test_one_network_alone_cannot_settle_an_item(store, tmp_path):
     assert store.get_item(seeded.project, item).state == UNLABELED
 
 
-def test_promotion_to_gold_when_the_project_allows_it(store, tmp_path):
+def test_live_votes_settle_and_the_worker_promotes_when_the_project_allows_it(store, tmp_path):
     seeded = seed_project(store, open_items=1)
     project = store.get_project(seeded.project)
     project.settings.update(promote_to_gold=True, promote_threshold=0.95)
@@ -167,6 +167,11 @@ def test_promotion_to_gold_when_the_project_allows_it(store, tmp_path):
         lambda _i, label: label == "square",
         "square",
     )
+    # the answer path only settles: the committee-weighted live posterior never makes gold
+    assert store.get_item(seeded.project, seeded.open[0]).state == SETTLED
+    assert goldpool.maintain(store, project)["promoted"] == 0  # no committee reading: vetoed
+    store.set_committee_labels(seeded.project, 1, [(seeded.open[0], "square", 0.95)])
+    goldpool.maintain(store, project)
     got = store.get_item(seeded.project, seeded.open[0])
     assert got.state == GOLD and got.known_label == "square"
     assert store.gold_labels(seeded.project)["square"] == 5

@@ -21,6 +21,7 @@ import argparse
 import base64
 import csv
 import json
+import math
 import random
 import shutil
 import sys
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crowdgate import demo, trainer
+from crowdgate import demo, goldpool, trainer
 from crowdgate.challenge.service import ChallengeService, Client
 from crowdgate.config import Settings
 from crowdgate.errors import CrowdgateError
@@ -56,13 +57,79 @@ class ChallengeOracle:
     def __init__(self, store: Store):
         self.store = store
         self.last_open = -1
+        self.last = None
 
     def __call__(self, challenge_id: str) -> list[str]:
         challenge = self.store.get_challenge(challenge_id, time.time())
+        self.last = challenge
         if challenge is None:
             return []
         self.last_open = sum(not s.gold for s in challenge.slots)
         return [s.item for s in challenge.slots]
+
+
+class GoldWatch:
+    """Tallies an attacker's answers on gold tiles the first time each is served as gold.
+
+    Promoted gold was asked as an open item before (under the committee's predicted label), so
+    a memorizer may already know it: its first answers on promoted gold, against imported
+    gold's, measure that leak. Also checks every promoted item against the digits truth.
+    """
+
+    def __init__(self, store: Store, truth: dict[str, str]):
+        self.store = store
+        self.truth = truth
+        self.seen: set[str] = set()
+        self.first = {"imported": [0, 0], "promoted": [0, 0]}
+
+    def grid(self, challenge: object, picks: list[int]) -> None:
+        """Count the first-as-gold answers of one answered grid."""
+        if challenge is None:
+            return
+        for i, slot in enumerate(challenge.slots):
+            if not slot.gold or slot.item in self.seen:
+                continue
+            self.seen.add(slot.item)
+            item = self.store.get_item(demo.PROJECT, slot.item)
+            kind = (
+                "promoted"
+                if item and goldpool.PROMOTED_BY in (item.consensus_by or "")
+                else "imported"
+            )
+            self.first[kind][0] += 1
+            self.first[kind][1] += (i in picks) == bool(slot.truth)
+
+    def figures(self) -> dict:
+        """Return first-sighting accuracy per kind and the promoted gold's accuracy."""
+        gold = self.store.list_items(demo.PROJECT, state="gold", limit=10**6)
+        promoted = [i for i in gold if goldpool.PROMOTED_BY in (i.consensus_by or "")]
+        right = sum(self.truth.get(i.filename) == i.label for i in promoted)
+        stats = self.store.get_stats(demo.PROJECT)
+        return {
+            "first_right": {k: round(r / n, 3) if n else None for k, (n, r) in self.first.items()},
+            "first_seen": {k: n for k, (n, _) in self.first.items()},
+            "promoted": len(promoted),
+            "promoted_accuracy": round(right / len(promoted), 4) if promoted else None,
+            "retired": int(stats.get(goldpool.RETIRED, 0)),
+            "active_gold": sum(self.store.gold_labels(demo.PROJECT).values()),
+        }
+
+
+def read_truth(data: Path) -> dict[str, str]:
+    """Return the demo's true label per file name."""
+    with (data / "demo-images" / "truth.csv").open() as fh:
+        return {row["file"]: row["label"] for row in csv.DictReader(fh)}
+
+
+def worker_pass(store: Store) -> None:
+    """Run what the deployment's worker runs when due: consensus, gold pool, committee retrain.
+
+    Due as ``crowdgate worker`` decides it (``trainer.due``): after the default 20 new labels.
+    """
+    project = store.get_project(demo.PROJECT)
+    assert project is not None
+    if trainer.due(store, project, Settings.retrain_every_labels, math.inf):
+        trainer.retrain(store, project, random_state=0)
 
 
 class CoreTransport:
@@ -175,9 +242,18 @@ def play(
         attacker=Careful(seed) if kind == CAREFUL else None,
     )
     passed_open: list[int] = []
+    watch = GoldWatch(store, read_truth(data))
+    picked: list[list[int]] = [[]]
+    choose = run.attacker.choose
+
+    def choose_and_keep(label: str, keys: list) -> list[int]:
+        picked[0] = choose(label, keys)
+        return picked[0]
+
+    run.attacker.choose = choose_and_keep  # type: ignore[method-assign]
     start = time.perf_counter()
     try:
-        for _ in range(grids):
+        for n in range(grids):
             oracle.last_open = -1
             try:
                 outcome = run.one()
@@ -185,10 +261,14 @@ def play(
                 outcome = exc.code
             if outcome in ("pass", "fail"):
                 run.log.outcomes.append(int(outcome == "pass"))
+                watch.grid(oracle.last, picked[0])
                 if outcome == "pass" and oracle.last_open >= 0:
                     passed_open.append(oracle.last_open)
             else:
                 run.log.errors[outcome] += 1
+            if args.worker_every and (n + 1) % args.worker_every == 0:
+                worker_pass(store)
+        pool = watch.figures()
     finally:
         seconds = time.perf_counter() - start
         transport.close()
@@ -206,6 +286,7 @@ def play(
         "windows_250": [round(r, 3) for r in log.windows(250)],
         "open_per_pass": round(sum(passed_open) / len(passed_open), 2) if passed_open else None,
         "errors": dict(log.errors),
+        "gold_pool": pool,
         "seconds": round(seconds, 1),
     }
 
@@ -219,8 +300,33 @@ class Person(Careful):
         self.kind = kind
 
 
+def warm_bot(base: Path, args: argparse.Namespace) -> AttackRun:
+    """Return a recognizer that has played ``--bot-warmup`` grids alone on a copy of the demo.
+
+    A bot that has learned the imported gold before it joins the crowd: its memory carries
+    over, since the crowd's copy starts from the same gold.
+    """
+    data = base / "warmup"
+    shutil.copytree(args.template, data)
+    extra = {} if args.variants is None else {"tile_variants": args.variants}
+    settings = Settings.from_env(data_dir=data, secret_key=SECRET, **extra)
+    store = open_store(settings.store_uri)
+    project = store.get_project(demo.PROJECT)
+    assert project is not None
+    project.settings.update(args.project_settings)
+    store.save_project(project)
+    info = demo.DemoInfo(**json.loads((data / "demo.json").read_text()))
+    oracle = ChallengeOracle(store)
+    transport = CoreTransport(ChallengeService(store, settings), info.sitekey)
+    bot = AttackRun(transport, RECOGNIZER, oracle=oracle, seed=args.seed)
+    bot.run(args.bot_warmup)
+    store.close()
+    return bot
+
+
 def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: float) -> dict:
     """Run the honest crowd (careful 0.9, sloppy 0.1) with a share of recognizer bots."""
+    warmed = warm_bot(base / f"warm-{bots:g}", args) if bots and args.bot_warmup else None
     data = base / f"damage-{bots:g}"
     shutil.copytree(args.template, data)
     extra = {} if args.variants is None else {"tile_variants": args.variants}
@@ -230,10 +336,7 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
     assert project is not None
     project.settings.update(args.project_settings)
     store.save_project(project)
-    truth = {}
-    with (data / "demo-images" / "truth.csv").open() as fh:
-        for row in csv.DictReader(fh):
-            truth[row["file"]] = row["label"]
+    truth = read_truth(data)
     images, _ = digits.load()
     perceiver = digits.reference_perceiver(range(len(images)), random_state=args.seed)
     rng = random.Random(f"damage:{args.seed}")
@@ -243,12 +346,31 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
     service = ChallengeService(store, settings)
     transport = CoreTransport(service, info.sitekey)
     oracle = ChallengeOracle(store)
-    bot = AttackRun(transport, RECOGNIZER, oracle=oracle, seed=args.seed)
+    bot = AttackRun(
+        transport,
+        RECOGNIZER,
+        oracle=oracle,
+        seed=args.seed,
+        attacker=warmed.attacker if warmed else None,
+    )
+    watch = GoldWatch(store, truth)
+    picked: list[list[int]] = [[]]
+    choose = bot.attacker.choose
+
+    def choose_and_keep(label: str, keys: list) -> list[int]:
+        picked[0] = choose(label, keys)
+        return picked[0]
+
+    bot.attacker.choose = choose_and_keep  # type: ignore[method-assign]
     grids = {"people": [0, 0], "bots": [0, 0]}
+    bot_outcomes: list[int] = []
+    n = 0
     while int(store.get_stats(demo.PROJECT).get("votes", 0)) < args.budget:
         if rng.random() < bots:
             outcome = bot.one()
             who = "bots"
+            bot_outcomes.append(int(outcome == "pass"))
+            watch.grid(oracle.last, picked[0])
         else:
             person = rng.choice(people)
             address, agent = person.visitor.address, person.visitor.user_agent
@@ -261,16 +383,21 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
             who = "people"
         grids[who][0] += 1
         grids[who][1] += outcome == "pass"
+        n += 1
+        if args.worker_every and n % args.worker_every == 0:
+            worker_pass(store)
     settled = store.list_items(demo.PROJECT, state="settled", limit=10**6)
-    promoted = [
-        i
-        for i in store.list_items(demo.PROJECT, state="gold", limit=10**6)
-        if i.filename in truth and i.votes > 0
-    ]
+    gold = store.list_items(demo.PROJECT, state="gold", limit=10**6)
+    promoted = [i for i in gold if i.filename in truth and i.votes > 0]
     labelled = settled + promoted
     right = sum(i.label == truth.get(i.filename) for i in labelled)
     votes = int(store.get_stats(demo.PROJECT).get("votes", 0))
+    pool = watch.figures()
     store.close()
+    windows = [
+        round(sum(bot_outcomes[i : i + 100]) / len(bot_outcomes[i : i + 100]), 2)
+        for i in range(0, len(bot_outcomes), 100)
+    ]
     return {
         "crowd": f"bots {bots:.0%}",
         "votes": votes,
@@ -280,7 +407,13 @@ def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: floa
         "votes_per_settled": round(votes / len(labelled), 2) if labelled else None,
         "pass_people": round(grids["people"][1] / max(1, grids["people"][0]), 3),
         "pass_bots": round(grids["bots"][1] / max(1, grids["bots"][0]), 3),
+        "bot_warmup": args.bot_warmup if bots else 0,
+        "bot_warmup_last_500": round(warmed.log.rate(max(0, args.bot_warmup - 500)), 3)
+        if warmed
+        else None,
+        "bot_windows_100": windows,
         "grids": {k: v[0] for k, v in grids.items()},
+        "gold_pool": pool,
     }
 
 
@@ -317,7 +450,19 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=None, help="tile_variants at import.")
     parser.add_argument("--damage", action="store_true", help="Label damage of 10%% bots.")
     parser.add_argument("--budget", type=int, default=3000, help="Votes (with --damage).")
+    parser.add_argument(
+        "--bot-warmup",
+        type=int,
+        default=0,
+        help="Grids the bot plays alone on a copy of the demo before joining (with --damage).",
+    )
     parser.add_argument("--cache", default="", help="Folder to keep the built demo in.")
+    parser.add_argument(
+        "--worker-every",
+        type=int,
+        default=250,
+        help="Grids between worker passes (consensus, gold pool, retrain); 0: none.",
+    )
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
     args.project_settings = {}

@@ -287,7 +287,6 @@ class Settled:
     item: str
     label: str
     confidence: float
-    promoted: bool
 
 
 def decide(project: Project, posterior: np.ndarray, votes: int, networks: int) -> int | None:
@@ -312,22 +311,16 @@ def settle(
     by: str,
     now: float | None = None,
 ) -> Settled:
-    """Mark an item settled (or promote it to gold when the project allows and it is sure)."""
-    promote = bool(project.setting("promote_to_gold")) and confidence >= float(
-        project.setting("promote_threshold")
-    )
+    """Mark an item settled (the worker's gold pool promotes sure ones later: goldpool.py)."""
     fields: dict[str, object] = {
+        "state": SETTLED,
         "label": label,
         "confidence": confidence,
         "consensus_by": by,
         "settled_at": now if now is not None else time.time(),
     }
-    if promote:
-        fields.update(state=GOLD, known_label=label)
-    else:
-        fields["state"] = SETTLED
     store.update_item(project.id, item_id, **fields)
-    return Settled(item_id, label, confidence, promote)
+    return Settled(item_id, label, confidence)
 
 
 def apply_live(

@@ -24,6 +24,7 @@ SETTING_RULES: dict[str, tuple[type, float, float]] = {
     "vote_cap": (int, 1, 1000),
     "network_cap": (int, 1, 1000),
     "promote_threshold": (float, 0.5, 1.0),
+    "retire_after_serves": (int, 0, 1_000_000),
     "committee_size": (int, 1, 25),
     "live_reliability": (float, 0.5, 0.999),
 }

@@ -21,14 +21,18 @@ TEST_PROJECT = "_test"
 
 DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     "grid_size": 12,
-    "gold_per_grid": 5,
+    #: six gold: a coin-flip clicker passes 1 grid in 64 (issue 12 asks at most 1 in 30)
+    "gold_per_grid": 6,
     "pass_rule": "all",
     "min_votes": 3,
     "threshold": 0.95,
     "vote_cap": 15,
     "network_cap": 2,
-    "promote_to_gold": False,
+    #: the worker promotes settled items the crowd alone is this sure of (goldpool.py)
+    "promote_to_gold": True,
     "promote_threshold": 0.995,
+    #: expected servings after which a promoted-for gold item stops grading (0: never)
+    "retire_after_serves": 50,
     "committee_size": 5,
     "selector": "committee",
     #: what ranks fresh items in the committee's queues: "disagreement" (query by committee)
@@ -90,6 +94,9 @@ class Item:
     label: str | None = None  # consensus label once settled, or the gold truth
     #: a gold item's secret second label, asked about as often as its own (never sent)
     decoy: str | None = None
+    #: the gold pool's serving clock when the item became gold (None: imported gold, 0);
+    #: its expected servings since are the clock now minus this (goldpool.py)
+    gold_exposure: float | None = None
     confidence: float | None = None
     committee_label: str | None = None
     committee_confidence: float | None = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import consensus
+from . import consensus, goldpool
 from .committee import (
     DEFAULT_MEASURE,
     Committee,
@@ -151,6 +151,8 @@ def retrain(
     run = len(store.list_models(project.id)) + 1
     step("consensus")
     rerun = consensus.rerun(store, project, run)
+    step("gold pool")
+    gold_pool = goldpool.maintain(store, project)
     step("load")
     pool = load_pool(store, project)
     seed = run if random_state is None else random_state
@@ -159,6 +161,7 @@ def retrain(
         "n_gold": int(pool.gold_mask.sum()),
         "n_open": len(pool.open_ids),
         "consensus": rerun,
+        "gold_pool": gold_pool,
     }
     committee = None
     rows: list[tuple[str, str, float]] = []

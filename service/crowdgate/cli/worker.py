@@ -14,7 +14,7 @@ import click
 from ..errors import NotFound
 from .common import data_dir_option, json_option, load_settings, store_for
 
-STEPS = ["consensus", "load", "fit", "score", "queues", "done"]
+STEPS = ["consensus", "gold pool", "load", "fit", "score", "queues", "done"]
 
 
 @click.command("worker")
