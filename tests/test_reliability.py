@@ -114,3 +114,26 @@ def test_live_settle_ignores_the_votes_of_voters_the_full_run_left_out(store):
     _vote(store, seeded, second, "a")
     assert [s.label for s in _vote(store, seeded, second, "b")] == ["circle"]
     assert store.get_item(seeded.project, second).state == SETTLED
+
+
+def test_the_full_run_leaves_an_echo_voter_out_of_the_fit_and_the_settle_rule(store):
+    seeded = seed_project(store, open_items=31)
+    project = store.get_project(seeded.project)
+    project.settings.update(min_votes=2)
+    store.save_project(project)
+    # items 0-29 asked under "circle"; every third is a circle (seed_project's shapes); three
+    # honest voters answer right, the echo bot says yes to every one
+    for k, item in enumerate(seeded.open[:30]):
+        for voter in [f"h{(k + j) % 9}" for j in range(3)]:
+            _vote(store, seeded, item, voter, answer=k % 3 == 0)
+        _vote(store, seeded, item, "echo")
+    last = seeded.open[30]
+    _vote(store, seeded, last, "echo")
+    _vote(store, seeded, last, "h0")
+    for item in seeded.open:  # what the live rule settled before any full run is redone
+        store.update_item(seeded.project, item, state=UNLABELED, label=None, consensus_by=None)
+    result = consensus.rerun(store, project, run=2)
+    assert result["dropped_voters"] == ["echo"]
+    assert store.get_item(seeded.project, last).state == UNLABELED  # one honest yes only
+    settled = [store.get_item(seeded.project, i) for i in seeded.open[:30]]
+    assert {i.label for i in settled if i.state == SETTLED} == {"circle"}
