@@ -97,9 +97,10 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
     key = GoldKey(memory, [str(targets[i]) for i in split.gold]) if "echo" in mix else None
     curve = []
     start, grids, by_kind = time.perf_counter(), 0, {}
+    settings = {} if args.skip_uninformative else {"skip_uninformative": False}
     with (
         tempfile.TemporaryDirectory(prefix="cg-bench-rob-") as tmp,
-        DigitsService(Path(tmp), split, {}) as service,
+        DigitsService(Path(tmp), split, settings) as service,
     ):
         crowd = Crowd(
             service.server.url,
@@ -278,6 +279,12 @@ def main() -> None:
         action="store_false",
         help="let the crowd run ahead of the trainer (the figures then depend on the load)",
     )
+    parser.add_argument(
+        "--keep-uninformative",
+        dest="skip_uninformative",
+        action="store_false",
+        help="project setting skip_uninformative=False: echo voters' votes count (the baseline)",
+    )
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument(
         "--runs",
@@ -305,6 +312,7 @@ def main() -> None:
         f"--round {args.round}",
         f"--crowds '{args.crowds}'",
         *([] if args.pace else ["--no-pace"]),
+        *([] if args.skip_uninformative else ["--keep-uninformative"]),
     ]
     command = "python bench/robustness/run.py " + " ".join(flags)
     section = report(runs, args, command)

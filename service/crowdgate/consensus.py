@@ -340,7 +340,7 @@ def rerun(store: Store, project: Project, run: int, now: float | None = None) ->
     discounts = voter_discounts(
         votes, project.labels, estimate_reliability(votes, project.labels, prior_r)
     )
-    skip = frozenset(dropped(discounts))
+    skip = frozenset(dropped(discounts)) if project.setting("skip_uninformative") else frozenset()
     live_r = estimate_reliability(votes, project.labels, prior_r, skip=skip)
     all_voters = len({v.voter for v in votes})
     votes = [v for v in votes if v.voter not in skip]
