@@ -15,7 +15,9 @@ their consensus labels against the digits' truth. Crowds:
   (perfect recognition of every gold picture, so they pass every grid) and select every other
   tile: their votes only echo the asked label, which is the committee's own guess (issue 12.2);
 * ``one-time``: the clean mix as a stream of one-time visitors, each answering 1 to 3 grids
-  and never coming back (most captcha traffic), so no voter has a history.
+  and never coming back (most captcha traffic), so no voter has a history;
+* ``echo one-time``: the echo 10% mix as one-time visitors (bots that change identity every
+  1 to 3 grids, so no voter is seen often enough to be judged).
 
 Between rounds the harness waits for the embedded trainer when it is due (every 20 new labels),
 as a deployed service's trainer keeps up with visitors who take seconds per grid
@@ -54,9 +56,10 @@ CROWDS = {
     "colluders 10%": "careful=0.8,sloppy=0.1,adversarial=0.1",
     "echo 10%": "careful=0.8,sloppy=0.1,echo=0.1",
     "one-time": "careful=0.9,sloppy=0.1",
+    "echo one-time": "careful=0.8,sloppy=0.1,echo=0.1",
 }
 #: grids each visitor answers before leaving, for crowds of one-time visitors
-VISITS = {"one-time": (1, 3)}
+VISITS = {"one-time": (1, 3), "echo one-time": (1, 3)}
 TOLERANCE = 0.02
 MIN_SETTLED = 30
 #: clean crowd targets: votes per settled label at most, settled accuracy at least
