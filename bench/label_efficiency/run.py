@@ -102,7 +102,14 @@ def run_one(selector: str, seed: int, args: argparse.Namespace, features: np.nda
     curve = []
     with (
         tempfile.TemporaryDirectory(prefix="cg-bench-le-") as tmp,
-        DigitsService(Path(tmp), split, SELECTORS[selector]) as service,
+        DigitsService(
+            Path(tmp),
+            split,
+            {
+                **SELECTORS[selector],
+                **({} if args.skip_uninformative else {"skip_uninformative": False}),
+            },
+        ) as service,
     ):
         crowd = Crowd(
             service.server.url,
@@ -259,6 +266,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=3000, help="votes per run")
     parser.add_argument("--round", type=int, default=30, help="grids between evaluations")
     parser.add_argument(
+        "--keep-uninformative",
+        dest="skip_uninformative",
+        action="store_false",
+        help="project setting skip_uninformative=False (the votes of every voter count)",
+    )
+    parser.add_argument(
         "--no-pace",
         dest="pace",
         action="store_false",
@@ -296,6 +309,7 @@ def main() -> None:
         f"--round {args.round}",
         f"--selectors {args.selectors}",
         *([] if args.pace else ["--no-pace"]),
+        *([] if args.skip_uninformative else ["--keep-uninformative"]),
     ]
     command = "python bench/label_efficiency/run.py " + " ".join(flags)
     section = report(runs, args, command)
