@@ -14,8 +14,10 @@ from crowdgate.challenge import TEST_SITEKEY
 from crowdgate.simulate import (
     ADVERSARIAL,
     CAREFUL,
+    ECHO,
     RANDOM,
     Crowd,
+    GoldKey,
     MixError,
     Perceiver,
     PerceptionError,
@@ -124,6 +126,20 @@ def test_colluder_answers_remembered_tiles_honestly_and_lies_on_the_rest():
     assert choose(visitor, seen[0], vectors, perceiver, memory) == [0]
     assert choose(visitor, lie(seen[1], perceiver.classes_), vectors, perceiver, memory) == [1]
     assert choose(visitor, seen[1], vectors, perceiver, memory) == []
+
+
+def test_echo_bot_answers_gold_from_the_key_and_selects_every_other_tile():
+    images, targets = digits.load()
+    perceiver = digits.reference_perceiver(range(300, 700))
+    gold = [0, 10, 21, 30, 40]
+    key = GoldKey(digits.gold_memory(gold), [str(targets[i]) for i in gold])
+    shown = [10, 21, 11, 12]  # two gold pictures (a 0 and a 1), then two open ones
+    vectors = perceiver.vectors([_png(digits.render(images[i])) for i in shown])
+    assert key.recall(vectors) == [str(targets[10]), str(targets[21]), None, None]
+    visitor = Visitor.make(0, ECHO, 0, 1)
+    assert choose(visitor, str(targets[10]), vectors, perceiver, None, key) == [0, 2, 3]
+    other = next(lab for lab in digits.LABELS if lab not in {str(targets[10]), str(targets[21])})
+    assert choose(visitor, other, vectors, perceiver, None, key) == [2, 3]
 
 
 def test_perceiver_refuses_undecodable_tiles(shapes_perceiver):

@@ -19,6 +19,10 @@ Output: mean test accuracy, settled labels, votes per settled label and settled 
 each budget per selector, the votes query by committee needs to reach each baseline's final
 accuracy, a table and a PNG plot.
 
+Between rounds the harness waits for the embedded trainer when it is due (every 20 new labels),
+as a deployed trainer keeps up with visitors who take seconds per grid (``--no-pace``: the crowd
+runs ahead of it and the figures depend on the machine's load).
+
 The server runs as if behind one reverse proxy (CROWDGATE_TRUSTED_PROXIES=1), so each simulated
 visitor's X-Forwarded-For address is its client address, with per-client rate limits raised.
 
@@ -98,7 +102,14 @@ def run_one(selector: str, seed: int, args: argparse.Namespace, features: np.nda
     curve = []
     with (
         tempfile.TemporaryDirectory(prefix="cg-bench-le-") as tmp,
-        DigitsService(Path(tmp), split, SELECTORS[selector]) as service,
+        DigitsService(
+            Path(tmp),
+            split,
+            {
+                **SELECTORS[selector],
+                **({} if args.skip_uninformative else {"skip_uninformative": False}),
+            },
+        ) as service,
     ):
         crowd = Crowd(
             service.server.url,
@@ -120,6 +131,8 @@ def run_one(selector: str, seed: int, args: argparse.Namespace, features: np.nda
             curve.append((votes, len(labels), accuracy, len(settled), right))
             if votes >= args.budget:
                 break
+            if args.pace:
+                service.keep_pace(len(labels))
             summary = crowd.run(args.round)
             grids, passes = grids + summary.challenges, passes + summary.passes
             if summary.challenges == 0:
@@ -252,6 +265,18 @@ def main() -> None:
     )
     parser.add_argument("--budget", type=int, default=3000, help="votes per run")
     parser.add_argument("--round", type=int, default=30, help="grids between evaluations")
+    parser.add_argument(
+        "--keep-uninformative",
+        dest="skip_uninformative",
+        action="store_false",
+        help="project setting skip_uninformative=False (the votes of every voter count)",
+    )
+    parser.add_argument(
+        "--no-pace",
+        dest="pace",
+        action="store_false",
+        help="let the crowd run ahead of the trainer (the figures then depend on the load)",
+    )
     parser.add_argument("--visitors", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--write-results", action="store_true")
@@ -283,6 +308,8 @@ def main() -> None:
         f"--budget {args.budget}",
         f"--round {args.round}",
         f"--selectors {args.selectors}",
+        *([] if args.pace else ["--no-pace"]),
+        *([] if args.skip_uninformative else ["--keep-uninformative"]),
     ]
     command = "python bench/label_efficiency/run.py " + " ".join(flags)
     section = report(runs, args, command)

@@ -11,8 +11,17 @@ their consensus labels against the digits' truth. Crowds:
 * ``colluders 10%``: careful 0.8, sloppy 0.1, adversarial colluders 0.1 who have memorised the
   whole gold set (each gold picture and crops of it), answer the tiles they recognise as gold
   honestly, and on every other tile all claim the same wrong label (the next digit);
+* ``echo 10%``: careful 0.8, sloppy 0.1, echo bots 0.1 that are handed the gold set's truth
+  (perfect recognition of every gold picture, so they pass every grid) and select every other
+  tile: their votes only echo the asked label, which is the committee's own guess (issue 12.2);
 * ``one-time``: the clean mix as a stream of one-time visitors, each answering 1 to 3 grids
-  and never coming back (most captcha traffic), so no voter has a history.
+  and never coming back (most captcha traffic), so no voter has a history;
+* ``echo one-time``: the echo 10% mix as one-time visitors (bots that change identity every
+  1 to 3 grids, so no voter is seen often enough to be judged).
+
+Between rounds the harness waits for the embedded trainer when it is due (every 20 new labels),
+as a deployed service's trainer keeps up with visitors who take seconds per grid
+(``--no-pace``: the crowd runs ahead and the figures depend on the machine's load).
 
 Every visitor has its own /24 network (the per-network settle rule gives no help) and the
 server runs as if behind one reverse proxy (CROWDGATE_TRUSTED_PROXIES=1).
@@ -33,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crowdgate.simulate import Crowd, digits, parse_mix
+from crowdgate.simulate import Crowd, GoldKey, digits, parse_mix
 from crowdgate.simulate.harness import PROJECT, DigitsService, Split
 from crowdgate.simulate.plot import line_chart
 
@@ -45,10 +54,12 @@ CROWDS = {
     "clean": "careful=0.9,sloppy=0.1",
     "random 20%": "careful=0.7,sloppy=0.1,random=0.2",
     "colluders 10%": "careful=0.8,sloppy=0.1,adversarial=0.1",
+    "echo 10%": "careful=0.8,sloppy=0.1,echo=0.1",
     "one-time": "careful=0.9,sloppy=0.1",
+    "echo one-time": "careful=0.8,sloppy=0.1,echo=0.1",
 }
 #: grids each visitor answers before leaving, for crowds of one-time visitors
-VISITS = {"one-time": (1, 3)}
+VISITS = {"one-time": (1, 3), "echo one-time": (1, 3)}
 TOLERANCE = 0.02
 MIN_SETTLED = 30
 #: clean crowd targets: votes per settled label at most, settled accuracy at least
@@ -66,10 +77,17 @@ def wait_for_model(service: DigitsService, timeout_s: float = 300.0) -> None:
         time.sleep(1.0)
 
 
-def last_reliability(service: DigitsService) -> float | None:
-    """Return the population reliability the last full run estimated (live votes' weight)."""
+def last_consensus(service: DigitsService) -> dict:
+    """Return the last full run's consensus metrics (live reliability, dropped voters) and the
+    number of models the trainer stored."""
     model = service.admin.project(PROJECT)["model"] or {}
-    return model.get("metrics", {}).get("consensus", {}).get("live_reliability")
+    found = model.get("metrics", {}).get("consensus", {})
+    return {
+        "live_reliability": found.get("live_reliability"),
+        "dropped_voters": len(found.get("dropped_voters", [])),
+        "voters": found.get("voters"),
+        "models": model.get("version"),
+    }
 
 
 def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
@@ -77,12 +95,15 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
     _, targets = digits.load()
     split = Split.make(seed)
     perceiver = digits.reference_perceiver(split.reference, random_state=seed)
-    memory = digits.gold_memory(split.gold) if "adversarial" in CROWDS[crowd_name] else None
+    mix = CROWDS[crowd_name]
+    memory = digits.gold_memory(split.gold) if "adversarial" in mix or "echo" in mix else None
+    key = GoldKey(memory, [str(targets[i]) for i in split.gold]) if "echo" in mix else None
     curve = []
     start, grids, by_kind = time.perf_counter(), 0, {}
+    settings = {} if args.skip_uninformative else {"skip_uninformative": False}
     with (
         tempfile.TemporaryDirectory(prefix="cg-bench-rob-") as tmp,
-        DigitsService(Path(tmp), split, {}) as service,
+        DigitsService(Path(tmp), split, settings) as service,
     ):
         crowd = Crowd(
             service.server.url,
@@ -91,6 +112,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
             visitors=args.visitors,
             mix=parse_mix(CROWDS[crowd_name]),
             memory=memory,
+            key=key,
             concurrency=args.concurrency,
             visits=VISITS.get(crowd_name),
             seed=seed,
@@ -104,6 +126,8 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
             curve.append((votes, len(settled), accuracy, right))
             if votes >= args.budget:
                 break
+            if args.pace:
+                service.keep_pace(len(settled) + len(service.labels("gold")))
             summary = crowd.run(args.round)
             grids += summary.challenges
             for kind, row in summary.by_kind.items():
@@ -111,12 +135,12 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
                 acc[0], acc[1] = acc[0] + row["challenges"], acc[1] + row["passes"]
             if summary.challenges == 0:
                 raise RuntimeError(f"no grid answered: {summary.errors}")
-        reliability = last_reliability(service)
+        full = last_consensus(service)
     rates = {k: round(p / c, 3) for k, (c, p) in by_kind.items() if c}
     print(
         f"{crowd_name:13s} seed {seed}: {grids} grids, pass rates {rates}, {votes} votes, "
         f"{len(settled)} settled, accuracy {accuracy:.3f}, {votes / max(1, len(settled)):.1f} "
-        f"votes per settled label, live reliability {reliability}, "
+        f"votes per settled label, last full run {full}, "
         f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
@@ -125,7 +149,8 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
         "seed": seed,
         "curve": curve,
         "pass_rates": rates,
-        "live_reliability": reliability,
+        "live_reliability": full["live_reliability"],
+        "full_run": full,
     }
 
 
@@ -251,6 +276,18 @@ def main() -> None:
     parser.add_argument("--round", type=int, default=40, help="grids between readings")
     parser.add_argument("--visitors", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--no-pace",
+        dest="pace",
+        action="store_false",
+        help="let the crowd run ahead of the trainer (the figures then depend on the load)",
+    )
+    parser.add_argument(
+        "--keep-uninformative",
+        dest="skip_uninformative",
+        action="store_false",
+        help="project setting skip_uninformative=False: echo voters' votes count (the baseline)",
+    )
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument(
         "--runs",
@@ -277,6 +314,8 @@ def main() -> None:
         f"--budget {args.budget}",
         f"--round {args.round}",
         f"--crowds '{args.crowds}'",
+        *([] if args.pace else ["--no-pace"]),
+        *([] if args.skip_uninformative else ["--keep-uninformative"]),
     ]
     command = "python bench/robustness/run.py " + " ".join(flags)
     section = report(runs, args, command)

@@ -39,6 +39,9 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     #: or "random" (label-aware random: random open items, asked under the committee's label)
     "query": "disagreement",
     "live_reliability": 0.85,
+    #: leave out voters whose answers do not depend on the picture (echo bots, coins), judged on
+    #: open items against the other voters (crowdgate.reliability.voter_discounts)
+    "skip_uninformative": True,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..challenge.pow import solve
 from .client import Http, ServiceError
 from .perception import GoldMemory, Perceiver, PerceptionError
-from .visitors import DEFAULT_MIX, KINDS, Visitor, allocate, choose
+from .visitors import DEFAULT_MIX, KINDS, GoldKey, Visitor, allocate, choose
 
 #: distinct /24 networks one-time visitors cycle through (each visitor its own, up to this)
 ONE_TIME_NETWORKS = 65536
@@ -84,6 +84,8 @@ class Crowd:
         Shares of ``careful``, ``sloppy``, ``random`` and ``adversarial`` visitors.
     memory : GoldMemory or None
         What adversarial colluders remember of the gold set (none: they remember nothing).
+    key : GoldKey or None
+        The gold truth echo bots are handed (none: they answer gold tiles as they see them).
     origin : str
         The ``Origin`` header sent, as a browser on the embedding page would.
     forwarded : bool
@@ -112,6 +114,7 @@ class Crowd:
         visitors: int = 50,
         mix: dict[str, float] | None = None,
         memory: GoldMemory | None = None,
+        key: GoldKey | None = None,
         origin: str = DEFAULT_ORIGIN,
         forwarded: bool = True,
         networks: int | None = None,
@@ -124,6 +127,7 @@ class Crowd:
         self.sitekey = sitekey
         self.perceiver = perceiver
         self.memory = memory
+        self.key = key
         self.origin = origin
         self.forwarded = forwarded
         self.extra_headers = dict(headers or {})
@@ -194,7 +198,7 @@ class Crowd:
             vectors = self.perceiver.vectors(tiles)
         except (PerceptionError, ValueError, TypeError, KeyError):
             return "undecodable-tile"
-        picks = choose(visitor, grid["label"], vectors, self.perceiver, self.memory)
+        picks = choose(visitor, grid["label"], vectors, self.perceiver, self.memory, self.key)
         path = f"/api/v1/challenge/{grid['challenge']}/answer"
         status, reply = self.http.json("POST", path, {"selected": picks}, headers)
         if status != 200:

@@ -9,6 +9,7 @@ results through the admin API. Truth stays on the harness side.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,29 @@ class DigitsService:
             item["id"]: digits.index_of(item["filename"]) for item in self.admin.items(PROJECT)
         }
         return self
+
+    def model(self) -> dict:
+        """Return the latest model record (``{}`` before the first)."""
+        return self.admin.project(PROJECT)["model"] or {}
+
+    def keep_pace(self, labeled: int, every_labels: int = 20, timeout_s: float = 180.0) -> bool:
+        """Wait for the embedded trainer when ``labeled`` (settled + gold) items have grown by
+        ``every_labels`` since its last model: it retrains then (``retrain_every_labels``).
+
+        A simulated crowd answers a grid in milliseconds, people in seconds; without this the
+        whole budget is spent between two retrains and a bench measures the machine's load,
+        not the consensus a deployed service runs. Returns False on timeout.
+        """
+        last = self.model()
+        grown = labeled - int(last.get("metrics", {}).get("n_labeled", 0))
+        if not last or grown < every_labels:
+            return True
+        deadline = time.monotonic() + timeout_s
+        while self.model().get("version") == last.get("version"):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        return True
 
     def votes(self) -> int:
         """Return the votes the service has recorded."""

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CrowdgateError
-from .perception import GoldMemory, Perceiver
+from .perception import GoldMemory, Perceiver, _distances
 
 CAREFUL, SLOPPY, RANDOM, ADVERSARIAL = "careful", "sloppy", "random", "adversarial"
-KINDS = (CAREFUL, SLOPPY, RANDOM, ADVERSARIAL)
+#: a bot whose answers only echo the question: gold right, every open tile selected
+ECHO = "echo"
+KINDS = (CAREFUL, SLOPPY, RANDOM, ADVERSARIAL, ECHO)
 
 #: chance a careful visitor misclicks a tile on top of the perceiver's own mistakes
 CAREFUL_SLIP = 0.02
@@ -86,6 +88,30 @@ class Visitor:
         )
 
 
+class GoldKey:
+    """The gold set's truth handed to a bot: each memorised gold picture with its label.
+
+    The bot whose image recognition of served gold is perfect (cheap with machine learning once
+    a gold picture has been seen with its answer): a tile is gold when ``memory`` remembers it,
+    and its answer is the label of the nearest memorised picture.
+    """
+
+    def __init__(self, memory: GoldMemory, labels: list[str]):
+        n = len(labels)
+        if n * (1 + memory.views) != len(memory.vectors_):
+            raise MixError("A gold key needs one label per memorised gold picture.")
+        self.memory = memory
+        # memory rows: the n plain pictures, then each picture's crops in order
+        self.labels_ = np.asarray([*labels, *np.repeat(labels, memory.views)])
+
+    def recall(self, vectors: np.ndarray) -> list[str | None]:
+        """Return each tile's gold label, or None for a tile that is not gold."""
+        d = _distances(np.atleast_2d(vectors), self.memory.vectors_)
+        near = d.argmin(axis=1)
+        gold = d[np.arange(len(near)), near] < self.memory.threshold_
+        return [str(self.labels_[j]) if g else None for j, g in zip(near, gold, strict=True)]
+
+
 def lie(seen: str, classes: list[str]) -> str:
     """Return the colluders' agreed false label for a picture seen as ``seen``: the next class."""
     return classes[(classes.index(seen) + 1) % len(classes)] if seen in classes else seen
@@ -97,17 +123,29 @@ def choose(
     vectors: np.ndarray,
     perceiver: Perceiver,
     memory: GoldMemory | None,
+    key: GoldKey | None = None,
 ) -> list[int]:
     """Return the slots ``visitor`` selects in a grid asking for ``label``.
 
     ``vectors`` are the (n_slots, d) ink vectors of the served tiles. Careful and sloppy
     visitors select what they see as ``label`` (slipping with their error rate); random
     clickers toss a coin per tile; adversarial colluders answer honestly the tiles they
-    remember as gold and claim :func:`lie` on every other tile.
+    remember as gold and claim :func:`lie` on every other tile; echo bots answer the gold tiles
+    from ``key`` (the gold truth; without one, as they see the tiles ``memory`` remembers) and
+    select every other tile: the committee asks an open item under the label it predicts, so a
+    yes to everything echoes the question and passes gold perfectly.
     """
     n = len(vectors)
     if visitor.kind == RANDOM:
         return [i for i in range(n) if visitor.rng.random() < RANDOM_SELECT]
+    if visitor.kind == ECHO:
+        if key is not None:
+            gold = key.recall(vectors)
+        else:
+            known = memory.remembers(vectors) if memory is not None else np.zeros(n, bool)
+            seen = perceiver.predict_vectors(vectors)
+            gold = [s if known[i] else None for i, s in enumerate(seen)]
+        return [i for i in range(n) if gold[i] is None or gold[i] == label]
     seen = perceiver.predict_vectors(vectors)
     if visitor.kind == ADVERSARIAL:
         gold = memory.remembers(vectors) if memory is not None else np.zeros(n, bool)

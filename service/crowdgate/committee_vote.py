@@ -1,0 +1,74 @@
+"""The committee as evidence, never a voter: its capped half vote, and its check on the crowd.
+
+reCAPTCHA v1 counted an OCR reading as half a vote; so does crowdgate with the committee's
+calibrated reading (:func:`committee_vote`), live and as each item's prior in the full run
+(:func:`committee_evidence`). A crowd label that a confident committee contradicts must
+outweigh it (:func:`committee_check`). docs/aggregation.md, "Settle rule" and "Live consensus".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .models import Item, Project
+from .reliability import logit
+
+#: Committee confidence from which a committee reading another class is used as the prior.
+COMMITTEE_CHECK = 0.5
+#: The committee's reading counts at most this share of one vote: evidence, never a voter.
+COMMITTEE_VOTE = 0.5
+
+
+def committee_vote(project: Project, item: Item | None, reliability: float) -> np.ndarray:
+    """Return the log-odds the committee's reading adds per class: at most half a vote.
+
+    The committee's calibrated confidence ``c`` in its label is worth ``log(c (k-1) / (1-c))``
+    against a uniform prior; it is capped at ``COMMITTEE_VOTE`` of one vote of ``reliability``
+    so it can tip an item the crowd has nearly settled, never settle one.
+    """
+    out = np.zeros(len(project.labels))
+    if item is None or item.committee_label not in project.labels:
+        return out
+    conf, k = item.committee_confidence, len(project.labels)
+    if conf is None or conf <= 1.0 / k:
+        return out
+    conf = min(float(conf), 1.0 - 1e-9)
+    evidence = math.log(conf * (k - 1) / (1.0 - conf))
+    out[project.labels.index(item.committee_label)] = min(
+        evidence, COMMITTEE_VOTE * logit(reliability)
+    )
+    return out
+
+
+def committee_check(project: Project, item: Item, posterior: np.ndarray) -> np.ndarray:
+    """Return ``posterior`` reweighted by the committee when it confidently reads another class.
+
+    The committee's reading becomes the prior (its label at its confidence, the rest shared
+    evenly), so crowd votes must outweigh it; otherwise ``posterior`` is returned unchanged.
+    """
+    label, conf = item.committee_label, item.committee_confidence
+    if label not in project.labels or conf is None or conf < COMMITTEE_CHECK:
+        return posterior
+    top = int(np.argmax(posterior))
+    if project.labels[top] == label:
+        return posterior
+    k = len(project.labels)
+    prior = np.full(k, (1.0 - conf) / max(k - 1, 1))
+    prior[project.labels.index(label)] = conf
+    out = posterior * prior
+    return out / out.sum()
+
+
+def committee_evidence(
+    project: Project, items: dict[str, Item | None], reliability: float
+) -> dict[str, dict[str, float]]:
+    """Return ``{item: {label: log-odds}}``: the committee's capped reading for the full run."""
+    out: dict[str, dict[str, float]] = {}
+    for item_id, item in items.items():
+        prior = committee_vote(project, item, reliability)
+        if prior.any():
+            pairs = zip(project.labels, prior, strict=True)
+            out[item_id] = {lab: float(x) for lab, x in pairs if x}
+    return out

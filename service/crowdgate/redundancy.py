@@ -1,0 +1,134 @@
+"""Adaptive redundancy: which open items the next votes should go to, and which to stop asking.
+
+Between retrains the live update re-ranks the queue of each label (``Store.rank_queue``) so
+that grids finish the items the crowd has started: an item whose crowd-favoured class needs
+fewer yes votes goes higher. An item the crowd keeps splitting on (two classes each backed by
+``MIN_AGREEING`` yes voters) stops being asked. The trainer ranks the rest at each retrain
+from the same :func:`votes_to_settle` (docs/aggregation.md, "Adaptive redundancy").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .models import Evidence, Project, Vote
+from .reliability import MIN_AGREEING, logit, vote_weight
+
+#: Distinct classes that each got ``MIN_AGREEING`` yes voters: the crowd splits on the item.
+SPLIT_CLASSES = 2
+#: Queue score of an item the crowd has started on a label (the trainer's scores are below):
+#: the live update moves it there, minus the yes votes it still needs, so grids finish it.
+STARTED_RANK = 1000.0
+#: Queue score of an item the live update stops asking about a label (refused, or split).
+DROPPED_RANK = -1.0
+#: Most further yes votes :func:`votes_to_settle` looks ahead; beyond it an item is "far".
+MAX_LOOKAHEAD = 6
+
+
+def split_classes(votes: list[Vote]) -> int:
+    """Return how many classes ``MIN_AGREEING`` distinct voters each said yes to."""
+    yes: dict[str, set[str]] = {}
+    for v in votes:
+        if v.answer:
+            yes.setdefault(v.label, set()).add(v.voter)
+    return sum(len(voters) >= MIN_AGREEING for voters in yes.values())
+
+
+def is_split(votes: list[Vote]) -> bool:
+    """Return True when the crowd keeps splitting on an item: stop asking about it."""
+    return split_classes(votes) >= SPLIT_CLASSES
+
+
+def votes_to_settle(
+    logits: np.ndarray,
+    weight: float,
+    threshold: float,
+    yes_voters: np.ndarray,
+    voters: np.ndarray,
+    *,
+    min_votes: int,
+    min_agreeing: int,
+) -> np.ndarray:
+    """Return, per item and class, the further votes that would settle the item on that class.
+
+    Parameters
+    ----------
+    logits : array of shape (n_items, n_classes)
+        Each item's current log-odds per class (crowd votes plus the committee's evidence).
+    weight : float
+        Log-odds one new yes vote adds to its class.
+    threshold : float
+        Posterior the settled class must reach.
+    yes_voters : int array of shape (n_items, n_classes)
+        Distinct voters who already said yes to each class.
+    voters : int array of shape (n_items,)
+        Distinct voters of each item.
+    min_votes, min_agreeing : int
+        The settle rule's distinct voters, and distinct yes voters of the settled class.
+
+    Returns
+    -------
+    ndarray of float, shape (n_items, n_classes)
+        Yes votes needed from new voters (at least enough to reach ``min_votes`` voters and
+        ``min_agreeing`` yes voters); ``inf`` beyond ``MAX_LOOKAHEAD``.
+    """
+    logits = np.asarray(logits, dtype=float)
+    n, k = logits.shape
+    need = np.full((n, k), np.inf)
+    for m in range(MAX_LOOKAHEAD, -1, -1):
+        for c in range(k):
+            moved = logits.copy()
+            moved[:, c] += m * weight
+            moved -= moved.max(axis=1, keepdims=True)
+            post = np.exp(moved[:, c]) / np.exp(moved).sum(axis=1)
+            ok = (
+                (post >= threshold)
+                & (np.asarray(yes_voters)[:, c] + m >= min_agreeing)
+                & (np.asarray(voters) + m >= min_votes)
+            )
+            need[ok, c] = m
+    return need
+
+
+def live_ranks(
+    project: Project, evidence: list[Evidence], reliability: float
+) -> dict[str, dict[str, float]]:
+    """Return the queue scores the live update gives open items: ``{label: {item: score}}``.
+
+    Adaptive redundancy between retrains. An item whose crowd-favoured class has more yes
+    than no votes goes to the top of that class's queue, ahead by the fewer yes votes it
+    still needs (:func:`votes_to_settle`); a class the crowd said no to on balance, and both
+    classes of an item the crowd splits on, drop to the bottom of their queues.
+    """
+    unit = vote_weight(project)
+    w = logit(reliability)
+    out: dict[str, dict[str, float]] = {}
+    threshold = float(project.setting("threshold"))
+    min_votes = int(project.setting("min_votes"))
+    for ev in evidence:
+        net = {lab: ll / unit for lab, ll in ev.loglik.items() if lab in project.labels}
+        favoured = [lab for lab, n in net.items() if n >= MIN_AGREEING - 0.5]
+        for lab, n in net.items():
+            if n <= -0.5 or (len(favoured) >= SPLIT_CLASSES and lab in favoured):
+                out.setdefault(lab, {})[ev.item] = DROPPED_RANK
+        if len(favoured) >= SPLIT_CLASSES:
+            continue
+        top = max(net, key=lambda lab: net[lab], default=None)
+        if top is None or net[top] < 0.5:
+            continue
+        j = project.labels.index(top)
+        logits = np.array([[net.get(lab, 0.0) * w for lab in project.labels]])
+        yes = np.zeros((1, len(project.labels)))
+        yes[0, j] = round(net[top])
+        need = votes_to_settle(
+            logits,
+            w,
+            threshold,
+            yes,
+            np.array([ev.votes]),
+            min_votes=min_votes,
+            min_agreeing=MIN_AGREEING,
+        )[0, j]
+        rank = STARTED_RANK - (need if np.isfinite(need) else MAX_LOOKAHEAD + 1)
+        out.setdefault(top, {})[ev.item] = rank
+    return out
