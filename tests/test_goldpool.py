@@ -235,10 +235,10 @@ def test_retirement_never_shrinks_the_pool_without_promotion(store):
     assert sum(store.gold_labels(seeded.project).values()) == 12
 
 
-def test_new_projects_take_six_gold_promotion_and_retirement_by_default():
+def test_new_projects_take_six_gold_and_promotion_but_no_retirement_by_default():
     settings = manage.validate_settings({})
     assert settings["gold_per_grid"] == 6 and settings["grid_size"] - 6 >= 5
-    assert settings["promote_to_gold"] is True and settings["retire_after_serves"] == 50
+    assert settings["promote_to_gold"] is True and settings["retire_after_serves"] == 0
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "50", True, 2_000_000])

@@ -8,8 +8,13 @@ The perfect-recognition attackers are handed each tile's item identity by readin
 challenge from the store (the simulator's oracle; no client can do this). The harness also
 reads, for every grid, how many unlabeled slots it had.
 
+Every ``--worker-every`` grids it runs what ``crowdgate worker`` runs when due (full
+consensus, the gold pool of ``crowdgate.goldpool``, committee retrain).
+
 Reported per attack: pass rate over the first 250 grids, the last 500, and every window of
-``--window`` grids; unlabeled slots per passed grid.
+250 grids; unlabeled slots per passed grid; the gold pool (promoted items and their accuracy
+against the truth, retired, active gold) and the attacker's answers on gold tiles the first
+time each is served as gold, imported against promoted.
 
 Usage: python bench/attacks/run.py [--grids 3000] [--attacks random,bytes,...] [--label NAME]
        [--write-results]

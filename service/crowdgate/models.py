@@ -31,8 +31,10 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     #: the worker promotes settled items the crowd alone is this sure of (goldpool.py)
     "promote_to_gold": True,
     "promote_threshold": 0.995,
-    #: expected servings after which a promoted-for gold item stops grading (0: never)
-    "retire_after_serves": 50,
+    #: expected servings after which a gold item stops grading (0: never). Off by default:
+    #: when bots are the crowd, retiring swaps gold they have not learned for gold their own
+    #: votes promoted (bench/RESULTS.md, "Attacks (gold pool)")
+    "retire_after_serves": 0,
     "committee_size": 5,
     "selector": "committee",
     #: what ranks fresh items in the committee's queues: "disagreement" (query by committee)
