@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-#: endpoints whose POSTs the hot limits count (see hot_limits.HOT)
+#: tells whether the current request is one of the hot POSTs (see hot_limits.is_hot)
 HotCheck = Callable[[], bool]
 
 
