@@ -136,7 +136,7 @@ def test_columns_of_different_lengths_are_rejected():
 
 
 def test_unknown_method_names_the_known_ones():
-    with pytest.raises(AggregationError, match="use one of bds, ds, dsp, mv, ods, wmv"):
+    with pytest.raises(AggregationError, match="use one of bds, bdsc, ds, dsp, ebcc, mv, ods, wmv"):
         get_aggregator("glad")
 
 
