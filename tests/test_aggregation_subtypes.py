@@ -94,3 +94,29 @@ def test_digamma_is_the_derivative_of_log_gamma(x):
     h = 1e-5 * max(x, 1e-3)
     slope = (math.lgamma(x + h) - math.lgamma(x - h)) / (2 * h)
     assert float(digamma(np.array([x]))[0]) == pytest.approx(slope, rel=1e-6, abs=1e-6)
+
+
+def test_chunked_gathers_give_the_same_fit(monkeypatch):
+    rows, _ = crowd(1, correlated=True, n_tasks=200)
+    whole = SubtypeClassifierCombination().fit(rows)
+    monkeypatch.setattr(ebcc_module, "CHUNK_FLOATS", 4096)  # 204 answers a chunk
+    chunked = SubtypeClassifierCombination().fit(rows)
+    np.testing.assert_allclose(chunked.probas_, whole.probas_, atol=1e-9)
+    assert chunked.evidence_ == pytest.approx(whole.evidence_)
+
+
+def test_one_subtype_turns_the_check_off():
+    rows, _ = crowd(0, correlated=True, n_tasks=200)
+    checked = CorrelationCheckedDawidSkene(n_subtypes=1).fit(rows)
+    assert checked.correlated_ == 0.0
+    np.testing.assert_allclose(checked.probas_, BayesianDawidSkene().fit(rows).probas_)
+
+
+def test_many_classes_fit_with_fewer_subtypes():
+    from crowdgate.aggregation.bdsc import MAX_STATES
+
+    rng = np.random.default_rng(0)
+    rows = [(f"t{t}", f"w{w}", str(rng.integers(60))) for t in range(100) for w in range(3)]
+    checked = CorrelationCheckedDawidSkene().fit(rows)
+    assert checked.submodels_["subtypes"].n_subtypes == max(2, MAX_STATES // 60) == 2
+    np.testing.assert_allclose(checked.probas_.sum(axis=1), 1.0)

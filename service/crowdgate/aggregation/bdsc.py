@@ -8,6 +8,12 @@ from ._base import Aggregator, Encoded, RandomState
 from .bds import BayesianDawidSkene
 from .ebcc import SubtypeClassifierCombination
 
+#: EBCC's per-answer work grows with classes x subtypes; beyond this many states the subtypes
+#: per class are reduced (at least two), a compute bound: the shared sets have at most 5
+#: classes (50 states), and with many classes a confusion row per worker and subtype has
+#: little to learn from anyway.
+MAX_STATES = 100
+
 
 class CorrelationCheckedDawidSkene(Aggregator):
     """:class:`BayesianDawidSkene`, or item subtypes where workers' errors are correlated.
@@ -38,7 +44,8 @@ class CorrelationCheckedDawidSkene(Aggregator):
 
     Parameters
     ----------
-    n_subtypes, n_restarts : EBCC's subtypes per class and fits from different splits.
+    n_subtypes, n_restarts : EBCC's subtypes per class (fewer when classes x subtypes would
+        pass MAX_STATES; one turns the check off) and fits from different splits.
     n_iter, tol : iterations and tolerance of the ``bds`` fits.
     random_state : seed of the subtype splits and of the tie-break draw.
     """
@@ -60,10 +67,12 @@ class CorrelationCheckedDawidSkene(Aggregator):
         self.random_state = random_state
 
     def _fit(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        k = max(len(enc.classes), 1)
+        subtypes = min(int(self.n_subtypes), max(2, MAX_STATES // k))
         fits = {
             "bds": BayesianDawidSkene(self.n_iter, self.tol, random_state=self.random_state),
             "subtypes": SubtypeClassifierCombination(
-                n_subtypes=self.n_subtypes,
+                n_subtypes=subtypes,
                 n_restarts=self.n_restarts,
                 random_state=self.random_state,
             ),
@@ -75,7 +84,10 @@ class CorrelationCheckedDawidSkene(Aggregator):
             results[name] = model._fit(enc)
         self.submodels_ = fits
         self.evidence_ = {n: fits[n].evidence_ for n in ("subtypes", "one subtype")}
-        log_odds = self.evidence_["subtypes"] - self.evidence_["one subtype"]
+        # With one subtype the two models coincide: there is nothing to test.
+        log_odds = (
+            self.evidence_["subtypes"] - self.evidence_["one subtype"] if subtypes > 1 else -np.inf
+        )
         self.correlated_ = float(0.5 * (1.0 + np.tanh(0.5 * log_odds)))  # logistic, no overflow
         weights = {"subtypes": self.correlated_, "bds": 1.0 - self.correlated_}
         self.loss_history_ = list(

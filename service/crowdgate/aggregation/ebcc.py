@@ -8,6 +8,27 @@ from ._base import Aggregator, Encoded, RandomState, log_normalize, sum_rows
 from .ds import initial_probas
 from .evidence import digamma, log_dirichlet_multinomial, log_gamma
 
+#: At most this many floats are gathered per answer chunk (16 MB): a million answers over
+#: ten classes of ten subtypes would otherwise gather 800 MB per update.
+CHUNK_FLOATS = 1 << 21
+
+
+def gathered_sums(index: np.ndarray, table: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Return the (n, S) sums of ``table[rows[a]]`` grouped by ``index[a]``, over answers ``a``.
+
+    The gather runs in chunks of answers so that memory stays bounded by CHUNK_FLOATS
+    whatever the number of answers and states; one chunk (the same sums) on most inputs.
+    """
+    width = max(table.shape[1], 1)
+    step = max(CHUNK_FLOATS // width, 1)
+    if len(rows) <= step:
+        return sum_rows(index, table.take(rows, axis=0), n)
+    total = np.zeros((n, table.shape[1]))
+    for start in range(0, len(rows), step):
+        part = slice(start, start + step)
+        total += sum_rows(index[part], table.take(rows[part], axis=0), n)
+    return total
+
 
 def subtype_evidence(
     enc: Encoded,
@@ -27,8 +48,9 @@ def subtype_evidence(
     n_tasks, n_workers, k = enc.shape
     m = q.shape[2]
     pair = enc.worker_idx * k + enc.label_idx
-    flat = q.reshape(n_tasks, k * m).take(enc.task_idx, axis=0)
-    counts = sum_rows(pair, flat, n_workers * k).reshape(n_workers, k, k, m).transpose(0, 2, 3, 1)
+    flat = q.reshape(n_tasks, k * m)
+    counts = gathered_sums(pair, flat, enc.task_idx, n_workers * k)
+    counts = counts.reshape(n_workers, k, k, m).transpose(0, 2, 3, 1)
     alpha = np.broadcast_to(row_prior[None, :, None, :], counts.shape)
     workers = float(log_dirichlet_multinomial(counts, alpha).sum())
     per_subtype = q.sum(axis=0)
@@ -144,7 +166,7 @@ class SubtypeClassifierCombination(Aggregator):
             state_class = active // m
             part = flat[:, active]
             # Expected counts by (worker, given label) -> (worker, state, given).
-            counts = sum_rows(pair, part.take(enc.task_idx, axis=0), n_workers * k)
+            counts = gathered_sums(pair, part, enc.task_idx, n_workers * k)
             counts = counts.reshape(n_workers, k, len(active)).transpose(0, 2, 1)
             post = counts + row_prior[state_class][None, :, :]
             log_v = digamma(post) - digamma(post.sum(axis=-1, keepdims=True))
@@ -156,7 +178,7 @@ class SubtypeClassifierCombination(Aggregator):
             )
             # Rows by (worker, given label), one gather per answer, summed by task.
             rows = log_v.transpose(0, 2, 1).reshape(n_workers * k, len(active))
-            score = enc.by_task(rows.take(pair, axis=0)) + log_prior.ravel()[active]
+            score = gathered_sums(enc.task_idx, rows, pair, n_tasks) + log_prior.ravel()[active]
             part, log_norm = log_normalize(score)
             flat = np.zeros((n_tasks, k * m))
             flat[:, active] = part
