@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Aggregator, Encoded, RandomState, log_normalize, sum_rows
+from ._base import Aggregator, Encoded, RandomState, log_normalize
 from .ds import initial_probas
 from .evidence import digamma, log_dirichlet_multinomial, log_gamma
 
@@ -13,21 +13,52 @@ from .evidence import digamma, log_dirichlet_multinomial, log_gamma
 CHUNK_FLOATS = 1 << 21
 
 
-def gathered_sums(index: np.ndarray, table: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """Return the (n, S) sums of ``table[rows[a]]`` grouped by ``index[a]``, over answers ``a``.
+class Grouping:
+    """Sums of gathered table rows grouped by an answer index, prepared once per fit.
 
-    The gather runs in chunks of answers so that memory stays bounded by CHUNK_FLOATS
-    whatever the number of answers and states; one chunk (the same sums) on most inputs.
+    ``sums(table)`` is the (n, S) array of sums of ``table[rows[a]]`` over answers ``a`` with
+    ``index[a]`` equal to each group: one ``bincount`` over the flattened (answer, column)
+    cells, whose cell index ``index[a] * S + column`` is built once per width S (the active
+    states shrink a few times per fit) instead of one strided ``bincount`` per column. The same
+    additions in the same order as per-column bincounts, so the same numbers, about twice as
+    fast. Where answers x S would pass CHUNK_FLOATS the work runs in chunks of answers with
+    the cell index built per chunk, so memory stays bounded whatever the input.
     """
-    width = max(table.shape[1], 1)
-    step = max(CHUNK_FLOATS // width, 1)
-    if len(rows) <= step:
-        return sum_rows(index, table.take(rows, axis=0), n)
-    total = np.zeros((n, table.shape[1]))
-    for start in range(0, len(rows), step):
-        part = slice(start, start + step)
-        total += sum_rows(index[part], table.take(rows[part], axis=0), n)
-    return total
+
+    def __init__(self, index: np.ndarray, rows: np.ndarray, n: int):
+        self.n = n
+        self.index = index
+        self.rows = rows
+        self._cells: dict[int, np.ndarray] = {}
+
+    def _cell_index(self, index: np.ndarray, width: int) -> np.ndarray:
+        return (index[:, None] * width + np.arange(width)).ravel()
+
+    def sums(self, table: np.ndarray) -> np.ndarray:
+        """Return the (n, S) group sums of ``table[rows]``."""
+        width = table.shape[1]
+        if not len(self.rows) or not width:
+            return np.zeros((self.n, width))
+        size = self.n * width
+        step = max(CHUNK_FLOATS // width, 1)
+        if len(self.rows) <= step:
+            if width not in self._cells:
+                self._cells = {width: self._cell_index(self.index, width)}
+            gathered = table.take(self.rows, axis=0).ravel()
+            total = np.bincount(self._cells[width], weights=gathered, minlength=size)
+            return total.reshape(self.n, width)
+        total = np.zeros(size)
+        for start in range(0, len(self.rows), step):
+            part = slice(start, start + step)
+            cells = self._cell_index(self.index[part], width)
+            gathered = table.take(self.rows[part], axis=0).ravel()
+            total += np.bincount(cells, weights=gathered, minlength=size)
+        return total.reshape(self.n, width)
+
+
+def gathered_sums(index: np.ndarray, table: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Return the (n, S) sums of ``table[rows[a]]`` grouped by ``index[a]``, over answers ``a``."""
+    return Grouping(index, rows, n).sums(table)
 
 
 def subtype_evidence(
@@ -162,11 +193,13 @@ class SubtypeClassifierCombination(Aggregator):
         # holds less than PRUNE_MASS of an item it is dropped from the per-answer work (most
         # classes keep one to three of the ten subtypes, so a fit costs a few times DS's).
         active = np.arange(k * m)
+        by_pair = Grouping(pair, enc.task_idx, n_workers * k)
+        by_task = Grouping(enc.task_idx, pair, n_tasks)
         for _ in range(max(self.n_iter, 1)):
             state_class = active // m
             part = flat[:, active]
             # Expected counts by (worker, given label) -> (worker, state, given).
-            counts = gathered_sums(pair, part, enc.task_idx, n_workers * k)
+            counts = by_pair.sums(part)
             counts = counts.reshape(n_workers, k, len(active)).transpose(0, 2, 1)
             post = counts + row_prior[state_class][None, :, :]
             log_v = digamma(post) - digamma(post.sum(axis=-1, keepdims=True))
@@ -178,7 +211,7 @@ class SubtypeClassifierCombination(Aggregator):
             )
             # Rows by (worker, given label), one gather per answer, summed by task.
             rows = log_v.transpose(0, 2, 1).reshape(n_workers * k, len(active))
-            score = gathered_sums(enc.task_idx, rows, pair, n_tasks) + log_prior.ravel()[active]
+            score = by_task.sums(rows) + log_prior.ravel()[active]
             part, log_norm = log_normalize(score)
             flat = np.zeros((n_tasks, k * m))
             flat[:, active] = part
