@@ -120,3 +120,17 @@ def test_many_classes_fit_with_fewer_subtypes():
     checked = CorrelationCheckedDawidSkene().fit(rows)
     assert checked.submodels_["subtypes"].n_subtypes == max(2, MAX_STATES // 60) == 2
     np.testing.assert_allclose(checked.probas_.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("chunk", [None, 64])
+def test_grouped_sums_equal_a_sum_per_answer(monkeypatch, chunk):
+    if chunk is not None:
+        monkeypatch.setattr(ebcc_module, "CHUNK_FLOATS", chunk)  # 64 // 5: 12 answers a chunk
+    rng = np.random.default_rng(3)
+    index, rows = rng.integers(0, 7, 50), rng.integers(0, 9, 50)
+    table = rng.random((9, 5))
+    expected = np.zeros((8, 5))
+    np.add.at(expected, index, table[rows])
+    grouping = ebcc_module.Grouping(index, rows, 8)
+    for width in (5, 3, 5):  # the cell index is rebuilt when the active states change
+        np.testing.assert_allclose(grouping.sums(table[:, :width]), expected[:, :width])
