@@ -70,12 +70,12 @@ def test_header_only_file_writes_only_the_header(tmp_path):
     assert result.output == "task,label,confidence\n"
 
 
-def test_default_method_is_the_bayesian_dawid_skene(answers):
+def test_default_method_is_the_correlation_checked_dawid_skene(answers):
     from crowdgate.aggregation import DEFAULT_METHOD
 
-    assert DEFAULT_METHOD == "bds"
+    assert DEFAULT_METHOD == "bdsc"
     default = CliRunner().invoke(aggregate, [str(answers)])
-    explicit = CliRunner().invoke(aggregate, [str(answers), "--method", "bds"])
+    explicit = CliRunner().invoke(aggregate, [str(answers), "--method", "bdsc"])
     assert default.exit_code == 0 and default.output == explicit.output
 
 

@@ -7,7 +7,8 @@ Usage (from the repository root)::
 Each regime draws tasks, a class prior and workers from a stated process (nothing here is
 fitted to a data folder) and scores every method on all tasks, mean over seeds. The regimes:
 sparse workers with 1 to 3 answers, one answer per task, 30% spammers, 10 classes, heavy class
-imbalance (95/5), and dense workers with class-specific confusions.
+imbalance (95/5), dense workers with class-specific confusions, and shared errors (two
+prolific workers who fall for the same look-alike items, the shape of ``act_zencrowd_us``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from results import write_section  # bench/results.py
 
 
+def shared_errors_crowd(rng: np.random.Generator, n_tasks: int = 600) -> tuple[list, dict]:
+    """Six workers answer every task of two classes (30% are 1s); errors are independent except
+    that on a third of the 0s (look-alikes) workers 0 and 1 (right 85% of the time elsewhere;
+    the others 75%) both say 1 nine times in ten."""
+    truth = (rng.random(n_tasks) < 0.3).astype(int)
+    lookalike = (truth == 0) & (rng.random(n_tasks) < 0.3)
+    rows = []
+    for t, z in enumerate(truth):
+        for w in range(6):
+            if w < 2 and lookalike[t]:
+                label = int(rng.random() < 0.9)
+            else:
+                label = z if rng.random() < (0.85 if w < 2 else 0.75) else 1 - z
+            rows.append((f"t{t}", f"w{w}", str(label)))
+    return rows, {f"t{t}": str(z) for t, z in enumerate(truth)}
+
+
 def crowd(rng: np.random.Generator, regime: str) -> tuple[list, dict]:
     """Return ``(answers, truth)`` of one simulated crowd of ``regime``."""
+    if regime == "shared-errors":
+        return shared_errors_crowd(rng)
     n_tasks, k, per_task = 600, 3, 5
     prior = np.full(k, 1.0 / k)
     spam, confusing = 0.0, False
@@ -76,6 +96,7 @@ REGIMES = (
     "10-classes",
     "imbalance-95/5",
     "class-confusions",
+    "shared-errors",
 )
 
 

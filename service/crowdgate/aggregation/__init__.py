@@ -7,8 +7,10 @@ estimator conventions: ``fit`` returns self and sets ``tasks_``, ``classes_``, `
 
 from ._base import AggregationError, Aggregator
 from .bds import BayesianDawidSkene
+from .bdsc import CorrelationCheckedDawidSkene
 from .ds import DawidSkene
 from .dsp import PooledDawidSkene
+from .ebcc import SubtypeClassifierCombination
 from .io import CrowdFileError, read_answers, read_gold, write_labels
 from .mv import MajorityVote
 from .ods import OneCoinDawidSkene
@@ -34,12 +36,14 @@ __all__ = [
     "AggregationError",
     "Aggregator",
     "BayesianDawidSkene",
+    "CorrelationCheckedDawidSkene",
     "CrowdFileError",
     "DawidSkene",
     "GridVoteModel",
     "MajorityVote",
     "OneCoinDawidSkene",
     "PooledDawidSkene",
+    "SubtypeClassifierCombination",
     "WeightedMajorityVote",
     "get_aggregator",
     "is_settled",

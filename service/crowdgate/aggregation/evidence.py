@@ -35,6 +35,26 @@ def log_gamma(x: np.ndarray) -> np.ndarray:
     return shift + (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + series
 
 
+def digamma(x: np.ndarray) -> np.ndarray:
+    """Return the digamma function ``d/dx log Gamma(x)`` for positive ``x`` (error below 1e-10).
+
+    The same shift as :func:`log_gamma` (``psi(x) = psi(x + 1) - 1 / x``) to at least 7, then
+    the asymptotic series: variational updates need ``E[log p]`` under Dirichlet posteriors.
+    """
+    x = np.asarray(x, dtype=float)
+    shift = np.zeros_like(x)
+    z = x.copy()
+    for _ in range(7):
+        small = z < 7.0
+        if not small.any():
+            break
+        shift -= np.where(small, 1.0 / np.where(small, z, 1.0), 0.0)
+        z = np.where(small, z + 1.0, z)
+    inv2 = 1.0 / (z * z)
+    series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 / 240)))
+    return shift + np.log(z) - 0.5 / z - series
+
+
 def log_dirichlet_multinomial(counts: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Return log P(counts | Dirichlet(alpha)) of each row of ``counts`` (last axis: categories).
 

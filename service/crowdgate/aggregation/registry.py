@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ._base import AggregationError, Aggregator
 from .bds import BayesianDawidSkene
+from .bdsc import CorrelationCheckedDawidSkene
 from .ds import DawidSkene
 from .dsp import PooledDawidSkene
+from .ebcc import SubtypeClassifierCombination
 from .mv import MajorityVote
 from .ods import OneCoinDawidSkene
 from .wmv import WeightedMajorityVote
@@ -19,11 +21,13 @@ AGGREGATORS: dict[str, type[Aggregator]] = {
         OneCoinDawidSkene,
         PooledDawidSkene,
         BayesianDawidSkene,
+        SubtypeClassifierCombination,
+        CorrelationCheckedDawidSkene,
     )
 }
 
 #: The method ``crowdgate aggregate`` uses unless told otherwise.
-DEFAULT_METHOD = BayesianDawidSkene.name
+DEFAULT_METHOD = CorrelationCheckedDawidSkene.name
 
 
 def get_aggregator(name: str) -> type[Aggregator]:
