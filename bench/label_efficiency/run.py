@@ -107,7 +107,7 @@ def run_one(selector: str, seed: int, args: argparse.Namespace, features: np.nda
             split,
             {
                 **SELECTORS[selector],
-                **({} if args.skip_uninformative else {"skip_uninformative": False}),
+                "skip_uninformative": args.skip_uninformative,
             },
         ) as service,
     ):
@@ -266,10 +266,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=3000, help="votes per run")
     parser.add_argument("--round", type=int, default=30, help="grids between evaluations")
     parser.add_argument(
-        "--keep-uninformative",
-        dest="skip_uninformative",
-        action="store_false",
-        help="project setting skip_uninformative=False (the votes of every voter count)",
+        "--skip-uninformative",
+        action="store_true",
+        help="project setting skip_uninformative=True: leave out voters who are no evidence",
     )
     parser.add_argument(
         "--no-pace",
@@ -309,7 +308,7 @@ def main() -> None:
         f"--round {args.round}",
         f"--selectors {args.selectors}",
         *([] if args.pace else ["--no-pace"]),
-        *([] if args.skip_uninformative else ["--keep-uninformative"]),
+        *(["--skip-uninformative"] if args.skip_uninformative else []),
     ]
     command = "python bench/label_efficiency/run.py " + " ".join(flags)
     section = report(runs, args, command)

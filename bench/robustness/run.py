@@ -100,7 +100,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
     key = GoldKey(memory, [str(targets[i]) for i in split.gold]) if "echo" in mix else None
     curve = []
     start, grids, by_kind = time.perf_counter(), 0, {}
-    settings = {} if args.skip_uninformative else {"skip_uninformative": False}
+    settings = {"skip_uninformative": args.skip_uninformative}
     with (
         tempfile.TemporaryDirectory(prefix="cg-bench-rob-") as tmp,
         DigitsService(Path(tmp), split, settings) as service,
@@ -283,10 +283,9 @@ def main() -> None:
         help="let the crowd run ahead of the trainer (the figures then depend on the load)",
     )
     parser.add_argument(
-        "--keep-uninformative",
-        dest="skip_uninformative",
-        action="store_false",
-        help="project setting skip_uninformative=False: echo voters' votes count (the baseline)",
+        "--skip-uninformative",
+        action="store_true",
+        help="project setting skip_uninformative=True: leave out voters who are no evidence",
     )
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument(
@@ -315,7 +314,7 @@ def main() -> None:
         f"--round {args.round}",
         f"--crowds '{args.crowds}'",
         *([] if args.pace else ["--no-pace"]),
-        *([] if args.skip_uninformative else ["--keep-uninformative"]),
+        *(["--skip-uninformative"] if args.skip_uninformative else []),
     ]
     command = "python bench/robustness/run.py " + " ".join(flags)
     section = report(runs, args, command)

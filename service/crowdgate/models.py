@@ -42,8 +42,9 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     "query": "disagreement",
     "live_reliability": 0.85,
     #: leave out voters whose answers do not depend on the picture (echo bots, coins), judged on
-    #: open items against the other voters (crowdgate.reliability.voter_discounts)
-    "skip_uninformative": True,
+    #: open items against the other voters (crowdgate.reliability.voter_discounts); off by
+    #: default: on the simulated crowds it bought no accuracy and cost some (bench/RESULTS.md)
+    "skip_uninformative": False,
 }
 
 
