@@ -154,7 +154,7 @@ def aof_redis(tmp_path: Path) -> Iterator[RedisProcess]:
 def test_crashes_lose_no_acknowledged_vote_or_token_and_redis_outage_is_a_clear_503(
     aof_redis: RedisProcess, tmp_path: Path
 ) -> None:
-    store = open_store(aof_redis.url)
+    store = open_store(aof_redis.url, blobs_default=(tmp_path / "blobs").as_uri())
     seeded = seed_project(store, open_items=400)
     project = store.get_project(seeded.project)
     project.settings.update(vote_cap=1000, network_cap=1000)

@@ -63,9 +63,9 @@ def _solve(base: str, store, sitekey: str, ua: str) -> tuple[str, str, int]:
     return challenge["challenge"], answer["token"], sum(not s.gold for s in hidden.slots)
 
 
-def test_concurrent_siteverify_of_one_token_succeeds_exactly_once(served):
+def test_concurrent_siteverify_of_one_token_succeeds_exactly_once(served, tmp_path):
     server, uri = served
-    store = open_store(uri)
+    store = open_store(uri, blobs_default=(tmp_path / "blobs").as_uri())
     seeded = seed_project(store)
     _, token, _ = _solve(server.base, store, seeded.sitekey, "racer")
     barrier = threading.Barrier(100)
@@ -88,7 +88,7 @@ def test_concurrent_siteverify_of_one_token_succeeds_exactly_once(served):
 
 def test_sigkill_under_load_loses_no_acknowledged_vote_or_token(served, tmp_path):
     server, uri = served
-    store = open_store(uri)
+    store = open_store(uri, blobs_default=(tmp_path / "blobs").as_uri())
     seeded = seed_project(store, open_items=400)
     project = store.get_project(seeded.project)
     project.settings.update(vote_cap=1000, network_cap=1000)

@@ -42,8 +42,9 @@ def pair(
     redis_proc: RedisProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Served, Served, Store]]:
     redis_proc.flush()
-    a, b = serve_pair(tmp_path_factory.mktemp("pair"), redis_proc.url)
-    store = open_store(redis_proc.url)
+    where = tmp_path_factory.mktemp("pair")
+    a, b = serve_pair(where, redis_proc.url)
+    store = open_store(redis_proc.url, blobs_default=(where / "blobs").as_uri())
     yield a, b, store
     store.close()
     a.stop()
