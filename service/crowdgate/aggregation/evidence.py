@@ -9,9 +9,30 @@ classifier combination, without their priors' tuning). Only answers enter: never
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def _shifted_to_seven(
+    x: np.ndarray, term: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``x`` raised by whole steps to at least 7, and minus the sum of ``term`` over them.
+
+    The recurrences ``log Gamma(z) = log Gamma(z + 1) - log z`` and ``psi(z) = psi(z + 1) -
+    1 / z`` both move small arguments to where the asymptotic series is accurate.
+    """
+    z = np.asarray(x, dtype=float).copy()
+    shift = np.zeros_like(z)
+    for _ in range(7):
+        small = z < 7.0
+        if not small.any():
+            break
+        shift -= np.where(small, term(np.where(small, z, 1.0)), 0.0)
+        z = np.where(small, z + 1.0, z)
+    return z, shift
 
 
 def log_gamma(x: np.ndarray) -> np.ndarray:
@@ -20,15 +41,7 @@ def log_gamma(x: np.ndarray) -> np.ndarray:
     Shifts ``x`` to at least 7 with ``Gamma(x + 1) = x Gamma(x)``, then Stirling's series: a few
     vectorized passes, so the aggregation path needs neither scipy nor a Python loop per cell.
     """
-    x = np.asarray(x, dtype=float)
-    shift = np.zeros_like(x)
-    z = x.copy()
-    for _ in range(7):
-        small = z < 7.0
-        if not small.any():
-            break
-        shift -= np.log(np.where(small, z, 1.0))
-        z = np.where(small, z + 1.0, z)
+    z, shift = _shifted_to_seven(x, np.log)
     inv = 1.0 / z
     inv2 = inv * inv
     series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
@@ -41,15 +54,7 @@ def digamma(x: np.ndarray) -> np.ndarray:
     The same shift as :func:`log_gamma` (``psi(x) = psi(x + 1) - 1 / x``) to at least 7, then
     the asymptotic series: variational updates need ``E[log p]`` under Dirichlet posteriors.
     """
-    x = np.asarray(x, dtype=float)
-    shift = np.zeros_like(x)
-    z = x.copy()
-    for _ in range(7):
-        small = z < 7.0
-        if not small.any():
-            break
-        shift -= np.where(small, 1.0 / np.where(small, z, 1.0), 0.0)
-        z = np.where(small, z + 1.0, z)
+    z, shift = _shifted_to_seven(x, np.reciprocal)
     inv2 = 1.0 / (z * z)
     series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 / 240)))
     return shift + np.log(z) - 0.5 / z - series
