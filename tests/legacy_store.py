@@ -46,9 +46,13 @@ def fixture_blobs(path: Path = FIXTURE) -> dict[tuple[str, str, str], bytes]:
     return {(p, i, k): bytes(d) for p, i, k, d in rows}
 
 
-def fill_redis(url: str, path: Path = FIXTURE) -> dict[tuple[str, str, str], bytes]:
-    """Write the fixture's projects and items into Redis as b1804b9 did; return the blobs."""
-    client = redis.Redis.from_url(url)
+def fill_redis(
+    url: str, path: Path = FIXTURE, *, client: redis.Redis | None = None
+) -> dict[tuple[str, str, str], bytes]:
+    """Write the fixture's projects and items into Redis (or, given its ``client``, a Redis
+    Cluster) as b1804b9 did; return the blobs."""
+    own = client is None
+    client = redis.Redis.from_url(url) if client is None else client
     put = client.register_script(OLD_PUT_ITEM)
     blobs = fixture_blobs(path)
     with sqlite3.connect(path) as db:
@@ -66,5 +70,6 @@ def fill_redis(url: str, path: Path = FIXTURE) -> dict[tuple[str, str, str], byt
             if (bp, bi) == (project_id, item_id):
                 args += [kind, blob]
         put(keys=keys, args=args)
-    client.close()
+    if own:
+        client.close()
     return blobs

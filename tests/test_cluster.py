@@ -195,3 +195,27 @@ def test_socket_timeouts_in_the_cluster_uri_reach_the_store_and_the_limiter(clus
     client = app.test_client()
     assert [client.get("/openapi.json").status_code for _ in range(3)] == [200, 200, 429]
     store.close()
+
+
+def test_a_redis_cluster_holding_old_blobs_is_served_then_migrated_without_losing_a_byte(
+    cluster: RedisClusterProcess, tmp_path: Path
+) -> None:
+    from legacy_store import fill_redis
+
+    cluster.flush()
+    client = cluster.client()
+    try:
+        blobs = fill_redis(cluster.url, client=client)
+        assert len(list(client.scan_iter("*:blob:*", target_nodes=client.ALL_NODES))) == 6
+        store = open_store(cluster.url, blobs=(tmp_path / "blobs").as_uri())
+        for (project, item, kind), data in blobs.items():
+            assert store.get_blob(project, item, kind) == data  # read where the old version put it
+        assert store.migrate_blobs(batch=4) == 6
+        assert store.migrate_blobs() == 0  # resumable and idempotent: nothing is moved twice
+        assert list(client.scan_iter("*:blob:*", target_nodes=client.ALL_NODES)) == []
+        assert store.blob_hash_keys() == 0  # type: ignore[attr-defined]
+        for (project, item, kind), data in blobs.items():
+            assert store.get_blob(project, item, kind) == data
+        store.close()
+    finally:
+        client.close()
