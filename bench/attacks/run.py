@@ -211,6 +211,19 @@ def template(folder: Path, variants: int | None) -> tuple[Path, demo.DemoInfo]:
     return data, info
 
 
+def demo_copy(data: Path, args: argparse.Namespace) -> tuple[Path, Settings, Store]:
+    """Copy the built demo to ``data`` and open it with the run's project settings."""
+    shutil.copytree(args.template, data)
+    extra = {} if args.variants is None else {"tile_variants": args.variants}
+    settings = Settings.from_env(data_dir=data, secret_key=SECRET, **extra)
+    store = open_store(settings.store_uri)
+    project = store.get_project(demo.PROJECT)
+    assert project is not None
+    project.settings.update(args.project_settings)
+    store.save_project(project)
+    return data, settings, store
+
+
 def play(
     kind: str,
     grids: int,
@@ -220,15 +233,7 @@ def play(
     args: argparse.Namespace,
 ) -> dict:
     """Play one attack against a fresh copy of the demo; return its outcomes and figures."""
-    data = base / f"run-{kind}"
-    shutil.copytree(args.template, data)
-    extra = {} if args.variants is None else {"tile_variants": args.variants}
-    settings = Settings.from_env(data_dir=data, secret_key=SECRET, **extra)
-    store = open_store(settings.store_uri)
-    project = store.get_project(demo.PROJECT)
-    assert project is not None
-    project.settings.update(args.project_settings)
-    store.save_project(project)
+    data, settings, store = demo_copy(base / f"run-{kind}", args)
     http = args.http
     gold = store.gold_labels(demo.PROJECT)
     oracle = ChallengeOracle(store)
@@ -311,15 +316,7 @@ def warm_bot(base: Path, args: argparse.Namespace) -> AttackRun:
     A bot that has learned the imported gold before it joins the crowd: its memory carries
     over, since the crowd's copy starts from the same gold.
     """
-    data = base / "warmup"
-    shutil.copytree(args.template, data)
-    extra = {} if args.variants is None else {"tile_variants": args.variants}
-    settings = Settings.from_env(data_dir=data, secret_key=SECRET, **extra)
-    store = open_store(settings.store_uri)
-    project = store.get_project(demo.PROJECT)
-    assert project is not None
-    project.settings.update(args.project_settings)
-    store.save_project(project)
+    data, settings, store = demo_copy(base / "warmup", args)
     info = demo.DemoInfo(**json.loads((data / "demo.json").read_text()))
     oracle = ChallengeOracle(store)
     transport = CoreTransport(ChallengeService(store, settings), info.sitekey)
@@ -332,15 +329,7 @@ def warm_bot(base: Path, args: argparse.Namespace) -> AttackRun:
 def damage(base: Path, info: demo.DemoInfo, args: argparse.Namespace, bots: float) -> dict:
     """Run the honest crowd (careful 0.9, sloppy 0.1) with a share of recognizer bots."""
     warmed = warm_bot(base / f"warm-{bots:g}", args) if bots and args.bot_warmup else None
-    data = base / f"damage-{bots:g}"
-    shutil.copytree(args.template, data)
-    extra = {} if args.variants is None else {"tile_variants": args.variants}
-    settings = Settings.from_env(data_dir=data, secret_key=SECRET, **extra)
-    store = open_store(settings.store_uri)
-    project = store.get_project(demo.PROJECT)
-    assert project is not None
-    project.settings.update(args.project_settings)
-    store.save_project(project)
+    data, settings, store = demo_copy(base / f"damage-{bots:g}", args)
     truth = read_truth(data)
     images, _ = digits.load()
     perceiver = digits.reference_perceiver(range(len(images)), random_state=args.seed)
