@@ -278,3 +278,25 @@ def test_rerun_does_not_reopen_a_settled_item_whose_votes_all_agree(store):
     result = consensus.rerun(store, project, run=3)
     assert result["reopened"] == 0
     assert store.get_item(seeded.project, item).state == SETTLED
+
+
+@pytest.mark.parametrize("r", [0.85, 0.95])
+def test_live_ranks_order_started_items_by_expected_cost_and_retire_the_dearest(r):
+    project = Project(id="p", name="p", labels=list("abcdefghij"))
+    w = consensus.vote_weight(project)
+    cap = consensus.retire_cost(int(project.setting("min_votes")))
+    assert cap == 6.0  # a fresh item: 3 agreeing voters, each a yes at least half the time
+    # two yes voters and a third voter: at most one more yes settles it, and likely comes
+    near = Evidence("near", {"a": 2 * w}, 3, 3)
+    # one yes: two more yes votes needed, at P(yes) well below one
+    lone = Evidence("lone", {"a": w}, 1, 1)
+    # three voters, each said yes to a different class: the favoured class is a guess (P about
+    # 0.3), so the next voter is a yes about one time in three: dearer than a fresh item
+    three_way = Evidence("three", {"a": w, "b": w, "c": w}, 3, 3)
+    ranks = consensus.live_ranks(project, [near, lone, three_way], r)
+    assert ranks["a"]["near"] > ranks["a"]["lone"] > consensus.STARTED_RANK - cap
+    post = consensus.live_posterior(project, lone.loglik, r)[0]
+    need = consensus.STARTED_RANK - ranks["a"]["lone"]
+    assert need == pytest.approx(2 / (r * post + (1 - r) * (1 - post)))
+    assert ranks["a"]["three"] == consensus.DROPPED_RANK
+    assert consensus.expected_cost(np.array([np.inf]), np.array([0.5]), r)[0] == np.inf

@@ -256,3 +256,38 @@ def test_label_queue_finishes_started_items_first_and_skips_split_and_refused(qu
     assert not fresh & {0, 1, 4, 9}
     allowed = {i for i in range(n) if top[i] == "a" or (query != "random" and second[i] == "a")}
     assert fresh == allowed - {0, 1, 4, 9}
+
+
+def test_label_queue_retires_started_items_dearer_than_a_fresh_one():
+    from crowdgate import consensus
+    from crowdgate.committee import PoolScores
+    from crowdgate.models import Project
+
+    project = Project(id="p", name="p", labels=["a", "b", "c"])
+    n = 8
+    pool = trainer.Pool(
+        [],
+        np.zeros((0, 4)),
+        np.zeros(0),
+        np.zeros(0, bool),
+        [],
+        np.random.RandomState(0).rand(n, 4),
+    )
+    scored = PoolScores(
+        scores=np.linspace(1.0, 0.0, n).astype(np.float32),
+        candidates=np.stack([np.array(["a"] * n, object), np.array(["b"] * n, object)], axis=1),
+        confidence=np.full(n, 0.6, np.float32),
+        classes=np.array(project.labels, dtype=object),
+        measure="vote_entropy",
+    )
+    started = np.zeros((n, 3), bool)
+    started[[2, 5], 0] = True
+    cost = np.full((n, 3), 3.0)
+    cap = consensus.retire_cost(int(project.setting("min_votes")))
+    cost[2, 0], cost[5, 0] = cap - 0.5, cap + 0.5  # item 5: dearer than a fresh item
+    progress = trainer.Progress(
+        split=np.zeros(n, bool), started=started, refused=np.zeros((n, 3), bool), cost=cost
+    )
+    order = trainer.label_queue(project, pool, scored, progress, "a", "disagreement", 0).tolist()
+    assert order[0] == 2 and 5 not in order
+    assert set(order) == set(range(n)) - {5}

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crowdgate.ingestion.images import make_variants
 from crowdgate.simulate import Crowd, GoldKey, digits, parse_mix
 from crowdgate.simulate.harness import PROJECT, DigitsService, Split
 from crowdgate.simulate.plot import line_chart
@@ -75,6 +76,36 @@ def wait_for_model(service: DigitsService, timeout_s: float = 300.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the embedded trainer stored no model in time")
         time.sleep(1.0)
+
+
+#: tile variants per item the perceiver ceiling reads (the service's default ``tile_variants``)
+CEILING_VARIANTS = 16
+_readings: dict[int, dict[int, str]] = {}
+
+
+def perceiver_readings(split: Split, perceiver, seed: int) -> dict[int, str]:
+    """Return, per open digit, the label the shared perceiver reads on most of its variants.
+
+    Every careful or sloppy visitor sees through this one perceiver, so on a digit it misreads
+    they all err alike: no aggregator of their votes can settle it right. The variants are the
+    import's own perturbations (``make_variants``, seeded per digit rather than by the secret).
+    """
+    if seed not in _readings:
+        images, _ = digits.load()
+        gold = set(split.gold.tolist())
+        found = {}
+        for i in (int(i) for i in split.served if int(i) not in gold):
+            tiles = make_variants(digits.render(images[i]), CEILING_VARIANTS, i, size=128)
+            seen = perceiver.predict(tiles)
+            found[i] = max(sorted(set(seen)), key=seen.count)
+        _readings[seed] = found
+    return _readings[seed]
+
+
+def ceiling(readings: dict[int, str], items, targets: np.ndarray) -> float:
+    """Return the share of ``items`` the perceiver's majority reading gets right."""
+    items = [i for i in items if i in readings]
+    return sum(readings[i] == str(targets[i]) for i in items) / max(1, len(items))
 
 
 def last_consensus(service: DigitsService) -> dict:
@@ -136,11 +167,16 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
             if summary.challenges == 0:
                 raise RuntimeError(f"no grid answered: {summary.errors}")
         full = last_consensus(service)
+    readings = perceiver_readings(split, perceiver, seed)
+    ceilings = {
+        "open": round(ceiling(readings, readings, targets), 4),
+        "settled": round(ceiling(readings, settled, targets), 4),
+    }
     rates = {k: round(p / c, 3) for k, (c, p) in by_kind.items() if c}
     print(
         f"{crowd_name:13s} seed {seed}: {grids} grids, pass rates {rates}, {votes} votes, "
         f"{len(settled)} settled, accuracy {accuracy:.3f}, {votes / max(1, len(settled)):.1f} "
-        f"votes per settled label, last full run {full}, "
+        f"votes per settled label, last full run {full}, perceiver ceiling {ceilings}, "
         f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
@@ -151,6 +187,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
         "pass_rates": rates,
         "live_reliability": full["live_reliability"],
         "full_run": full,
+        "ceiling": ceilings,
     }
 
 
@@ -240,6 +277,20 @@ def report(runs: list[dict], args: argparse.Namespace, command: str) -> str:
         f"![robustness]({plot.relative_to(RESULTS.parent).as_posix()})",
         "",
     ]
+    with_ceiling = [r for r in runs if "ceiling" in r]
+    if with_ceiling:
+        lines += [
+            "Perceiver ceiling (the share of digits the visitors' one shared perceiver reads right "
+            f"on most of {CEILING_VARIANTS} variants: no aggregator of honest votes does better), "
+            "per run, all open digits / the digits settled at the end: "
+            + "; ".join(
+                f"{r['crowd']} seed {r['seed']}: {r['ceiling']['open']:.3f} / "
+                f"{r['ceiling']['settled']:.3f}"
+                for r in with_ceiling
+            )
+            + ".",
+            "",
+        ]
     if "clean" not in names:
         return "\n".join(lines) + "\n"
     final_per, final_acc = per["clean"][-1], acc["clean"][-1]

@@ -39,8 +39,10 @@ from .redundancy import (  # noqa: F401  (re-exported: the trainer and tests use
     MAX_LOOKAHEAD,
     SPLIT_CLASSES,
     STARTED_RANK,
+    expected_cost,
     is_split,
     live_ranks,
+    retire_cost,
     split_classes,
     votes_to_settle,
 )

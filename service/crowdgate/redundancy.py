@@ -1,10 +1,13 @@
 """Adaptive redundancy: which open items the next votes should go to, and which to stop asking.
 
 Between retrains the live update re-ranks the queue of each label (``Store.rank_queue``) so
-that grids finish the items the crowd has started: an item whose crowd-favoured class needs
-fewer yes votes goes higher. An item the crowd keeps splitting on (two classes each backed by
-``MIN_AGREEING`` yes voters) stops being asked. The trainer ranks the rest at each retrain
-from the same :func:`votes_to_settle` (docs/aggregation.md, "Adaptive redundancy").
+that grids finish the items the crowd has started, cheapest first: an item's expected cost is
+the yes votes it still needs (:func:`votes_to_settle`) over the chance that the next voter says
+yes (:func:`expected_cost`). An item whose expected cost exceeds that of a fresh item
+(:func:`retire_cost`) retires: its votes would settle more labels elsewhere. An item the crowd
+keeps splitting on (two classes each backed by ``MIN_AGREEING`` yes voters) stops being asked.
+The trainer ranks the rest at each retrain by the same cost and cap (docs/aggregation.md,
+"Adaptive redundancy").
 """
 
 from __future__ import annotations
@@ -23,6 +26,32 @@ STARTED_RANK = 1000.0
 DROPPED_RANK = -1.0
 #: Most further yes votes :func:`votes_to_settle` looks ahead; beyond it an item is "far".
 MAX_LOOKAHEAD = 6
+#: Lowest chance that a fresh item is a yes under the label it is asked about: the committee
+#: asks about its top reading, which is right at least as often as not once it beats a coin
+#: (measured: about 0.89 on the items query by committee asks about, docs/aggregation.md).
+FRESH_YES = 0.5
+
+
+def retire_cost(min_votes: int) -> float:
+    """Return the expected votes above which an open item retires: a fresh item's most.
+
+    A fresh item settles after ``min_votes`` agreeing voters, each a yes with chance at least
+    ``FRESH_YES``, so it costs at most ``min_votes / FRESH_YES`` votes in expectation (6 with the
+    default 3 voters); an open item expected to cost more settles fewer labels per vote than
+    starting afresh, so its votes go elsewhere.
+    """
+    return float(min_votes) / FRESH_YES
+
+
+def expected_cost(need: np.ndarray, posterior: np.ndarray, reliability: float) -> np.ndarray:
+    """Return the expected further votes to settle: yes votes needed over the chance of a yes.
+
+    A voter of reliability ``r`` says yes to class ``c`` with chance ``r P + (1 - r)(1 - P)``,
+    ``P`` the current posterior of ``c``; ``need`` is :func:`votes_to_settle`'s (``inf`` stays).
+    """
+    p = np.asarray(posterior, float)
+    p_yes = reliability * p + (1.0 - reliability) * (1.0 - p)
+    return np.asarray(need, float) / np.maximum(p_yes, 1e-9)
 
 
 def split_classes(votes: list[Vote]) -> int:
@@ -96,15 +125,17 @@ def live_ranks(
     """Return the queue scores the live update gives open items: ``{label: {item: score}}``.
 
     Adaptive redundancy between retrains. An item whose crowd-favoured class has more yes
-    than no votes goes to the top of that class's queue, ahead by the fewer yes votes it
-    still needs (:func:`votes_to_settle`); a class the crowd said no to on balance, and both
-    classes of an item the crowd splits on, drop to the bottom of their queues.
+    than no votes goes to the top of that class's queue, ahead by its lower expected cost
+    (:func:`expected_cost`); an item costing more than :func:`retire_cost`, a class the crowd
+    said no to on balance, and both classes of an item the crowd splits on, drop to the bottom
+    of their queues.
     """
     unit = vote_weight(project)
     w = logit(reliability)
     out: dict[str, dict[str, float]] = {}
     threshold = float(project.setting("threshold"))
     min_votes = int(project.setting("min_votes"))
+    cap = retire_cost(min_votes)
     for ev in evidence:
         net = {lab: ll / unit for lab, ll in ev.loglik.items() if lab in project.labels}
         favoured = [lab for lab, n in net.items() if n >= MIN_AGREEING - 0.5]
@@ -129,6 +160,8 @@ def live_ranks(
             min_votes=min_votes,
             min_agreeing=MIN_AGREEING,
         )[0, j]
-        rank = STARTED_RANK - (need if np.isfinite(need) else MAX_LOOKAHEAD + 1)
-        out.setdefault(top, {})[ev.item] = rank
+        shifted = logits[0] - logits[0].max()
+        posterior = np.exp(shifted[j]) / np.exp(shifted).sum()
+        cost = float(expected_cost(np.asarray(need), np.asarray(posterior), reliability))
+        out.setdefault(top, {})[ev.item] = STARTED_RANK - cost if cost <= cap else DROPPED_RANK
     return out

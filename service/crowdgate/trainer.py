@@ -286,12 +286,16 @@ def open_progress(
     )
     shifted = logits - logits.max(axis=1, keepdims=True)
     post = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    p_yes = r * post + (1.0 - r) * (1.0 - post)
     started = yes_voters > 0
     split = np.zeros(n, bool)
     for i, votes in by_item.items():
         split[i] = consensus.is_split(votes)
-    return Progress(split=split, started=started, refused=no & ~started, cost=need / p_yes)
+    return Progress(
+        split=split,
+        started=started,
+        refused=no & ~started,
+        cost=consensus.expected_cost(need, post, r),
+    )
 
 
 def label_queue(
@@ -306,17 +310,20 @@ def label_queue(
     """Return the open rows to ask about ``label``, best first (at most ``QUEUE_LENGTH``).
 
     First the items the crowd has started on ``label``, cheapest to finish first (adaptive
-    redundancy: votes go where they finish labels); then fresh items for which ``label`` is a
-    committee candidate (its top two under query by committee, its top one under label-aware
-    random), in the committee's order. Split items and items refused ``label`` are left out.
+    redundancy: votes go where they finish labels), except those expected to cost more than a
+    fresh item (:func:`consensus.retire_cost`, the live update's rule too), which retire; then
+    fresh items for which ``label`` is a committee candidate (its top two under query by
+    committee, its top one under label-aware random), in the committee's order. Split items and
+    items refused ``label`` are left out.
     """
     j = project.labels.index(label)
     live = ~progress.split & ~progress.refused[:, j]
-    started = live & progress.started[:, j] & np.isfinite(progress.cost[:, j])
+    cap = consensus.retire_cost(int(project.setting("min_votes")))
+    started = live & progress.started[:, j] & (progress.cost[:, j] <= cap)
     first = np.flatnonzero(started)
     first = first[np.argsort(progress.cost[first, j], kind="stable")][:QUEUE_LENGTH]
     width = 1 if query == "random" else 2
-    torn = (scored.candidates[:, :width] == label).any(axis=1) & live & ~started
+    torn = (scored.candidates[:, :width] == label).any(axis=1) & live & ~progress.started[:, j]
     rest = select_batch(
         pool.X_open,
         scored.scores,
