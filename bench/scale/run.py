@@ -243,7 +243,8 @@ def trainer_pass(uri: str, blobs: str, pid: str, service: Path) -> dict:
     """Run one trainer pass on ``pid`` in a fresh interpreter (trainer_pass.py); its figures."""
     script = Path(__file__).resolve().parent / "trainer_pass.py"
     cmd = [sys.executable, str(script), uri, blobs, pid, "--service", str(service)]
-    reply = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    # its stderr (the step it is in) passes through; its stdout is the figures
+    reply = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(reply.stdout.strip().splitlines()[-1])
 
 

@@ -34,6 +34,12 @@ def rss_mib() -> float:
     return 0.0
 
 
+def mark(steps: list[tuple[str, float]], name: str) -> None:
+    """Record the start of step ``name``, and say so on stderr (a long pass shows where it is)."""
+    steps.append((name, time.perf_counter()))
+    print(f"trainer pass: {name} at RSS {rss_mib()} MiB", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("store")
@@ -85,7 +91,7 @@ def main() -> None:
         store,
         project,
         random_state=0,
-        progress=lambda name: steps.append((name, time.perf_counter())),
+        progress=lambda name: mark(steps, name),
     )
     total = time.perf_counter() - start
     store.close()
