@@ -239,6 +239,15 @@ def pages(pid: str, cursor: int) -> dict[str, str]:
     }
 
 
+def trainer_pass(uri: str, blobs: str, pid: str, service: Path) -> dict:
+    """Run one trainer pass on ``pid`` in a fresh interpreter (trainer_pass.py); its figures."""
+    script = Path(__file__).resolve().parent / "trainer_pass.py"
+    cmd = [sys.executable, str(script), uri, blobs, pid, "--service", str(service)]
+    # its stderr (the step it is in) passes through; its stdout is the figures
+    reply = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(reply.stdout.strip().splitlines()[-1])
+
+
 def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     """Build, serve and time both projects on one backend."""
     from crowdgate import create_app, manage
@@ -258,6 +267,7 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         out["baseline"] = build(store, "small", args.baseline, args.features, args.baseline // 10)
         mem1 = used_memory(store) if backend == "redis" else 0
         out["large"] = build(store, "big", args.items, args.features, args.passes)
+        print(json.dumps({"backend": backend, "large": out["large"]}), flush=True)
         if backend == "redis":
             mem2 = used_memory(store)
             out["redis_bytes_per_item"] = round((mem2 - mem1) / args.items)
@@ -271,6 +281,9 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         if folder is not None:
             size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
             out["blob_folder_bytes_per_item"] = round(size / (args.items + args.baseline))
+        if args.trainer:
+            out["trainer"] = trainer_pass(uri, (workdir / "blobs").as_uri(), "big", args.service)
+            print(json.dumps({"trainer": out["trainer"]}), flush=True)
         if args.memory_only:
             return out
         # what the project page paid before the counters: one pass over items and votes
@@ -367,7 +380,12 @@ def main() -> None:
         "--real-blobs", action="store_true", help="every item carries a real photo's 18 blobs"
     )
     parser.add_argument(
-        "--memory-only", action="store_true", help="stop after the memory and file sizes"
+        "--memory-only",
+        action="store_true",
+        help="stop after the memory and file sizes (and the trainer pass, with --trainer)",
+    )
+    parser.add_argument(
+        "--trainer", action="store_true", help="time one trainer pass on the large project"
     )
     parser.add_argument(
         "--service",

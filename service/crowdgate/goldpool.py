@@ -210,14 +210,22 @@ def maintain(store: Store, project: Project, votes: list[Vote] | None = None) ->
     """
     stats = store.get_stats(project.id)
     clock = advance_clock(store, project, stats)
-    items = list(store.iter_items(project.id))
+    # one pass keeps what the steps read: settled items (promotion candidates) and gold ids,
+    # not every item (a million Item objects would be about a GB)
+    settled: list[Item] = []
+    gold: list[str] = []
+    for item in store.iter_items(project.id):
+        if item.state == SETTLED:
+            settled.append(item)
+        elif item.state == GOLD:
+            gold.append(item.id)
     promoted: list[str] = []
     if bool(project.setting("promote_to_gold")):
         votes = store.list_votes(project.id) if votes is None else votes
-        promoted = promote(store, project, items, votes, clock)
+        promoted = promote(store, project, settled, votes, clock)
     # Only what promotion added may retire: the active pool never shrinks below its import.
     budget = int(stats.get(PROMOTED, 0)) + len(promoted) - int(stats.get(RETIRED, 0))
-    ids = [i.id for i in items if i.state == GOLD] + promoted
+    ids = gold + promoted
     retired = retire(store, project, ids, clock, budget)
     if promoted or retired:
         store.incr_stats(project.id, **{PROMOTED: len(promoted), RETIRED: len(retired)})

@@ -30,8 +30,9 @@ from .committee import (
     select_batch,
 )
 from .errors import Conflict
-from .models import GOLD, SETTLED, UNLABELED, Project
+from .models import Project
 from .store import Store
+from .trainer_pool import Pool, load_pool
 
 log = logging.getLogger(__name__)
 
@@ -39,66 +40,6 @@ log = logging.getLogger(__name__)
 QUEUE_LENGTH = 120
 #: Seconds a trainer's lock lives without renewal (a crashed trainer frees it after this).
 LOCK_TTL_S = 600.0
-
-
-@dataclass
-class Pool:
-    """The project's items split for training: labeled features and labels, open features."""
-
-    labeled_ids: list[str]
-    X_labeled: np.ndarray
-    y_labeled: np.ndarray
-    gold_mask: np.ndarray
-    open_ids: list[str]
-    X_open: np.ndarray
-
-
-def load_pool(store: Store, project: Project, batch: int = 2000) -> Pool:
-    """Read every item's state, label and stored feature vector (in batches)."""
-    lab_ids: list[str] = []
-    labels: list[str] = []
-    gold: list[bool] = []
-    open_ids: list[str] = []
-    for item in store.iter_items(project.id, batch=batch):
-        if item.state in (GOLD, SETTLED) and item.label is not None:
-            lab_ids.append(item.id)
-            labels.append(item.label)
-            gold.append(item.state == GOLD)
-        elif item.state == UNLABELED:
-            open_ids.append(item.id)
-    X_lab = _features(store, project.id, lab_ids)
-    X_open = _features(store, project.id, open_ids)
-    keep_lab = ~np.isnan(X_lab[:, 0]) if len(lab_ids) else np.zeros(0, bool)
-    keep_open = ~np.isnan(X_open[:, 0]) if len(open_ids) else np.zeros(0, bool)
-    return Pool(
-        labeled_ids=[i for i, k in zip(lab_ids, keep_lab, strict=True) if k],
-        X_labeled=X_lab[keep_lab],
-        y_labeled=np.asarray(labels, dtype=object)[keep_lab],
-        gold_mask=np.asarray(gold, bool)[keep_lab],
-        open_ids=[i for i, k in zip(open_ids, keep_open, strict=True) if k],
-        X_open=X_open[keep_open],
-    )
-
-
-def _features(store: Store, project_id: str, ids: list[str], chunk: int = 2000) -> np.ndarray:
-    """Stack stored vectors into float32 rows; items without features get a NaN row."""
-    if not ids:
-        return np.zeros((0, 1), np.float32)
-    rows: list[np.ndarray | None] = []
-    dim = 0
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        found = store.get_features(project_id, part)
-        for item in part:
-            vec = found.get(item)
-            rows.append(vec)
-            if vec is not None:
-                dim = len(vec)
-    out = np.full((len(ids), max(dim, 1)), np.nan, np.float32)
-    for n, vec in enumerate(rows):
-        if vec is not None and len(vec) == dim:
-            out[n] = vec
-    return out
 
 
 class LockHeld(Conflict):
@@ -249,19 +190,21 @@ def open_progress(
     row = {item: i for i, item in enumerate(open_ids)}
     col = {lab: j for j, lab in enumerate(labels)}
     net = np.zeros((n, k))
-    yes_sets: list[list[set[str]]] = [[set() for _ in labels] for _ in range(n)]
+    # voter sets only for the rows that have votes: a set per open item and label would be
+    # millions of empty sets (some GB) at a million items, almost all never voted on
+    yes_sets: dict[int, list[set[str]]] = {}
     no = np.zeros((n, k), bool)
-    voters: list[set[str]] = [set() for _ in range(n)]
+    voters: dict[int, set[str]] = {}
     by_item: dict[int, list] = {}
     for vote in store.list_votes(project.id):
         i, j = row.get(vote.item), col.get(vote.label)
         if i is None or j is None:
             continue
         by_item.setdefault(i, []).append(vote)
-        voters[i].add(vote.voter)
+        voters.setdefault(i, set()).add(vote.voter)
         if vote.answer:
             net[i, j] += 1.0
-            yes_sets[i][j].add(vote.voter)
+            yes_sets.setdefault(i, [set() for _ in labels])[j].add(vote.voter)
         else:
             net[i, j] -= 1.0
             no[i, j] = True
@@ -274,13 +217,18 @@ def open_progress(
     evidence = np.minimum(np.log(conf * (k - 1) / (1.0 - conf)), cap)
     has = (top >= 0) & (conf > 1.0 / k)
     logits[np.flatnonzero(has), top[has]] += evidence[has]
-    yes_voters = np.asarray([[len(s) for s in sets] for sets in yes_sets]).reshape(n, k)
+    yes_voters = np.zeros((n, k), int)
+    for i, sets in yes_sets.items():
+        yes_voters[i] = [len(s) for s in sets]
+    n_voters = np.zeros(n, int)
+    for i, seen in voters.items():
+        n_voters[i] = len(seen)
     need = consensus.votes_to_settle(
         logits,
         w,
         float(project.setting("threshold")),
         yes_voters,
-        np.asarray([len(v) for v in voters]),
+        n_voters,
         min_votes=int(project.setting("min_votes")),
         min_agreeing=consensus.MIN_AGREEING,
     )
