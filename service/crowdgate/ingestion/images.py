@@ -87,6 +87,9 @@ class NormalizedImage:
     mime: str
     sha256: str
     image: Image.Image
+    #: ``image`` shrunk to a little over ``thumb_px`` (:func:`variant_base`): the thumbnail
+    #: is made from it, and the tile variants are cut from it (``make_variants(base=...)``)
+    base: Image.Image | None = None
 
 
 def normalize_image(
@@ -138,7 +141,11 @@ def normalize_image(
     im = _bound(im, max_side_px)
     im.info = {}
     encoded = _encode(im, IMAGE_QUALITY)
-    thumb = _encode(_letterbox(im, thumb_px), THUMB_QUALITY)
+    # one shrink for the thumbnail and every variant: a Lanczos resize from the full image
+    # costs more than the letterbox of this ~1.25x larger base (the thumbnail's pixels move
+    # by a level or two from the single resize; tests/test_ingestion.py bounds it)
+    base = variant_base(im, thumb_px)
+    thumb = _encode(_letterbox(base, thumb_px, like=im.size), THUMB_QUALITY)
     return NormalizedImage(
         data=encoded,
         thumb=thumb,
@@ -147,6 +154,7 @@ def normalize_image(
         mime=OUTPUT_MIME,
         sha256=hashlib.sha256(encoded).hexdigest(),
         image=im,
+        base=base,
     )
 
 
@@ -422,10 +430,24 @@ def _bound(im: Image.Image, max_side_px: int) -> Image.Image:
     return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _letterbox(im: Image.Image, side: int) -> Image.Image:
+def _letterbox(im: Image.Image, side: int, like: tuple[int, int] | None = None) -> Image.Image:
+    """Return ``im`` fitted into a white ``side`` px square (as ``ImageOps.pad``), keeping the
+    aspect of size ``like`` (the full image's, when ``im`` is its smaller base: the base's
+    rounded size would shift the picture by a pixel)."""
     # Letterbox rather than crop: a grid question is about the whole picture, and a crop can
     # cut the very object the visitor is asked to find out of a gold tile.
-    return ImageOps.pad(im, (side, side), Image.Resampling.LANCZOS, color=BACKGROUND)
+    width, height = like or im.size
+    if width > height:
+        shape = (side, round(height / width * side))
+    elif width < height:
+        shape = (round(width / height * side), side)
+    else:
+        shape = (side, side)
+    tile = Image.new("RGB", (side, side), BACKGROUND)
+    if min(shape) > 0:
+        content = im.resize(shape, Image.Resampling.LANCZOS)
+        tile.paste(content, (round((side - shape[0]) * 0.5), round((side - shape[1]) * 0.5)))
+    return tile
 
 
 def _encode_jpeg(im: Image.Image, quality: int) -> bytes:
