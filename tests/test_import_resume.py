@@ -9,7 +9,7 @@ import pytest
 
 from crowdgate.config import Settings
 from crowdgate.errors import ImportRejected
-from crowdgate.ingestion import import_path
+from crowdgate.ingestion import import_path, importer
 from crowdgate.ingestion.resume import checkpoint_path
 from crowdgate.models import Project
 from crowdgate.store import IMAGE, THUMB, Store, open_store, variant_kind
@@ -77,7 +77,11 @@ class Interrupt:
 
 
 @pytest.mark.parametrize("processes", [1, 2], ids=["threads", "processes"])
-def test_an_interrupted_import_resumes_where_it_stopped(db, settings, folder, tmp_path, processes):
+def test_an_interrupted_import_resumes_where_it_stopped(
+    db, settings, folder, tmp_path, processes, monkeypatch
+):
+    # one file per write batch, so the interruption after five files has written four items
+    monkeypatch.setattr(importer, "WRITE_BATCH", 1)
     project = db.get_project("pets")
     mark = checkpoint_path(tmp_path / "imports", "pets", folder)
     with pytest.raises(KeyboardInterrupt):
@@ -110,9 +114,28 @@ def test_an_interrupted_import_resumes_where_it_stopped(db, settings, folder, tm
     assert len(db.list_items("pets")) == N_FILES and not mark.exists()
 
 
-def test_a_source_changed_since_the_interruption_is_not_skipped_into(
-    db, settings, folder, tmp_path
+def test_an_import_interrupted_mid_batch_resumes_after_the_written_batch(
+    db, settings, folder, tmp_path, monkeypatch
 ):
+    # Batches of four: 00 01 02 03-copy, then 03 (a duplicate) 04 05 06. The interruption at
+    # the fifth file's progress tick comes after the second batch was written, and the
+    # checkpoint already covers it: the resumed run adds the rest, merging nothing twice.
+    monkeypatch.setattr(importer, "WRITE_BATCH", 4)
+    project = db.get_project("pets")
+    mark = checkpoint_path(tmp_path / "imports", "pets", folder)
+    with pytest.raises(KeyboardInterrupt):
+        import_path(db, project, folder, settings, progress=Interrupt(5), checkpoint=mark)
+    assert len(db.list_items("pets")) == 7
+    report = import_path(db, project, folder, settings, checkpoint=mark)
+    assert report.resumed == 8 and (report.added, report.duplicates) == (N_FILES - 7, 0)
+    assert [p.name for p in report.problems] == ["notes.txt"]
+    assert len(db.list_items("pets")) == N_FILES and not mark.exists()
+
+
+def test_a_source_changed_since_the_interruption_is_not_skipped_into(
+    db, settings, folder, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(importer, "WRITE_BATCH", 1)  # the interruption leaves 3 files written
     project = db.get_project("pets")
     mark = checkpoint_path(tmp_path / "imports", "pets", folder)
     with pytest.raises(KeyboardInterrupt):
@@ -141,6 +164,8 @@ def test_a_resumed_import_does_not_read_the_files_already_written(
     db, settings, folder, tmp_path, monkeypatch, kind
 ):
     from crowdgate.ingestion import _files, _manifest, sources
+
+    monkeypatch.setattr(importer, "WRITE_BATCH", 1)  # five files written when interrupted
 
     source = folder
     if kind == "manifest":

@@ -201,6 +201,21 @@ def test_put_items_merges_duplicates_as_put_item_does(store: Store) -> None:
     assert store.gold_labels("digits") == {"1": 1}
 
 
+def test_put_batch_says_which_entries_were_new(store: Store) -> None:
+    # the importer reports added and duplicate files from these flags, in source order
+    make_project(store)
+    assert store.put_batch([entry(1), entry(2, "1")]) == [True, True]
+    assert store.put_batch([entry(2, "1"), entry(3), entry(3), entry(1)]) == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert store.put_batch([]) == []
+    assert store.count_items("digits") == {"unlabeled": 2, "settled": 0, "gold": 1}
+    assert store.get_blob("digits", ids(4)[3], "thumb") == b"T3"
+
+
 def test_put_items_gives_gold_decoys_paired_as_one_put_at_a_time_would(store: Store) -> None:
     labels = [str(i) for i in range(5)]
     store.create_project(Project(id="digits", name="D", labels=labels, created_at=NOW))

@@ -3,7 +3,7 @@
 On a machine shared with other work, images per second mostly measure the others' load; the
 CPU seconds a photo costs this process are steadier, and alternating the two builds round by
 round exposes both to the same load. Each round runs one subprocess per build over the same
-generated 320x240 JPEG photos (crops of scikit-learn's sample photos, ``run.py``'s set) and
+generated JPEG photos (320x240 unless ``--photo-size``: ``run.py``'s set) and
 measures ``time.process_time`` per stage: normalize (decode, orient, bound, WebP encode,
 thumbnail), the default 16 tile variants, and the built-in features.
 
@@ -34,7 +34,8 @@ def measure(folder: Path, photos: int) -> dict[str, float]:
 
     settings = Settings()
     # what a new project's import makes: JPEG tiles where the build has them
-    options = {"fmt": "jpeg"} if "fmt" in inspect.signature(make_variants).parameters else {}
+    accepts = inspect.signature(make_variants).parameters
+    options = {"fmt": "jpeg"} if "fmt" in accepts else {}
     files = sorted(folder.rglob("*.jpg"))[:photos]
     datas = [f.read_bytes() for f in files]
     spent = {"normalize": 0.0, "variants": 0.0, "features": 0.0}
@@ -48,6 +49,8 @@ def measure(folder: Path, photos: int) -> dict[str, float]:
             max_file_bytes=settings.max_file_bytes,
         )
         t1 = time.process_time()
+        if "base" in accepts:  # the build shares one shrink with the thumbnail
+            options["base"] = norm.base
         make_variants(norm.image, settings.tile_variants, seed, size=settings.thumb_px, **options)
         t2 = time.process_time()
         extract_features(norm.image)
@@ -67,15 +70,16 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, required=True)
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--photo-size", default="320x240", help="WxH of the generated photos.")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.worker:
         print(json.dumps(measure(opts.worker, opts.photos)))
         return
     sys.path.insert(0, str(ROOT / "bench" / "import"))
-    from run import photo_set
+    from run import photo_set, photo_shape
 
-    folder = photo_set(opts.photos)
+    folder = photo_set(opts.photos, photo_shape(opts.photo_size))
     builds = {"as-was": opts.baseline_tree / "service", "new": ROOT / "service"}
     got: dict[str, list[dict[str, float]]] = {b: [] for b in builds}
     load = [os.getloadavg()[0]]

@@ -32,12 +32,12 @@ CACHE = Path(os.environ.get("CROWDGATE_BENCH_CACHE", "/tmp/crowdgate-bench-impor
 PER_FOLDER = 1000  # files per sub-folder, as a real photo collection is split
 
 
-def _write_chunk(args: tuple[Path, int, int]) -> int:
+def _write_chunk(args: tuple[Path, int, int, tuple[int, int]]) -> int:
     import numpy as np
     from PIL import Image
     from sklearn.datasets import load_sample_images
 
-    folder, start, stop = args
+    folder, start, stop, size = args
     photos = load_sample_images().images
     rng = np.random.default_rng(start)
     for n in range(start, stop):
@@ -49,7 +49,8 @@ def _write_chunk(args: tuple[Path, int, int]) -> int:
         crop = Image.fromarray(pixels[top : top + ch, left : left + cw])
         if rng.random() < 0.5:
             crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        crop = crop.resize((320, 240), Image.Resampling.BILINEAR)
+        # larger than the 640x427 sources: upscaled (blurry, but decoded at full size)
+        crop = crop.resize(size, Image.Resampling.BILINEAR)
         out = io.BytesIO()
         crop.save(out, "JPEG", quality=int(rng.integers(75, 96)))
         path = folder / f"{n // PER_FOLDER:04d}" / f"photo-{n:07d}.jpg"
@@ -58,27 +59,35 @@ def _write_chunk(args: tuple[Path, int, int]) -> int:
     return stop - start
 
 
-def photo_set(n: int) -> Path:
-    """Return a folder of ``n`` generated JPEG photos (made once, then reused)."""
-    folder = CACHE / f"photos-{n}"
+def photo_set(n: int, size: tuple[int, int] = (320, 240)) -> Path:
+    """Return a folder of ``n`` generated JPEG photos of ``size`` (made once, then reused)."""
+    folder = CACHE / (f"photos-{n}" if size == (320, 240) else f"photos-{n}-{size[0]}x{size[1]}")
     done = folder / ".complete"
     if done.exists():
         return folder
-    chunks = [(folder, s, min(n, s + 2000)) for s in range(0, n, 2000)]
+    chunks = [(folder, s, min(n, s + 2000), size) for s in range(0, n, 2000)]
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
         list(pool.map(_write_chunk, chunks))
     done.write_text(str(n))
     return folder
 
 
-def _tree_pss_kib(pid: int) -> int:
-    """Summed proportional set size of ``pid`` and its descendants, in KiB.
+def photo_shape(text: str) -> tuple[int, int]:
+    """Return ``WxH`` as a (width, height) pair."""
+    width, height = text.lower().split("x")
+    return int(width), int(height)
+
+
+def _tree_sample(pid: int) -> tuple[int, dict[int, int]]:
+    """Summed proportional set size of ``pid`` and its descendants in KiB, and the CPU clock
+    ticks (user + system) each of them has used so far.
 
     PSS splits each shared page among the processes sharing it, so worker processes forked
     from one parent are not counted as if each held its own copy of the libraries.
     """
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -92,12 +101,15 @@ def _tree_pss_kib(pid: int) -> int:
         child = int(entry.name)
         children.setdefault(int(fields[1]), []).append(child)
         rss[child] = pss
-    total, todo = 0, [pid]
+        ticks[child] = int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    total, todo, mine = 0, [pid], {}
     while todo:
         current = todo.pop()
         total += rss.get(current, 0)
+        if current in ticks:
+            mine[current] = ticks[current]
         todo.extend(children.get(current, []))
-    return total
+    return total, mine
 
 
 def run_import(
@@ -132,8 +144,11 @@ def run_import(
             text=True,
         )
         samples: list[tuple[float, int]] = []
+        cpu: dict[int, int] = {}  # clock ticks per process of the tree, as last sampled
         while proc.poll() is None:
-            samples.append((time.perf_counter() - start, _tree_pss_kib(proc.pid)))
+            pss, ticks = _tree_sample(proc.pid)
+            samples.append((time.perf_counter() - start, pss))
+            cpu.update(ticks)
             time.sleep(0.2)
         out = proc.stdout.read() if proc.stdout else ""
     seconds = time.perf_counter() - start
@@ -148,7 +163,15 @@ def run_import(
         moment = seconds * share
         return min(samples, key=lambda s: abs(s[0] - moment))[1] / 1024
 
+    hz = os.sysconf("SC_CLK_TCK")
+    parent = cpu.get(proc.pid, 0) / hz
+    workers = sum(t for p, t in cpu.items() if p != proc.pid) / hz
     return {
+        # CPU ms per photo of the command's own process (reading, store writes) and of the
+        # rest of its tree (forkserver and workers: decode, normalize, variants, features);
+        # sampled every 0.2 s, so the last fraction of a second is not counted
+        "parent_ms": 1000 * parent / n,
+        "workers_ms": 1000 * workers / n,
         "seconds": seconds,
         "rate": n / seconds,
         "peak_mib": max(s[1] for s in samples) / 1024,
@@ -180,16 +203,22 @@ def main() -> None:
         action="store_true",
         help="Skip the --jobs 1 baseline (threads in one process).",
     )
+    parser.add_argument(
+        "--photo-size",
+        default="320x240",
+        help="WxH of the generated photos (e.g. 2048x1536: a camera-sized decode).",
+    )
     parser.add_argument("--heading", default="## Import")
     parser.add_argument("--write-results", action="store_true")
     opts = parser.parse_args()
     sizes = [int(s) for s in opts.sizes.split(",")]
+    shape = photo_shape(opts.photo_size)
     work = CACHE / "runs"
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in sizes:
         t = time.perf_counter()
-        folder = photo_set(n)
+        folder = photo_set(n, shape)
         print(f"{n} photos ready in {time.perf_counter() - t:.0f} s", flush=True)
         builds: list[tuple[str, int, Path | None]] = [("new", opts.jobs, None)]
         if n <= opts.baseline_max and opts.baseline_tree is not None:
@@ -202,13 +231,14 @@ def main() -> None:
             rows.append((n, build, jobs, row, (before, os.getloadavg()[0])))
             print(n, build, jobs, {k: round(v, 1) for k, v in row.items()}, flush=True)
     table = [
-        "| images | build | processes | seconds | images/s | peak PSS MiB | MiB at 10/50/90 % "
-        "| load avg start / end |",
-        "|---|---|---|---|---|---|---|---|",
+        "| images | build | processes | seconds | images/s | CPU ms/photo parent + workers "
+        "| peak PSS MiB | MiB at 10/50/90 % | load avg start / end |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for n, build, jobs, row, (before, after) in rows:
         table.append(
             f"| {n:,} | {build} | {jobs} | {row['seconds']:.0f} | {row['rate']:.1f} "
+            f"| {row['parent_ms']:.1f} + {row['workers_ms']:.1f} "
             f"| {row['peak_mib']:.0f} | {row['mib_10']:.0f} / {row['mib_50']:.0f} / "
             f"{row['mib_90']:.0f} | {before:.1f} / {after:.1f} |"
         )
@@ -225,8 +255,9 @@ def main() -> None:
             "",
             f"Command: `python bench/import/run.py {' '.join(sys.argv[1:])}`",
             "",
-            "Whole `crowdgate import` of generated 320x240 JPEG crops of scikit-learn's sample "
-            "photos into a fresh SQLite data directory (decode, normalize, thumbnail, the "
+            f"Whole `crowdgate import` of generated {opts.photo_size} JPEG crops of "
+            "scikit-learn's sample photos into a fresh SQLite data directory (decode, normalize, "
+            "thumbnail, the "
             f"default 16 tile variants, features, store writes); {os.cpu_count()} cores shared "
             "with other work. Baseline: `--jobs 1` (threads in one process); as-was: the code "
             "of `--baseline-tree` with the same processes.",

@@ -87,6 +87,9 @@ class NormalizedImage:
     mime: str
     sha256: str
     image: Image.Image
+    #: ``image`` shrunk to a little over ``thumb_px`` (:func:`variant_base`): the thumbnail
+    #: is made from it, and the tile variants are cut from it (``make_variants(base=...)``)
+    base: Image.Image | None = None
 
 
 def normalize_image(
@@ -138,7 +141,11 @@ def normalize_image(
     im = _bound(im, max_side_px)
     im.info = {}
     encoded = _encode(im, IMAGE_QUALITY)
-    thumb = _encode(_letterbox(im, thumb_px), THUMB_QUALITY)
+    # one shrink for the thumbnail and every variant: a Lanczos resize from the full image
+    # costs more than the letterbox of this ~1.25x larger base (the thumbnail's pixels move
+    # by a level or two from the single resize; tests/test_ingestion.py bounds it)
+    base = variant_base(im, thumb_px)
+    thumb = _encode(_letterbox(base, thumb_px, like=im.size), THUMB_QUALITY)
     return NormalizedImage(
         data=encoded,
         thumb=thumb,
@@ -147,11 +154,18 @@ def normalize_image(
         mime=OUTPUT_MIME,
         sha256=hashlib.sha256(encoded).hexdigest(),
         image=im,
+        base=base,
     )
 
 
 def make_variants(
-    image: Image.Image, n: int, seed: int, *, size: int = 128, fmt: str = "webp"
+    image: Image.Image,
+    n: int,
+    seed: int,
+    *,
+    size: int = 128,
+    fmt: str = "webp",
+    base: Image.Image | None = None,
 ) -> list[bytes]:
     """Return ``n`` grid tiles of ``image`` (``fmt``: webp or jpeg), each lightly and
     differently perturbed.
@@ -160,32 +174,47 @@ def make_variants(
     letterboxed to ``size`` px, with brightness and contrast jittered by up to 10 %, Gaussian
     noise of 1.5 to 4 grey levels and a random encoder quality, so a gold item's bytes and
     perceptual hash differ across challenges while a person still sees the same picture.
-    The result depends only on ``image``, ``n``, ``size`` and ``seed``.
+    The result depends only on ``image``, ``n``, ``size`` and ``seed``. ``base``: the
+    picture :func:`variant_base` makes of ``image`` for ``size``, if the caller has it
+    (:func:`normalize_image` does), so it is not made again.
     """
     rng = np.random.default_rng(seed)
     rgb = _to_rgb(image)
     width, height = rgb.size
     # Variants cost most of an import's CPU, so each is made with a few whole-image C calls:
-    # one resize of the image to a little over the tile size, then per variant one bilinear
-    # resize of the crop box (no intermediate crop), brightness and contrast folded into one
-    # lookup table and noise drawn as random bytes mapped through a Gaussian quantile table.
-    # The letterbox bars stay plain white (they carry nothing to perturb, and flat bars
-    # encode faster and smaller).
-    base = _variant_base(rgb, size)
+    # one resize of the image to a little over the tile size (``base``), then per variant one
+    # bilinear resize of the crop box (no intermediate crop), brightness and contrast folded
+    # into one 256-byte table and noise drawn as random bytes mapped through a Gaussian
+    # quantile table, both applied with ``bytes.translate`` (``Image.point`` spends more
+    # rounding its 768-entry list in Python than applying it). The letterbox bars stay plain
+    # white (they carry nothing to perturb, and flat bars encode faster and smaller).
+    if base is None:
+        base = variant_base(rgb, size)
     sx, sy = base.width / width, base.height / height
-    grey = _mean_grey(base)
-    variants = []
+    # Every variant's random draws first, in the order the formula has always drawn them
+    # (tests/test_variant_pixels.py pins the bytes), so the tables can be made all at once.
+    draws = []
     for _ in range(n):
         keep = rng.uniform(0.88, 0.97)
         crop_w, crop_h = max(1, round(width * keep)), max(1, round(height * keep))
         left = int(rng.integers(0, width - crop_w + 1))
         top = int(rng.integers(0, height - crop_h + 1))
         box = (left * sx, top * sy, (left + crop_w) * sx, (top + crop_h) * sy)
-        content = base.resize(_fit(crop_w, crop_h, size), Image.Resampling.BILINEAR, box=box)
-        content = content.point(_tone_table(grey, rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1)))
-        noise = Image.frombytes("RGB", content.size, rng.bytes(3 * content.width * content.height))
-        content = ImageChops.add(content, noise.point(_noise_table(rng.uniform(1.5, 4.0))), 1, -128)
-        tile, quality = _pad(content, size), int(rng.integers(78, 91))
+        shape = _fit(crop_w, crop_h, size)
+        tone = (rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1))
+        noise = rng.bytes(3 * shape[0] * shape[1])
+        sigma = rng.uniform(1.5, 4.0)
+        draws.append((box, shape, tone, noise, sigma, int(rng.integers(78, 91))))
+    if not draws:
+        return []
+    tones = _tone_tables(_mean_grey(base), np.array([d[2] for d in draws]))
+    noises = _noise_tables(np.array([d[4] for d in draws]))
+    variants = []
+    for (box, shape, _, noise, _, quality), tone, table in zip(draws, tones, noises, strict=True):
+        content = base.resize(shape, Image.Resampling.BILINEAR, box=box)
+        toned = Image.frombytes("RGB", shape, content.tobytes().translate(tone))
+        grain = Image.frombytes("RGB", shape, noise.translate(table))
+        tile = _pad(ImageChops.add(toned, grain, 1, -128), size)
         if fmt == "jpeg":
             variants.append(_encode_jpeg(tile, quality))
         else:
@@ -193,7 +222,7 @@ def make_variants(
     return variants
 
 
-def _variant_base(rgb: Image.Image, size: int) -> Image.Image:
+def variant_base(rgb: Image.Image, size: int) -> Image.Image:
     """Return ``rgb`` shrunk so that its smallest crop (88 %) still has ``size`` px to spare."""
     longest = max(rgb.size)
     target = math.ceil(_BASE_SCALE * size)
@@ -226,21 +255,24 @@ def _mean_grey(im: Image.Image) -> float:
     return float(histogram @ np.arange(256)) / max(1.0, float(histogram.sum()))
 
 
-def _tone_table(grey: float, brightness: float, contrast: float) -> list[int]:
-    """Return the RGB lookup table of ``ImageEnhance`` brightness then contrast."""
+def _tone_tables(grey: float, tones: np.ndarray) -> list[bytes]:
+    """Return per ``(brightness, contrast)`` row the byte table of ``ImageEnhance``
+    brightness then contrast (one table serves all three channels)."""
+    brightness, contrast = tones[:, :1], tones[:, 1:]
     levels = np.clip(np.rint(np.arange(256) * brightness), 0, 255)
-    # ImageEnhance.Contrast pivots on the mean grey level of the (brightened) image.
-    pivot = int(grey * brightness + 0.5)
+    # ImageEnhance.Contrast pivots on the mean grey level of the (brightened) image; the
+    # pivot is rounded half up as int(x + 0.5) rounds a positive x.
+    pivot = np.floor(grey * brightness + 0.5)
     table = np.clip(np.rint(pivot + contrast * (levels - pivot)), 0, 255).astype(np.uint8)
-    return np.tile(table, 3).tolist()
+    return [row.tobytes() for row in table]
 
 
-def _noise_table(sigma: float) -> list[int]:
-    """Return the RGB table mapping a uniform random byte to 128 plus Gaussian noise."""
+def _noise_tables(sigmas: np.ndarray) -> list[bytes]:
+    """Return per sigma the byte table mapping a uniform random byte to 128 plus Gaussian noise."""
     # Quantiles of N(0, sigma) at the 256 byte values (tails cut at 2.7 sigma): a uniform byte
     # through this table is Gaussian noise, without drawing a float per pixel.
-    table = np.clip(128 + np.rint(_NORMAL_QUANTILES * sigma), 0, 255).astype(np.uint8)
-    return np.tile(table, 3).tolist()
+    table = np.clip(128 + np.rint(_NORMAL_QUANTILES * sigmas[:, None]), 0, 255).astype(np.uint8)
+    return [row.tobytes() for row in table]
 
 
 def _sniff(data: bytes) -> str:
@@ -398,10 +430,24 @@ def _bound(im: Image.Image, max_side_px: int) -> Image.Image:
     return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _letterbox(im: Image.Image, side: int) -> Image.Image:
+def _letterbox(im: Image.Image, side: int, like: tuple[int, int] | None = None) -> Image.Image:
+    """Return ``im`` fitted into a white ``side`` px square (as ``ImageOps.pad``), keeping the
+    aspect of size ``like`` (the full image's, when ``im`` is its smaller base: the base's
+    rounded size would shift the picture by a pixel)."""
     # Letterbox rather than crop: a grid question is about the whole picture, and a crop can
     # cut the very object the visitor is asked to find out of a gold tile.
-    return ImageOps.pad(im, (side, side), Image.Resampling.LANCZOS, color=BACKGROUND)
+    width, height = like or im.size
+    if width > height:
+        shape = (side, round(height / width * side))
+    elif width < height:
+        shape = (round(width / height * side), side)
+    else:
+        shape = (side, side)
+    tile = Image.new("RGB", (side, side), BACKGROUND)
+    if min(shape) > 0:
+        content = im.resize(shape, Image.Resampling.LANCZOS)
+        tile.paste(content, (round((side - shape[0]) * 0.5), round((side - shape[1]) * 0.5)))
+    return tile
 
 
 def _encode_jpeg(im: Image.Image, quality: int) -> bytes:

@@ -86,9 +86,15 @@ def _prepare(job: Job, entry: Entry, features: np.ndarray | None) -> Prepared:
         # (say, a public dataset image) cannot precompute the served variant bytes.
         mac = hmac.new(settings.secret_key.encode(), norm.sha256.encode(), "sha256")
         seed = int.from_bytes(mac.digest()[:8], "big")
-        for i, data in enumerate(
-            make_variants(norm.image, n_variants, seed, size=settings.thumb_px, fmt=job.tile_format)
-        ):
+        variants = make_variants(
+            norm.image,
+            n_variants,
+            seed,
+            size=settings.thumb_px,
+            fmt=job.tile_format,
+            base=norm.base,
+        )
+        for i, data in enumerate(variants):
             blobs[variant_kind(i)] = data
     item = Item(
         project=project.id,

@@ -6,6 +6,7 @@ import abc
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -151,7 +152,15 @@ class Store(abc.ABC):
 
     def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
         """Add new items (as :meth:`put_item`), ``batch`` per write; return how many were new."""
-        return sum(self.put_item(item, blobs, features) for item, blobs, features in entries)
+        added, rows = 0, iter(entries)
+        while chunk := list(islice(rows, batch)):
+            added += sum(self.put_batch(chunk))
+        return added
+
+    def put_batch(self, entries: list[ItemEntry]) -> list[bool]:
+        """Add new items as :meth:`put_item` does, in one write where the backend can (their
+        packs written together first); return for each entry whether it was new."""
+        return [self.put_item(item, blobs, features) for item, blobs, features in entries]
 
     @abc.abstractmethod
     def iter_items(self, project_id: str, *, batch: int = 1000) -> Iterator[Item]:

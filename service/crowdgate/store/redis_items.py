@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -50,20 +49,16 @@ class RedisItems(RedisBlobs):
         self._give_decoy(item)
         return bool(self._call(self._put_item, **self._put_call(item, ref, features)))
 
-    def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
+    def put_batch(self, entries: list[ItemEntry]) -> list[bool]:
         if self.uri.startswith("redis+cluster://"):
             # redis-py's cluster pipelines refuse scripts: one put_item (and decoy) per item
-            return super().put_items(entries, batch=batch)
-        added = 0
-        rows = iter(entries)
-        while chunk := list(itertools.islice(rows, batch)):
-            refs = self._write_packs(blobs for _, blobs, _ in chunk)
-            self._give_decoys([item for item, _, _ in chunk])
-            pipe = self.r.pipeline(transaction=False)
-            for (item, _, features), ref in zip(chunk, refs, strict=True):
-                self._put_item(**self._put_call(item, ref, features), client=pipe)
-            added += sum(map(bool, self._call(pipe.execute)))
-        return added
+            return super().put_batch(entries)
+        refs = self._write_packs(blobs for _, blobs, _ in entries)
+        self._give_decoys([item for item, _, _ in entries])
+        pipe = self.r.pipeline(transaction=False)
+        for (item, _, features), ref in zip(entries, refs, strict=True):
+            self._put_item(**self._put_call(item, ref, features), client=pipe)
+        return [bool(added) for added in self._call(pipe.execute)]
 
     def _give_decoys(self, items: list[Item]) -> None:
         """Give a batch's new gold its decoys before the batch's pipeline adds it.

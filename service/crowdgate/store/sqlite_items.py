@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -64,27 +63,25 @@ class SqliteItems(SqliteBlobs):
                 self._incr(db, item.project, counts)
             return counts is not None
 
-    def put_items(self, entries: Iterable[ItemEntry], *, batch: int = 500) -> int:
-        added = 0
-        rows = iter(entries)
-        while chunk := list(itertools.islice(rows, batch)):
-            refs = self._write_packs(blobs for _, blobs, _ in chunk)
-            with self._tx() as db:
-                # the batch's counters are summed and written once, in the same transaction;
-                # its gold's decoys are chosen on counters that count the batch so far
-                total: dict[tuple[str, str], int] = Counter()
-                decoys = _decoys.BatchDecoys(self._decoy_context)
-                for entry, ref in zip(chunk, refs, strict=True):
-                    decoys.give(entry[0])
-                    counts = self._put(db, entry[0], ref, entry[2])
-                    if counts is not None:
-                        added += 1
-                        decoys.added(entry[0])
-                        total.update({(entry[0].project, k): v for k, v in counts.items()})
-                for project_id in {p for p, _ in total}:
-                    mine = {k: v for (p, k), v in total.items() if p == project_id}
-                    self._incr(db, project_id, mine)
-        return added
+    def put_batch(self, entries: list[ItemEntry]) -> list[bool]:
+        refs = self._write_packs(blobs for _, blobs, _ in entries)
+        new = []
+        with self._tx() as db:
+            # the batch's counters are summed and written once, in the same transaction;
+            # its gold's decoys are chosen on counters that count the batch so far
+            total: dict[tuple[str, str], int] = Counter()
+            decoys = _decoys.BatchDecoys(self._decoy_context)
+            for entry, ref in zip(entries, refs, strict=True):
+                decoys.give(entry[0])
+                counts = self._put(db, entry[0], ref, entry[2])
+                new.append(counts is not None)
+                if counts is not None:
+                    decoys.added(entry[0])
+                    total.update({(entry[0].project, k): v for k, v in counts.items()})
+            for project_id in {p for p, _ in total}:
+                mine = {k: v for (p, k), v in total.items() if p == project_id}
+                self._incr(db, project_id, mine)
+        return new
 
     def _put(
         self,
