@@ -200,9 +200,7 @@ class BlobStore:
         if data is not None:
             return data
         try:
-            fd = os.open(
-                f"{self._root_text}/{digest[:2]}/{digest[2:4]}/{digest}", os.O_RDONLY
-            )
+            fd = os.open(f"{self._root_text}/{digest[:2]}/{digest[2:4]}/{digest}", os.O_RDONLY)
         except FileNotFoundError:
             return None
         except OSError as exc:

@@ -131,9 +131,7 @@ class ItemBlobs:
             # tiles repeat on the hot path; a full image (exports, training) would evict them
             data = self.blobs.read(*part, cache=kind != IMAGE) if part else None
             if part and data is None:
-                log.warning(
-                    "Pack %s of item %s is missing from %s.", part[0], item, self.blobs.uri
-                )
+                log.warning("Pack %s of item %s is missing from %s.", part[0], item, self.blobs.uri)
             out.append(data)
         if legacy:
             found = self._legacy_blobs(project_id, [wanted[n] for n in legacy])
