@@ -13,7 +13,16 @@ import redis
 
 from crowdgate.models import UNLABELED, Item, Project
 from crowdgate.store import Store, open_store
-from crowdgate.store.blobs import TMP_DIR, BlobStore, TileCache, open_blobs
+from crowdgate.store.blobs import (
+    TMP_DIR,
+    BlobStore,
+    TileCache,
+    locate,
+    open_blobs,
+    pack,
+    parse_ref,
+    ref_text,
+)
 from crowdgate.store.sqlite import SqliteStore
 from legacy_store import FIXTURE, fill_redis, fixture_blobs
 from redis_server import RedisProcess
@@ -31,6 +40,18 @@ def _blobs(n: int) -> dict[str, bytes]:
 
 def _project(store: Store) -> None:
     store.create_project(Project(id="p", name="P", labels=["a", "b"], created_at=NOW))
+
+
+def test_locate_finds_each_kind_where_parse_ref_does() -> None:
+    """The hot path's one-kind lookup agrees with the full parse, kinds sharing a prefix too."""
+    blobs = {"image": b"x" * 30, "v1": b"y" * 7, "v10": b"z" * 11, "a:b": b"w" * 3, "a": b"q"}
+    _, layout = pack(blobs)
+    text = ref_text("d" * 64, layout)
+    ref = parse_ref(text)
+    for kind in [*blobs, "v2", "b", "v", ""]:
+        part = ref.parts.get(kind)
+        assert locate(text, kind) == ((ref.digest, *part) if part else None)
+    assert locate("d" * 64, "v1") is None  # a ref without a layout names no kind
 
 
 def _store_bytes(store: Store) -> list[bytes]:

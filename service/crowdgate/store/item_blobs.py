@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .base import IMAGE
-from .blobs import BlobStore, open_blobs, pack, parse_ref, ref_text
+from .blobs import BlobStore, locate, open_blobs, pack, ref_text
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +127,11 @@ class ItemBlobs:
                 legacy.append(n)
                 out.append(None)
                 continue
-            ref = parse_ref(text)
-            part = ref.parts.get(kind)
+            part = locate(text, kind)
             # tiles repeat on the hot path; a full image (exports, training) would evict them
-            data = self.blobs.read(ref.digest, *part, cache=kind != IMAGE) if part else None
+            data = self.blobs.read(*part, cache=kind != IMAGE) if part else None
             if part and data is None:
-                log.warning(
-                    "Pack %s of item %s is missing from %s.", ref.digest, item, self.blobs.uri
-                )
+                log.warning("Pack %s of item %s is missing from %s.", part[0], item, self.blobs.uri)
             out.append(data)
         if legacy:
             found = self._legacy_blobs(project_id, [wanted[n] for n in legacy])

@@ -23,6 +23,7 @@ from .redis_pool import thread_client
 from .redis_scripts import (
     ACQUIRE,
     ADOPT_BLOBS,
+    BLOB_REFS,
     DRAW_GRID,
     PUT_CHALLENGE,
     PUT_ITEM,
@@ -78,6 +79,7 @@ class RedisBase(ItemBlobs, Store):
         self._rng: random.Random = BatchedSystemRandom()
         self._put_item = self.r.register_script(PUT_ITEM)
         self._adopt_blobs = self.r.register_script(ADOPT_BLOBS)
+        self._blob_refs_script = self.r.register_script(BLOB_REFS)
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)
         self._draw_grid = self.r.register_script(DRAW_GRID)

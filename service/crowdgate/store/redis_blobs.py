@@ -24,10 +24,7 @@ class RedisBlobs(RedisBase):
 
     def _blob_refs(self, project_id: str, item_ids: list[str]) -> dict[str, str]:
         p = _p(project_id)
-        pipe = self.r.pipeline(transaction=False)
-        for item_id in item_ids:
-            pipe.hget(p + "item:" + item_id, "blobs")
-        refs = self._call(pipe.execute)
+        refs = self._call(self._blob_refs_script, keys=[p + "item:" + i for i in item_ids])
         return {i: r.decode() for i, r in zip(item_ids, refs, strict=True) if r}
 
     def _legacy_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:

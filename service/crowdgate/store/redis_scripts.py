@@ -30,6 +30,15 @@ end
 return 1
 """
 
+# KEYS: item hashes of one project. Returns each one's pack ref (false where it has none): a
+# grid's twelve refs in one command, where a pipeline of HGETs costs redis-py a pack and a
+# parse per item.
+BLOB_REFS = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'blobs') end
+return out
+"""
+
 # KEYS: item, legacy blob hash (cg:{p:P}:blob:<id>); ARGV: the ref of the item's pack.
 # Gives a legacy item its ref and drops its in-store blobs, unless the item is gone or has
 # another ref (then they stay). Returns 1 when the blobs were dropped.

@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 from ..models import Challenge, Evidence, TokenRecord, Vote
 from . import counters
 from .base import EXPIRED, REDEEMED, SPENT, UNKNOWN, Redemption, token_digest, token_keep_until
@@ -23,7 +25,7 @@ class RedisVotes(RedisBase):
             self._put_challenge,
             self._put_challenge_limited,
             [p + "ch:" + challenge.id, p + "stats"],
-            [json.dumps(challenge.to_dict()), ttl_ms, "0" if challenge.test else "1"],
+            [orjson.dumps(challenge.to_dict()), ttl_ms, "0" if challenge.test else "1"],
         )
 
     def _challenge(self, challenge_id: str, now: float, take: bool) -> Challenge | None:
@@ -37,7 +39,7 @@ class RedisVotes(RedisBase):
             raw = self._call(self.r.get, key)
         if raw is None:
             return None
-        challenge = Challenge.from_dict(json.loads(raw))
+        challenge = Challenge.from_dict(orjson.loads(raw))
         return challenge if challenge.expires_at > now else None
 
     def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
@@ -67,7 +69,7 @@ class RedisVotes(RedisBase):
             p + "queue:" + label,
         ]
         args: list[Any] = [
-            json.dumps(data),
+            orjson.dumps(data),
             ttl_ms,
             vote_cap,
             "0" if token.test else "1",
@@ -129,14 +131,14 @@ class RedisVotes(RedisBase):
             return Redemption(SPENT)
         if raw == b"expired":
             return Redemption(EXPIRED)
-        return Redemption(REDEEMED, TokenRecord(token=token, **json.loads(raw)))
+        return Redemption(REDEEMED, TokenRecord(token=token, **orjson.loads(raw)))
 
     def peek_token(self, token: str, now: float) -> TokenRecord | None:
         project = _route(token)
         if project is None:
             return None
         raw = self._call(self.r.get, _p(project) + "tok:" + token_digest(token))
-        record = TokenRecord(token=token, **json.loads(raw)) if raw else None
+        record = TokenRecord(token=token, **orjson.loads(raw)) if raw else None
         return record if record is not None and record.expires_at > now else None
 
     def spend_once(self, kind: str, digest: str, now: float, ttl_s: float) -> bool:

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from collections import Counter
 
+import orjson
+
 from ..models import UNLABELED, Challenge, Evidence, TokenRecord, Vote
 from . import counters
 from .base import EXPIRED, REDEEMED, SPENT, UNKNOWN, Redemption, token_digest, token_keep_until
@@ -19,12 +21,14 @@ class SqliteVotes(SqliteBase):
     # -- challenges, tokens, votes ---------------------------------------------------------
     def put_challenge(self, challenge: Challenge) -> None:
         charge = self._pending_charge()
+        # orjson: the data json.dumps wrote (compact), in a tenth of its CPU
+        data = orjson.dumps(challenge.to_dict()).decode()
         with self._tx() as db:
             refused = self._charge(db, charge)
             if refused is None:
                 db.execute(
                     "INSERT INTO challenges (id, expires_at, data) VALUES (?, ?, ?)",
-                    (challenge.id, challenge.expires_at, json.dumps(challenge.to_dict())),
+                    (challenge.id, challenge.expires_at, data),
                 )
                 if not challenge.test:
                     self._incr(db, challenge.project, {"challenges_issued": 1})
@@ -46,7 +50,7 @@ class SqliteVotes(SqliteBase):
         rows = self._q(
             "SELECT data FROM challenges WHERE id=? AND expires_at>?", (challenge_id, now)
         )
-        return Challenge.from_dict(json.loads(rows[0][0])) if rows else None
+        return Challenge.from_dict(orjson.loads(rows[0][0])) if rows else None
 
     def take_challenge(self, challenge_id: str, now: float) -> Challenge | None:
         charge = self._pending_charge()
@@ -61,7 +65,7 @@ class SqliteVotes(SqliteBase):
             raise LimitRefused(refused)
         if not rows or rows[0][0] <= now:
             return None
-        return Challenge.from_dict(json.loads(rows[0][1]))
+        return Challenge.from_dict(orjson.loads(rows[0][1]))
 
     def record_pass(
         self,
@@ -114,7 +118,7 @@ class SqliteVotes(SqliteBase):
             db.execute(
                 "INSERT INTO tokens (digest, expires_at, data) VALUES (?, ?, ?)",
                 # the row outlives the token: an expired token is still told from a forged one
-                (token_digest(token.token), token_keep_until(token), json.dumps(data)),
+                (token_digest(token.token), token_keep_until(token), orjson.dumps(data).decode()),
             )
             counts.update(challenges_passed=0 if token.test else 1, votes=len(touched))
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
@@ -217,7 +221,7 @@ class SqliteVotes(SqliteBase):
                         (digest, now),
                     ).fetchall()
                 else:
-                    record = TokenRecord(token=token, **json.loads(rows[0][1]))
+                    record = TokenRecord(token=token, **orjson.loads(rows[0][1]))
                     db.execute(
                         "INSERT OR REPLACE INTO spent (kind, digest, expires_at) "
                         "VALUES ('token', ?, ?)",
@@ -233,7 +237,7 @@ class SqliteVotes(SqliteBase):
 
     def peek_token(self, token: str, now: float) -> TokenRecord | None:
         rows = self._q("SELECT data FROM tokens WHERE digest=?", (token_digest(token),))
-        record = TokenRecord(token=token, **json.loads(rows[0][0])) if rows else None
+        record = TokenRecord(token=token, **orjson.loads(rows[0][0])) if rows else None
         return record if record is not None and record.expires_at > now else None
 
     def spend_once(self, kind: str, digest: str, now: float, ttl_s: float) -> bool:
