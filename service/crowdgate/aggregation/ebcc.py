@@ -115,9 +115,10 @@ class SubtypeClassifierCombination(Aggregator):
       ``diag_prior`` pseudo-answers on ``k`` and ``off_prior`` on every other class.
 
     Inference is mean-field variational Bayes: ``q(z_i, g_i)`` jointly per item, Dirichlet
-    posteriors for ``tau``, ``nu`` and ``v``, its updates accelerated by SQUAREM. It starts from majority vote, the subtypes
-    split by a draw seeded with ``random_state`` (the fit depends on it a little: the
-    subtypes are symmetric). Gold tasks are clamped to their class in every step.
+    posteriors for ``tau``, ``nu`` and ``v``, its updates accelerated by SQUAREM. It starts
+    from majority vote, the subtypes split by a draw seeded with ``random_state`` (the fit
+    depends on it a little: the subtypes are symmetric). Gold tasks are clamped to their
+    class in every step.
 
     Fitted attributes (besides the :class:`Aggregator` ones)
     ----------------------------------------------------------
