@@ -24,7 +24,10 @@ class RedisBlobs(RedisBase):
 
     def _blob_refs(self, project_id: str, item_ids: list[str]) -> dict[str, str]:
         p = _p(project_id)
-        refs = self._call(self._blob_refs_script, keys=[p + "item:" + i for i in item_ids])
+        if len(item_ids) == 1:  # one tile (a fallback, an export): a plain HGET
+            refs = [self._call(self.r.hget, p + "item:" + item_ids[0], "blobs")]
+        else:
+            refs = self._call(self._blob_refs_script, keys=[p + "item:" + i for i in item_ids])
         return {i: r.decode() for i, r in zip(item_ids, refs, strict=True) if r}
 
     def _legacy_blobs(self, project_id: str, wanted: list[tuple[str, str]]) -> list[bytes | None]:
