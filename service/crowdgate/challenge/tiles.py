@@ -2,7 +2,7 @@
 
 ``slot_tile`` is the one place a slot's image is read, and the challenge response (nothing
 else) carries its output to the browser. A tile is one of an item's precomputed variants
-(``ingestion.images.make_variants``: real crops, brightness, contrast and noise). Re-encoding a
+(``ingestion.variants.make_variants``: real crops, brightness, contrast and noise). Re-encoding a
 new variant per serving would cost 1.4-3.1 ms of CPU per tile (measured; see
 docs/defences.md), several times a whole visitor flow, so instead each serving wraps the
 stored WebP in the extended container (``VP8X``) with a chunk of random bytes of random length

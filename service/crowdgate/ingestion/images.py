@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import struct
 from dataclasses import dataclass
-from statistics import NormalDist
 
-import numpy as np
-from PIL import Image, ImageChops, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImportRejected
+from .pixels import BACKGROUND, _encode, _to_rgb
+from .variants import make_variants, variant_base
 
 __all__ = ["ALLOWED_FORMATS", "OUTPUT_MIME", "NormalizedImage", "make_variants", "normalize_image"]
 
@@ -33,15 +32,6 @@ OUTPUT_MIME = "image/webp"
 
 IMAGE_QUALITY = 90
 THUMB_QUALITY = 85
-#: libwebp effort (0 to 6): 2 encodes about twice as fast as the default 4 at a similar size.
-_WEBP_METHOD = 2
-_VARIANT_METHOD = 2
-#: long side of the picture variants are cut from, in tile sides (1/0.88 is the least)
-_BASE_SCALE = 1.25
-#: standard normal quantiles at the midpoints of 256 equal-probability bins
-_NORMAL_QUANTILES = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)])
-#: Letterbox and transparency background: white, as on a typical form page.
-BACKGROUND = (255, 255, 255)
 
 _MAGIC_ALLOWED: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "JPEG"),
@@ -71,9 +61,6 @@ _MAGIC_REFUSED: tuple[tuple[bytes, int, str], ...] = (
     (b"ftypmif1", 4, "HEIF"),
     (b"ftypavif", 4, "AVIF"),
 )
-_ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 @dataclass(frozen=True)
@@ -156,123 +143,6 @@ def normalize_image(
         image=im,
         base=base,
     )
-
-
-def make_variants(
-    image: Image.Image,
-    n: int,
-    seed: int,
-    *,
-    size: int = 128,
-    fmt: str = "webp",
-    base: Image.Image | None = None,
-) -> list[bytes]:
-    """Return ``n`` grid tiles of ``image`` (``fmt``: webp or jpeg), each lightly and
-    differently perturbed.
-
-    Each variant is a random crop keeping 88 to 97 % of each side (a small shift and zoom),
-    letterboxed to ``size`` px, with brightness and contrast jittered by up to 10 %, Gaussian
-    noise of 1.5 to 4 grey levels and a random encoder quality, so a gold item's bytes and
-    perceptual hash differ across challenges while a person still sees the same picture.
-    The result depends only on ``image``, ``n``, ``size`` and ``seed``. ``base``: the
-    picture :func:`variant_base` makes of ``image`` for ``size``, if the caller has it
-    (:func:`normalize_image` does), so it is not made again.
-    """
-    rng = np.random.default_rng(seed)
-    rgb = _to_rgb(image)
-    width, height = rgb.size
-    # Variants cost most of an import's CPU, so each is made with a few whole-image C calls:
-    # one resize of the image to a little over the tile size (``base``), then per variant one
-    # bilinear resize of the crop box (no intermediate crop), brightness and contrast folded
-    # into one 256-byte table and noise drawn as random bytes mapped through a Gaussian
-    # quantile table, both applied with ``bytes.translate`` (``Image.point`` spends more
-    # rounding its 768-entry list in Python than applying it). The letterbox bars stay plain
-    # white (they carry nothing to perturb, and flat bars encode faster and smaller).
-    if base is None:
-        base = variant_base(rgb, size)
-    sx, sy = base.width / width, base.height / height
-    # Every variant's random draws first, in the order the formula has always drawn them
-    # (tests/test_variant_pixels.py pins the bytes), so the tables can be made all at once.
-    draws = []
-    for _ in range(n):
-        keep = rng.uniform(0.88, 0.97)
-        crop_w, crop_h = max(1, round(width * keep)), max(1, round(height * keep))
-        left = int(rng.integers(0, width - crop_w + 1))
-        top = int(rng.integers(0, height - crop_h + 1))
-        box = (left * sx, top * sy, (left + crop_w) * sx, (top + crop_h) * sy)
-        shape = _fit(crop_w, crop_h, size)
-        tone = (rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1))
-        noise = rng.bytes(3 * shape[0] * shape[1])
-        sigma = rng.uniform(1.5, 4.0)
-        draws.append((box, shape, tone, noise, sigma, int(rng.integers(78, 91))))
-    if not draws:
-        return []
-    tones = _tone_tables(_mean_grey(base), np.array([d[2] for d in draws]))
-    noises = _noise_tables(np.array([d[4] for d in draws]))
-    variants = []
-    for (box, shape, _, noise, _, quality), tone, table in zip(draws, tones, noises, strict=True):
-        content = base.resize(shape, Image.Resampling.BILINEAR, box=box)
-        toned = Image.frombytes("RGB", shape, content.tobytes().translate(tone))
-        grain = Image.frombytes("RGB", shape, noise.translate(table))
-        tile = _pad(ImageChops.add(toned, grain, 1, -128), size)
-        if fmt == "jpeg":
-            variants.append(_encode_jpeg(tile, quality))
-        else:
-            variants.append(_encode(tile, quality, _VARIANT_METHOD))
-    return variants
-
-
-def variant_base(rgb: Image.Image, size: int) -> Image.Image:
-    """Return ``rgb`` shrunk so that its smallest crop (88 %) still has ``size`` px to spare."""
-    longest = max(rgb.size)
-    target = math.ceil(_BASE_SCALE * size)
-    if longest <= target:
-        return rgb
-    scale = target / longest
-    shape = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-    return rgb.resize(shape, Image.Resampling.LANCZOS, reducing_gap=2.0)
-
-
-def _fit(width: int, height: int, side: int) -> tuple[int, int]:
-    """Return the size of a ``width`` x ``height`` picture fitted into a ``side`` px square."""
-    if width >= height:
-        return side, max(1, round(side * height / width))
-    return max(1, round(side * width / height)), side
-
-
-def _pad(content: Image.Image, side: int) -> Image.Image:
-    """Return ``content`` centred on a white ``side`` px square."""
-    if content.size == (side, side):
-        return content
-    tile = Image.new("RGB", (side, side), BACKGROUND)
-    tile.paste(content, ((side - content.width) // 2, (side - content.height) // 2))
-    return tile
-
-
-def _mean_grey(im: Image.Image) -> float:
-    """Return the mean grey level of ``im`` (the pivot of a contrast change)."""
-    histogram = np.asarray(im.convert("L").histogram(), dtype=np.float64)
-    return float(histogram @ np.arange(256)) / max(1.0, float(histogram.sum()))
-
-
-def _tone_tables(grey: float, tones: np.ndarray) -> list[bytes]:
-    """Return per ``(brightness, contrast)`` row the byte table of ``ImageEnhance``
-    brightness then contrast (one table serves all three channels)."""
-    brightness, contrast = tones[:, :1], tones[:, 1:]
-    levels = np.clip(np.rint(np.arange(256) * brightness), 0, 255)
-    # ImageEnhance.Contrast pivots on the mean grey level of the (brightened) image; the
-    # pivot is rounded half up as int(x + 0.5) rounds a positive x.
-    pivot = np.floor(grey * brightness + 0.5)
-    table = np.clip(np.rint(pivot + contrast * (levels - pivot)), 0, 255).astype(np.uint8)
-    return [row.tobytes() for row in table]
-
-
-def _noise_tables(sigmas: np.ndarray) -> list[bytes]:
-    """Return per sigma the byte table mapping a uniform random byte to 128 plus Gaussian noise."""
-    # Quantiles of N(0, sigma) at the 256 byte values (tails cut at 2.7 sigma): a uniform byte
-    # through this table is Gaussian noise, without drawing a float per pixel.
-    table = np.clip(128 + np.rint(_NORMAL_QUANTILES * sigmas[:, None]), 0, 255).astype(np.uint8)
-    return [row.tobytes() for row in table]
 
 
 def _sniff(data: bytes) -> str:
@@ -383,44 +253,6 @@ def _orient(im: Image.Image) -> Image.Image:
     return oriented if oriented is not None else im
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Return ``im`` as 8-bit sRGB: profile applied, alpha flattened on white, 16-bit scaled."""
-    icc = im.info.get("icc_profile")
-    if im.mode in _SIXTEEN_BIT_MODES:
-        # Pillow's convert clips 16-bit values at 255; scale the range instead.
-        pixels = np.asarray(im, dtype=np.uint32) >> 8
-        im = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
-    elif im.mode == "F":
-        im = Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8), "L")
-    if im.mode == "CMYK" and icc:
-        converted = _apply_profile(im, icc, "CMYK")
-        if converted is not None:
-            return converted
-    if im.mode in _ALPHA_MODES or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        flat = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
-        flat.alpha_composite(rgba)
-        im = flat.convert("RGB")
-    elif im.mode != "RGB":
-        im = im.convert("RGB")
-    if icc:
-        converted = _apply_profile(im, icc, "RGB")
-        if converted is not None:
-            return converted
-    return im
-
-
-def _apply_profile(im: Image.Image, icc: bytes, space: str) -> Image.Image | None:
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if source.profile.xcolor_space.strip() != space:
-            return None
-        return ImageCms.profileToProfile(im, source, _SRGB, outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        # A broken profile is dropped rather than refusing an otherwise good image.
-        return None
-
-
 def _bound(im: Image.Image, max_side_px: int) -> Image.Image:
     longest = max(im.size)
     if longest <= max_side_px:
@@ -448,17 +280,3 @@ def _letterbox(im: Image.Image, side: int, like: tuple[int, int] | None = None) 
         content = im.resize(shape, Image.Resampling.LANCZOS)
         tile.paste(content, (round((side - shape[0]) * 0.5), round((side - shape[1]) * 0.5)))
     return tile
-
-
-def _encode_jpeg(im: Image.Image, quality: int) -> bytes:
-    # baseline JPEG: a tenth of WebP's encoding time at this size (measured), and the served
-    # bytes get their per-serving random segment as WebP's do (challenge/tiles.py)
-    out = io.BytesIO()
-    im.save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def _encode(im: Image.Image, quality: int, method: int = _WEBP_METHOD) -> bytes:
-    out = io.BytesIO()
-    im.save(out, "WEBP", quality=quality, method=method)
-    return out.getvalue()
