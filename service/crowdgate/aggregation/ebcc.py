@@ -228,15 +228,15 @@ class SubtypeClassifierCombination(Aggregator):
         while len(history) < budget and not self.accelerate:
             if len(history) > 1 and converged(history[-2], value):
                 break
-            flat, active = self._prune(flat, active, m)
+            active = self._prune(flat, active, m)
             flat, tau, value = update(flat)
         while len(history) < budget and self.accelerate:
-            flat, active = self._prune(flat, active, m)
+            active = self._prune(flat, active, m)
             q1, tau1, v1 = update(flat)
             if converged(value, v1) or len(history) >= budget:
                 flat, tau = q1, tau1
                 break
-            q1, active = self._prune(q1, active, m)
+            active = self._prune(q1, active, m)
             q2, tau2, v2 = update(q1)
             if converged(v1, v2) or len(history) >= budget:
                 flat, tau = q2, tau2
@@ -295,8 +295,9 @@ class SubtypeClassifierCombination(Aggregator):
         return new, tau, -float(log_norm.sum()) / len(enc.task_idx)
 
     @staticmethod
-    def _prune(flat: np.ndarray, active: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """Drop states holding under PRUNE_MASS items' mass (every class keeps its largest)."""
+    def _prune(flat: np.ndarray, active: np.ndarray, m: int) -> np.ndarray:
+        """Return ``active`` less the states holding under PRUNE_MASS items' mass (every class
+        keeps its largest)."""
         state_class = active // m
         held = flat[:, active].sum(axis=0)
         keep = held >= PRUNE_MASS
@@ -304,7 +305,7 @@ class SubtypeClassifierCombination(Aggregator):
             mine = state_class == c
             if not keep[mine].any():
                 keep[np.flatnonzero(mine)[np.argmax(held[mine])]] = True
-        return flat, active[keep]
+        return active[keep]
 
     @staticmethod
     def _clamp(q: np.ndarray, enc: Encoded) -> np.ndarray:
