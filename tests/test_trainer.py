@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -219,8 +222,46 @@ def test_retrain_command_prints_the_model_as_json(tmp_path):
     assert '"version": 1' in result.output
     missing = runner.invoke(main, ["retrain", "nope"], env=env)
     assert missing.exit_code == 2 and "does not exist" in missing.output
-    once = runner.invoke(main, ["worker", "--once"], env=env)
+    # in-process: niceness 0, or the worker would lower the test runner's own priority
+    once = runner.invoke(main, ["worker", "--once"], env={**env, "CROWDGATE_WORKER_NICE": "0"})
     assert once.exit_code == 0 and "retrained 0 project(s)" in once.output
+
+
+def _niceness(pid: int) -> int:
+    # field 19 of /proc/PID/stat, counted after the command name's closing parenthesis
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_worker_lowers_its_own_cpu_priority_and_refuses_an_out_of_range_niceness(tmp_path):
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "CROWDGATE_STORE": f"sqlite:///{tmp_path / 'cg.db'}",
+        "CROWDGATE_SECRET_KEY": "k",
+        "CROWDGATE_WORKER_NICE": "7",
+        "CROWDGATE_WORKER_POLL_S": "0.2",
+    }
+    args = [sys.executable, "-m", "crowdgate", "worker"]
+    with subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert "trainer running" in proc.stderr.readline()  # printed after the drop
+            assert _niceness(proc.pid) == min(19, os.nice(0) + 7)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    bad = subprocess.run(
+        [*args, "--once"],
+        env={**env, "CROWDGATE_WORKER_NICE": "40"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert "CROWDGATE_WORKER_NICE=40 must be between 0 and 19" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 @pytest.mark.parametrize("query", ["disagreement", "random"])

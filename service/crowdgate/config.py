@@ -95,6 +95,9 @@ class Settings:
     worker_poll_s: float = 5.0
     #: run the trainer beside ``crowdgate serve`` (default: yes on SQLite, no on Redis)
     embedded_worker: str = "auto"
+    #: CPU niceness the trainer adds to itself (0-19; 0 keeps the server's priority). The
+    #: trainer is background work: on a host it shares with the server it must not slow requests
+    worker_nice: int = 10
     #: seconds sites, projects and gold counts are cached per process (0 disables)
     cache_ttl_s: float = 2.0
     #: log level name

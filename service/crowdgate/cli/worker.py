@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..config import ConfigError
 from ..errors import NotFound
 from .common import data_dir_option, json_option, load_settings, store_for
 
@@ -32,6 +33,7 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     from .. import trainer
 
     settings = load_settings(data_dir)
+    lower_priority(settings.worker_nice)
     store = store_for(settings)
     if once:
         versions = trainer.run_once(store, settings.retrain_every_labels, settings.retrain_every_s)
@@ -48,6 +50,16 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
             settings.worker_poll_s,
             stop=lambda: bool(stopping) or _orphaned(parent_pid),
         )
+
+
+def lower_priority(nice: int) -> None:
+    """Add ``nice`` to this process's niceness so training yields the CPU to requests."""
+    if not 0 <= nice <= 19:
+        raise ConfigError(f"CROWDGATE_WORKER_NICE={nice} must be between 0 and 19.")
+    # A fit takes seconds of CPU; beside the server on a small host it would otherwise
+    # stretch every request it shares a core with (bench/widget_load measured it).
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
 
 
 def _orphaned(parent_pid: int | None) -> bool:
