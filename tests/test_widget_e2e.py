@@ -83,6 +83,22 @@ def test_a_solved_captcha_takes_three_requests(page, gate, host):
     assert paths == ["/api/v1/challenge", f"/api/v1/challenge/{challenge}/answer"]
 
 
+@pytest.mark.parametrize("decoder", ["ImageDecoder", "createImageBitmap"])
+def test_tiles_are_painted_by_either_decoder_and_the_captcha_passes(page, gate, host, decoder):
+    if decoder == "createImageBitmap":
+        # browsers without WebCodecs (older Firefox, Safari) take the Blob path
+        page.add_init_script("delete window.ImageDecoder;")
+    page.goto(host + "/page/basic")
+    assert page.evaluate("typeof window.ImageDecoder") == (
+        "function" if decoder == "ImageDecoder" else "undefined"
+    )
+    challenge = open_grid(page)  # waits until every canvas holds painted pixels
+    for slot in right_picks(gate.store, challenge):
+        page.locator(".cg-tile").nth(slot).click()
+    page.locator(".cg-verify").click()
+    assert verify(gate, wait_token(page))["success"] is True
+
+
 def test_keyboard_only_solve_passes(page, gate, host):
     page.goto(host + "/page/basic")
     page.keyboard.press("Tab")

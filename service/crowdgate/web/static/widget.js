@@ -294,20 +294,50 @@ const bytes = new Uint8Array(binary.length);
 for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
 return bytes;
 }
-async function drawTile(win, canvas, tile) {
-if (typeof win.createImageBitmap !== "function") throw new Error(TILE_UNDECODABLE);
-const bitmap = await win.createImageBitmap(new win.Blob([fromBase64(win.atob, tile)]));
+function sniffType(bytes) {
+if (bytes[0] === 0xff && bytes[1] === 0xd8) return "image/jpeg";
+if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+return "image/png";
+}
+const tag = String.fromCharCode(...bytes.subarray(8, 12));
+if (String.fromCharCode(...bytes.subarray(0, 4)) === "RIFF" && tag === "WEBP") {
+return "image/webp";
+}
+return "";
+}
+async function decode(win, bytes) {
+const Decoder = /** @type {any} */ (win).ImageDecoder;
+const type = sniffType(bytes);
+if (typeof Decoder === "function" && type) {
+const decoder = new Decoder({ data: bytes, type });
 try {
-canvas.width = bitmap.width;
-canvas.height = bitmap.height;
+const { image } = await decoder.decode();
+const close = () => {
+image.close();
+decoder.close();
+};
+return { image, width: image.displayWidth, height: image.displayHeight, close };
+} catch (exc) {
+decoder.close();
+}
+}
+if (typeof win.createImageBitmap !== "function") throw new Error(TILE_UNDECODABLE);
+const bitmap = await win.createImageBitmap(new win.Blob([bytes]));
+return { image: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() };
+}
+async function drawTile(win, canvas, tile) {
+const decoded = await decode(win, fromBase64(win.atob, tile));
+try {
+canvas.width = decoded.width;
+canvas.height = decoded.height;
 const context = canvas.getContext("2d");
 if (!context) throw new Error(TILE_UNDECODABLE);
-context.drawImage(bitmap, 0, 0);
+context.drawImage(decoded.image, 0, 0);
 } finally {
-bitmap.close();
+decoded.close();
 }
 }
-return { TILE_UNDECODABLE, fromBase64, drawTile };
+return { TILE_UNDECODABLE, fromBase64, sniffType, drawTile };
 })();
 const __cg_style = (function () {
 const PALETTES = {
