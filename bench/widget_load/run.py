@@ -22,8 +22,12 @@ runs from the server's start instead, during that pass (the trainer runs at its 
 The host page is served from ``localhost:Q`` and crowdgate from ``127.0.0.1:P`` (two origins, as
 on a real site), with the demo project (scikit-learn digits) and a strict CSP on the host page.
 
+``--decoder both`` interleaves runs that decode the tiles with WebCodecs' ``ImageDecoder`` (the
+widget's first choice) and runs with it hidden, so the widget falls back to ``createImageBitmap``
+of a ``Blob``: the A/B of the two decoders in one browser and one server.
+
 Usage: ``python bench/widget_load/run.py [--runs 15] [--alternative 0] [--data-dir DIR]
-[--no-wait]``
+[--no-wait] [--decoder ImageDecoder|createImageBitmap|both]``
 """
 
 from __future__ import annotations
@@ -168,9 +172,12 @@ def wait_for_first_model(store_uri: str, project: str, timeout_s: float = 900) -
     return time.monotonic() - start
 
 
-def measure(browser, url: str) -> dict[str, float]:
+def measure(browser, url: str, decoder: str = "ImageDecoder") -> dict[str, float]:
     """Load the page once in a fresh context, open the grid, return the timings in ms."""
     context = browser.new_context()
+    if decoder == "createImageBitmap":
+        # the widget's fallback path, as in a browser without WebCodecs
+        context.add_init_script("delete window.ImageDecoder;")
     try:
         page = context.new_page()
         page.goto(url)
@@ -233,6 +240,12 @@ def main() -> None:
     parser.add_argument(
         "--no-wait", action="store_true", help="time the runs during the trainer's first pass"
     )
+    parser.add_argument(
+        "--decoder",
+        choices=["ImageDecoder", "createImageBitmap", "both"],
+        default="ImageDecoder",
+        help="the widget's tile decoder; both interleaves the two, run by run",
+    )
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = parser.parse_args()
 
@@ -262,7 +275,13 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             measure(browser, url)  # warm up the server's caches and the browser
-            runs = [measure(browser, url) for _ in range(args.runs)]
+            decoders = (
+                ["ImageDecoder", "createImageBitmap"] if args.decoder == "both" else [args.decoder]
+            )
+            by_decoder: dict[str, list[dict[str, float]]] = {d: [] for d in decoders}
+            for _ in range(args.runs):
+                for decoder in decoders:
+                    by_decoder[decoder].append(measure(browser, url, decoder))
             alts = [measure_alternative(browser, url) for _ in range(args.alternative)]
             version = browser.version
             browser.close()
@@ -280,15 +299,17 @@ def main() -> None:
         print("runs timed from the server's start, during the trainer's first pass")
     else:
         print(f"runs timed after the trainer's first pass ({waited:.1f} s after the start)")
-    print("| measure | median ms | p90 ms | min ms | max ms |")
-    print("|---|---|---|---|---|")
-    for key in ("script", "interactive", "grid", "challenge", "draw"):
-        values = sorted(r[key] for r in runs)
-        p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
-        print(
-            f"| {key} | {statistics.median(values):.1f} | {p90:.1f} | {values[0]:.1f} | "
-            f"{values[-1]:.1f} |"
-        )
+    print("| decoder | measure | median ms | p90 ms | min ms | max ms |")
+    print("|---|---|---|---|---|---|")
+    for decoder, runs in by_decoder.items():
+        for key in ("script", "interactive", "grid", "challenge", "draw"):
+            values = sorted(r[key] for r in runs)
+            p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
+            print(
+                f"| {decoder} | {key} | {statistics.median(values):.1f} | {p90:.1f} | "
+                f"{values[0]:.1f} | {values[-1]:.1f} |"
+            )
+    runs = [r for decoder_runs in by_decoder.values() for r in decoder_runs]
     if alts:
         values = sorted(a["alternative"] for a in alts)
         print(
@@ -299,7 +320,9 @@ def main() -> None:
     print(f"requests from click to drawn grid: {sorted({r['requests'] for r in runs})}")
     print(f"challenge response body: {body_bytes} bytes (uncompressed JSON with {TILES} tiles)")
     print(f"widget.js: {len(raw)} bytes raw, {len(gzip.compress(raw, 9))} bytes gzipped (level 9)")
-    rounded = [{k: round(v, 1) for k, v in r.items()} for r in runs]
+    rounded = {
+        d: [{k: round(v, 1) for k, v in r.items()} for r in rs] for d, rs in by_decoder.items()
+    }
     print(json.dumps({"runs": rounded}))
 
 
