@@ -216,6 +216,36 @@ def test_put_batch_says_which_entries_were_new(store: Store) -> None:
     assert store.get_blob("digits", ids(4)[3], "thumb") == b"T3"
 
 
+def test_put_batch_of_two_projects_longer_than_a_write_chunk_keeps_each_exact(
+    store: Store,
+) -> None:
+    # a batch is written per project in chunks (Redis: 250 items a script call); every item
+    # lands once, in its own project, and the pools it joins stay dense for sampling
+    make_project(store)
+    make_project(store, "other")
+    batch = [
+        entry(n, "1" if n % 4 == 0 else None, pid=("digits", "other")[n % 2]) for n in range(700)
+    ]
+    batch += [entry(3, pid="other"), entry(4, "1")]  # already earlier in the batch
+    flags = store.put_batch(batch)
+    assert flags == [True] * 700 + [False, False]
+    for pid in ("digits", "other"):
+        mine = [item for item, _, _ in batch[:700] if item.project == pid]
+        gold = sorted(i.id for i in mine if i.state == GOLD)
+        opened = sorted(i.id for i in mine if i.state == UNLABELED)
+        assert store.count_items(pid) == {
+            "unlabeled": len(opened),
+            "settled": 0,
+            "gold": len(gold),
+        }
+        assert sorted(store.sample_gold(pid, {"1": 1000})["1"]) == gold
+        assert sorted(store.sample_open(pid, 1000)) == opened
+        assert [i.id for i in store.iter_items(pid)] == [i.id for i in mine]
+        assert store.get_features(pid, [mine[-1].id])[mine[-1].id][0] == int(
+            mine[-1].filename[3:-4]
+        )
+
+
 def test_put_items_gives_gold_decoys_paired_as_one_put_at_a_time_would(store: Store) -> None:
     labels = [str(i) for i in range(5)]
     store.create_project(Project(id="digits", name="D", labels=labels, created_at=NOW))

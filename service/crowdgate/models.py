@@ -113,7 +113,9 @@ class Item:
     created_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field is a str, number or None, so asdict's recursive deep copy (the most of
+        # an item's JSON encoding, written for every imported item) copies nothing
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Item:

@@ -27,6 +27,7 @@ from .redis_scripts import (
     DRAW_GRID,
     PUT_CHALLENGE,
     PUT_ITEM,
+    PUT_ITEMS,
     PUT_MODEL,
     RECORD_PASS,
     REDEEM,
@@ -78,6 +79,7 @@ class RedisBase(ItemBlobs, Store):
 
         self._rng: random.Random = BatchedSystemRandom()
         self._put_item = self.r.register_script(PUT_ITEM)
+        self._put_items = self.r.register_script(PUT_ITEMS)
         self._adopt_blobs = self.r.register_script(ADOPT_BLOBS)
         self._blob_refs_script = self.r.register_script(BLOB_REFS)
         self._update_item = self.r.register_script(UPDATE_ITEM)

@@ -16,6 +16,9 @@ from .base import GridDraw, ItemEntry, ItemPage
 from .redis_base import G, _p
 from .redis_blobs import RedisBlobs
 
+#: items per PUT_ITEMS call (a batch of 1,000 is four calls, sent in one pipeline)
+PUT_CHUNK = 250
+
 
 class RedisItems(RedisBlobs):
     """Projects and items, kept with their state and gold sets and counters in one script."""
@@ -50,15 +53,51 @@ class RedisItems(RedisBlobs):
         return bool(self._call(self._put_item, **self._put_call(item, ref, features)))
 
     def put_batch(self, entries: list[ItemEntry]) -> list[bool]:
-        if self.uri.startswith("redis+cluster://"):
-            # redis-py's cluster pipelines refuse scripts: one put_item (and decoy) per item
-            return super().put_batch(entries)
+        if not entries:
+            return []
         refs = self._write_packs(blobs for _, blobs, _ in entries)
         self._give_decoys([item for item, _, _ in entries])
-        pipe = self.r.pipeline(transaction=False)
-        for (item, _, features), ref in zip(entries, refs, strict=True):
-            self._put_item(**self._put_call(item, ref, features), client=pipe)
-        return [bool(added) for added in self._call(pipe.execute)]
+        # one PUT_ITEMS call per project and chunk (its keys share the project's hash tag,
+        # so it runs on Redis Cluster too); a chunk is short enough that the script holds
+        # the server for a few milliseconds, not a whole batch's worth
+        calls: list[tuple[list[int], dict[str, list[Any]]]] = []
+        by_project: dict[str, list[int]] = {}
+        for k, (item, _, _) in enumerate(entries):
+            by_project.setdefault(item.project, []).append(k)
+        for project_id, where in by_project.items():
+            for c in range(0, len(where), PUT_CHUNK):
+                part = where[c : c + PUT_CHUNK]
+                rows = [(entries[k][0], refs[k], entries[k][2]) for k in part]
+                calls.append((part, self._put_items_call(project_id, rows)))
+        if self.uri.startswith("redis+cluster://"):
+            # redis-py's cluster pipelines refuse scripts: one call after another
+            replies = [self._call(self._put_items, **call) for _, call in calls]
+        else:
+            pipe = self.r.pipeline(transaction=False)
+            for _, call in calls:
+                self._put_items(**call, client=pipe)
+            replies = self._call(pipe.execute)
+        new = [False] * len(entries)
+        for (part, _), reply in zip(calls, replies, strict=True):
+            for k, added in zip(part, reply, strict=True):
+                new[k] = bool(added)
+        return new
+
+    @classmethod
+    def _put_items_call(
+        cls, project_id: str, rows: list[tuple[Item, str, np.ndarray | None]]
+    ) -> dict[str, list[Any]]:
+        """Return the keys and arguments of one PUT_ITEMS call: PUT_ITEM's for each
+        ``(item, ref, features)`` of project ``project_id``, the shared keys given once."""
+        p = _p(project_id)
+        keys: list[Any] = [p + "feat", p + "seq", p + "all", p + "stats"]
+        args: list[Any] = []
+        for item, ref, features in rows:
+            one = cls._put_call(item, ref, features)
+            item_key, _, _, _, state, gold, _, decoy = one["keys"]
+            keys += [item_key, state, gold, decoy]
+            args += one["args"]
+        return {"keys": keys, "args": args}
 
     def _give_decoys(self, items: list[Item]) -> None:
         """Give a batch's new gold its decoys before the batch's pipeline adds it.

@@ -30,6 +30,50 @@ end
 return 1
 """
 
+# PUT_ITEM for many new items of one project in one call (an import's batch).
+# KEYS: feat, seq, all, stats, then per item: item, state zset, gold zset (or any key of the
+#       tag), decoy zset (or any key of the tag)
+# ARGV: per item, PUT_ITEM's nine arguments in its order
+# Returns per item 1 if it was added, 0 if it existed (or came earlier in this call). The
+# counters are summed and written once at the end.
+PUT_ITEMS = """
+local n = (#KEYS - 4) / 4
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+local start = seq
+local acc, out = {}, {}
+local function add(name, c) acc[name] = (acc[name] or 0) + c end
+for i = 1, n do
+  local k, a = 4 * i, 9 * (i - 1)
+  local item = KEYS[k + 1]
+  if redis.call('EXISTS', item) == 1 then
+    out[i] = 0
+  else
+    seq = seq + 1
+    local id, state, known, feat, decoy = ARGV[a + 1], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5],
+      ARGV[a + 7]
+    redis.call('HSET', item, 'data', ARGV[a + 2], 'state', state, 'votes', 0)
+    if ARGV[a + 9] ~= '' then redis.call('HSET', item, 'blobs', ARGV[a + 9]) end
+    for name, c in pairs(cjson.decode(ARGV[a + 6])) do add(name, c) end
+    if decoy ~= '' then
+      redis.call('ZADD', KEYS[k + 4], seq, id)
+      add(ARGV[a + 8], 1)
+    end
+    if feat ~= '' then redis.call('HSET', KEYS[1], id, feat) end
+    redis.call('ZADD', KEYS[3], seq, id)
+    redis.call('ZADD', KEYS[k + 2], seq, id)
+    add('state:' .. state, 1)
+    if state == 'gold' and known ~= '' then
+      redis.call('ZADD', KEYS[k + 3], seq, id)
+      add('gold:' .. known, 1)
+    end
+    out[i] = 1
+  end
+end
+if seq ~= start then redis.call('SET', KEYS[2], seq) end
+for name, c in pairs(acc) do redis.call('HINCRBY', KEYS[4], name, c) end
+return out
+"""
+
 # KEYS: item hashes of one project. Returns each one's pack ref (false where it has none): a
 # grid's twelve refs in one command, where a pipeline of HGETs costs redis-py a pack and a
 # parse per item.

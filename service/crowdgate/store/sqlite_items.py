@@ -55,78 +55,73 @@ class SqliteItems(SqliteBlobs):
 
     # -- items -----------------------------------------------------------------------------
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
-        (ref,) = self._write_packs([blobs])
-        with self._tx() as db:
-            self._give_decoy(item)
-            counts = self._put(db, item, ref, features)
-            if counts is not None:
-                self._incr(db, item.project, counts)
-            return counts is not None
+        return self.put_batch([(item, blobs, features)])[0]
 
     def put_batch(self, entries: list[ItemEntry]) -> list[bool]:
+        if not entries:
+            return []
         refs = self._write_packs(blobs for _, blobs, _ in entries)
-        new = []
         with self._tx() as db:
-            # the batch's counters are summed and written once, in the same transaction;
+            new = self._new_flags(db, [item for item, _, _ in entries])
             # its gold's decoys are chosen on counters that count the batch so far
-            total: dict[tuple[str, str], int] = Counter()
             decoys = _decoys.BatchDecoys(self._decoy_context)
-            for entry, ref in zip(entries, refs, strict=True):
-                decoys.give(entry[0])
-                counts = self._put(db, entry[0], ref, entry[2])
-                new.append(counts is not None)
-                if counts is not None:
-                    decoys.added(entry[0])
-                    total.update({(entry[0].project, k): v for k, v in counts.items()})
+            rows: list[tuple] = []
+            vectors: list[tuple[str, str, bytes]] = []
+            pools: dict[tuple[str, str], list[str]] = {}
+            total: dict[tuple[str, str], int] = Counter()
+            for (item, _, features), ref, is_new in zip(entries, refs, new, strict=True):
+                if not is_new:
+                    continue
+                decoys.give(item)
+                decoys.added(item)
+                rows.append(_item_row(item, ref))
+                if features is not None:
+                    vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
+                    vectors.append((item.project, item.id, vec))
+                for pool in _pools_of(item):
+                    pools.setdefault((item.project, pool), []).append(item.id)
+                total.update({(item.project, k): v for k, v in _counts_of(item).items()})
+            # one statement per table for the whole batch: the per-row execute calls were
+            # most of a batch's SQLite time
+            db.executemany(
+                "INSERT INTO items (project, id, state, known_label, votes, data, br) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany("INSERT INTO features (project, item, vec) VALUES (?, ?, ?)", vectors)
+            for (project_id, pool), ids in pools.items():
+                self._pool_extend(db, project_id, pool, ids)
             for project_id in {p for p, _ in total}:
                 mine = {k: v for (p, k), v in total.items() if p == project_id}
                 self._incr(db, project_id, mine)
         return new
 
-    def _put(
-        self,
-        db: sqlite3.Connection,
-        item: Item,
-        ref: str,
-        features: np.ndarray | None,
-    ) -> dict[str, int] | None:
-        """Write one new item, the ref of its blobs' pack and its pool entries in the open
-        transaction (the pack itself is written before: ``_write_packs``).
+    @staticmethod
+    def _new_flags(db: sqlite3.Connection, items: list[Item]) -> list[bool]:
+        """Return for each item whether it is new: not stored yet, nor earlier in ``items``.
 
-        Returns the counters it adds (for the caller to write), or ``None`` for a duplicate.
-        A gold item's decoy is given beforehand (``_give_decoy``, ``BatchDecoys``).
+        Read inside the write transaction, so no other writer can add one meanwhile.
         """
-        cur = db.execute(
-            "INSERT OR IGNORE INTO items (project, id, state, known_label, votes, data, br) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                item.project,
-                item.id,
-                item.state,
-                item.known_label,
-                item.votes,
-                json.dumps(item.to_dict()),
-                ref or None,
-            ),
-        )
-        if cur.rowcount == 0:
-            return None
-        if features is not None:
-            vec = np.ascontiguousarray(features, dtype=np.float32).tobytes()
-            db.execute(
-                "INSERT INTO features (project, item, vec) VALUES (?, ?, ?)",
-                (item.project, item.id, vec),
-            )
-        self._pool_add(db, item.project, pool_of(item.state, item.known_label), item.id)
-        counts = {f"state:{item.state}": 1, **counters.settled_counts(item)}
-        if item.state == GOLD and item.known_label is not None:
-            counts[f"gold:{item.known_label}"] = 1
-        if counters.is_open_voted(item):
-            counts[counters.OPEN_VOTED] = 1
-        if decoy := _decoys.decoy_of(item):
-            self._pool_add(db, item.project, _decoys.POOL_PREFIX + decoy, item.id)
-            counts[_decoys.pair_key(str(item.known_label), decoy)] = 1
-        return counts
+        stored: set[tuple[str, str]] = set()
+        by_project: dict[str, list[str]] = {}
+        for item in items:
+            by_project.setdefault(item.project, []).append(item.id)
+        for project_id, ids in by_project.items():
+            # SQLite allows 32,766 variables a statement; stay well under it
+            for k in range(0, len(ids), 500):
+                chunk = ids[k : k + 500]
+                marks = ",".join("?" * len(chunk))
+                found = db.execute(
+                    f"SELECT id FROM items WHERE project=? AND id IN ({marks})",
+                    (project_id, *chunk),
+                ).fetchall()
+                stored.update((project_id, row[0]) for row in found)
+        new = []
+        for item in items:
+            key = (item.project, item.id)
+            new.append(key not in stored)
+            stored.add(key)
+        return new
 
     def get_item(self, project_id: str, item_id: str) -> Item | None:
         rows = self._q(
@@ -206,6 +201,18 @@ class SqliteItems(SqliteBlobs):
             "INSERT OR IGNORE INTO pools (project, pool, pos, item) SELECT ?, ?, "
             "coalesce(max(pos) + 1, 0), ? FROM pools WHERE project=? AND pool=?",
             (project_id, pool, item, project_id, pool),
+        )
+
+    @staticmethod
+    def _pool_extend(db: sqlite3.Connection, project_id: str, pool: str, ids: list[str]) -> None:
+        """Append new items (in none of the pool yet) at the pool's next free positions."""
+        (top,) = db.execute(
+            "SELECT coalesce(max(pos), -1) FROM pools WHERE project=? AND pool=?",
+            (project_id, pool),
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO pools (project, pool, pos, item) VALUES (?, ?, ?, ?)",
+            [(project_id, pool, top + 1 + k, item) for k, item in enumerate(ids)],
         )
 
     @staticmethod
@@ -299,3 +306,32 @@ class SqliteItems(SqliteBlobs):
                     key = _decoys.pair_key(str(new_pair[0]), new_pair[1])
                     counts[key] = counts.get(key, 0) + 1
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
+
+
+def _item_row(item: Item, ref: str) -> tuple:
+    """Return the ``items`` row of a new item whose blobs' pack has the ref ``ref``."""
+    data = json.dumps(item.to_dict())
+    return (item.project, item.id, item.state, item.known_label, item.votes, data, ref or None)
+
+
+def _pools_of(item: Item) -> list[str]:
+    """Return the sampling pools a new item joins (its state's, and its decoy's if gold).
+
+    A gold item's decoy is given beforehand (``BatchDecoys``).
+    """
+    pools = [pool] if (pool := pool_of(item.state, item.known_label)) else []
+    if decoy := _decoys.decoy_of(item):
+        pools.append(_decoys.POOL_PREFIX + decoy)
+    return pools
+
+
+def _counts_of(item: Item) -> dict[str, int]:
+    """Return the counters a new item adds."""
+    counts = {f"state:{item.state}": 1, **counters.settled_counts(item)}
+    if item.state == GOLD and item.known_label is not None:
+        counts[f"gold:{item.known_label}"] = 1
+    if counters.is_open_voted(item):
+        counts[counters.OPEN_VOTED] = 1
+    if decoy := _decoys.decoy_of(item):
+        counts[_decoys.pair_key(str(item.known_label), decoy)] = 1
+    return counts
