@@ -259,3 +259,11 @@ def test_retire_after_serves_zero_never_retires(store):
     store.incr_stats(seeded.project, challenges_passed=10_000)
     done = goldpool.maintain(store, project)
     assert done["promoted"] == 1 and done["retired"] == 0
+
+
+def test_gold_ids_pages_through_every_gold_item_retired_ones_included(store):
+    seeded = seed_project(store, gold_per_label=4, open_items=3)
+    some = next(iter(seeded.gold))
+    store.update_item(seeded.project, some, known_label=None)  # retired: still gold
+    ids = goldpool.gold_ids(store, seeded.project, batch=5)
+    assert sorted(ids) == sorted(seeded.gold) and len(ids) == len(set(ids))

@@ -106,6 +106,28 @@ def test_put_item_merges_duplicates_and_keeps_blobs_and_features(store: Store) -
     assert store.count_items("digits") == {"unlabeled": 1, "settled": 0, "gold": 0}
 
 
+def test_get_items_reads_many_items_at_once_and_omits_missing_ones(store: Store) -> None:
+    make_project(store)
+    make_project(store, "other")
+    items = [add_item(store, n, label="1" if n % 3 == 0 else None) for n in range(1203)]
+    add_item(store, 5000, pid="other")
+    store.set_committee_labels("digits", 4, [(items[7].id, "2", 0.75)])
+    store.update_item("digits", items[8].id, state=SETTLED, label="0", confidence=0.9)
+    wanted = [i.id for i in reversed(items)] + ["f" * 64, items[3].id]
+    got = store.get_items("digits", wanted)
+    # more ids than one batch of either backend, each read as get_item reads it
+    assert set(got) == {i.id for i in items}
+    for item in (items[0], items[7], items[8], items[1202]):
+        assert got[item.id] == store.get_item("digits", item.id)
+    assert got[items[7].id].committee_label == "2"
+    assert got[items[8].id].state == SETTLED
+    # another project's item is not this one's
+    other = numbered_item(5000, None, created_at=NOW, pid="other").id
+    assert store.get_items("digits", [other]) == {}
+    assert list(store.get_items("other", [other])) == [other]
+    assert store.get_items("digits", []) == {}
+
+
 def test_get_blobs_returns_each_pair_in_order_with_none_where_missing(store: Store) -> None:
     make_project(store)
     one, two = add_item(store, 1), add_item(store, 2)

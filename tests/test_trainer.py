@@ -36,6 +36,23 @@ def test_retrain_records_a_model_and_labels_every_open_item(store, digits):
     assert all(i.model_version == 1 and 0 < i.committee_confidence <= 1 for i in open_items)
 
 
+def test_capped_passes_fit_on_a_sample_and_label_the_open_pool_in_turning_slices(store, digits):
+    project, _ = digits
+    counts = store.count_items("digits")
+    caps = trainer.Caps(train=40, score=60)
+    first = trainer.retrain(store, project, random_state=0, caps=caps)["metrics"]
+    # the counts are the project's (``due`` compares n_labeled), the work is the caps'
+    assert first["n_labeled"] == counts["gold"] + counts["settled"] > 40
+    assert first["n_open"] == counts["unlabeled"] > 120
+    assert first["n_trained"] == 40 and first["n_scored"] == 60
+    labelled = {i.id for i in store.iter_items("digits") if i.model_version == 1}
+    assert len(labelled) == 60
+    trainer.retrain(store, project, random_state=0, caps=caps)
+    second = {i.id for i in store.iter_items("digits") if i.model_version == 2}
+    assert len(second) == 60 and not labelled & second
+    assert Settings.from_env({"CROWDGATE_TRAIN_CAP": "0"}, secret_key="k").train_cap == 0
+
+
 def test_queues_hold_open_items_whose_top_candidates_include_the_label(store, digits):
     project, _ = digits
     trainer.retrain(store, project, random_state=0)

@@ -277,6 +277,9 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
             store.close()  # checkpoint the WAL into the file
             size = sum(p.stat().st_size for p in workdir.glob("scale.db*"))
             out["sqlite_bytes_per_item"] = round(size / (args.items + args.baseline))
+            if args.save_db is not None:
+                # a pristine copy, so passes of two trees start from the same project
+                shutil.copyfile(workdir / "scale.db", args.save_db)
         folder = getattr(getattr(store, "blobs", None), "root", None)
         if folder is not None:
             size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
@@ -386,6 +389,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--trainer", action="store_true", help="time one trainer pass on the large project"
+    )
+    parser.add_argument(
+        "--save-db",
+        type=Path,
+        default=None,
+        help="sqlite: copy the built file here (bench/scale/trainer_ab.py reruns passes on it)",
     )
     parser.add_argument(
         "--service",

@@ -20,6 +20,7 @@ import argparse
 import functools
 import itertools
 import json
+import os
 import resource
 import sys
 import time
@@ -87,6 +88,7 @@ def main() -> None:
     steps: list[tuple[str, float]] = []
     rss_before = rss_mib()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     record = trainer.retrain(
         store,
         project,
@@ -94,6 +96,7 @@ def main() -> None:
         progress=lambda name: mark(steps, name),
     )
     total = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     store.close()
     # a step runs from its own mark to the next one ("done" is the last mark)
     by_step = {name: round(t1 - t0, 2) for (name, t0), (_, t1) in itertools.pairwise(steps)}
@@ -102,6 +105,9 @@ def main() -> None:
         json.dumps(
             {
                 "total_s": round(total, 2),
+                # CPU seconds of this process (all threads): less bent by other load than wall
+                "cpu_s": round(cpu, 2),
+                "load_avg": [round(x, 2) for x in os.getloadavg()],
                 "steps_s": by_step,
                 "timed_s": {k: round(v, 2) for k, v in timings.items()},
                 "rss_before_mib": rss_before,

@@ -13,6 +13,8 @@ from .errors import CrowdgateError
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = "./crowdgate-data"
+#: Defaults of ``train_cap`` and ``score_cap`` (bench/RESULTS.md, "Trainer at a million items").
+TRAIN_CAP, SCORE_CAP = 20_000, 50_000
 
 
 class ConfigError(CrowdgateError):
@@ -91,6 +93,13 @@ class Settings:
     retrain_every_labels: int = 20
     #: ... or after this many seconds, if any label came in meanwhile
     retrain_every_s: int = 300
+    #: labeled items the trainer's committee fits on per pass: a class-stratified sample,
+    #: drawn afresh each pass (0: all). Fit and scoring grow with it (k-NN: labeled x scored);
+    #: accuracy still rose past 20,000 rows on hard data, so it is a budget, not a free lunch
+    train_cap: int = TRAIN_CAP
+    #: open items one trainer pass scores: a slice that moves on each pass so passes cover
+    #: the pool in turn, plus every open item with votes (0: all)
+    score_cap: int = SCORE_CAP
     #: seconds between the trainer's checks for due projects
     worker_poll_s: float = 5.0
     #: run the trainer beside ``crowdgate serve`` (default: yes on SQLite, no on Redis)

@@ -191,9 +191,7 @@ def retire(
     if after <= 0 or budget <= 0:
         return []
     active = [
-        i
-        for i in (store.get_item(project.id, item_id) for item_id in ids)
-        if i is not None and i.state == GOLD and i.known_label
+        i for i in store.get_items(project.id, ids).values() if i.state == GOLD and i.known_label
     ]
     floor = int(project.setting("gold_per_grid"))
     out = []
@@ -203,6 +201,18 @@ def retire(
     return out
 
 
+def gold_ids(store: Store, project_id: str, batch: int = 2000) -> list[str]:
+    """Return the ids of the project's gold items (retired ones too), paged by state."""
+    out: list[str] = []
+    after = 0
+    while True:
+        page = store.page_items(project_id, state=GOLD, after=after, limit=batch)
+        out.extend(item.id for item in page.items)
+        if page.next is None:
+            return out
+        after = page.next
+
+
 def maintain(store: Store, project: Project, votes: list[Vote] | None = None) -> dict[str, float]:
     """Advance the serving clock, promote sure settled items, retire over-served gold.
 
@@ -210,18 +220,16 @@ def maintain(store: Store, project: Project, votes: list[Vote] | None = None) ->
     """
     stats = store.get_stats(project.id)
     clock = advance_clock(store, project, stats)
-    # one pass keeps what the steps read: settled items (promotion candidates) and gold ids,
-    # not every item (a million Item objects would be about a GB)
-    settled: list[Item] = []
-    gold: list[str] = []
-    for item in store.iter_items(project.id):
-        if item.state == SETTLED:
-            settled.append(item)
-        elif item.state == GOLD:
-            gold.append(item.id)
+    gold = gold_ids(store, project.id)
     promoted: list[str] = []
     if bool(project.setting("promote_to_gold")):
         votes = store.list_votes(project.id) if votes is None else votes
+        # the candidates are the settled items with votes (one without can never be
+        # promotable), read in batches, in the order of their first vote; keeping every
+        # settled item was most of a million-item project held as Item objects
+        ids = list(dict.fromkeys(v.item for v in votes))
+        voted = store.get_items(project.id, ids)
+        settled = [voted[i] for i in ids if i in voted and voted[i].state == SETTLED]
         promoted = promote(store, project, settled, votes, clock)
     # Only what promotion added may retire: the active pool never shrinks below its import.
     budget = int(stats.get(PROMOTED, 0)) + len(promoted) - int(stats.get(RETIRED, 0))

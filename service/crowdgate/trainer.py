@@ -29,8 +29,9 @@ from .committee import (
     score_pool,
     select_batch,
 )
+from .config import SCORE_CAP, TRAIN_CAP
 from .errors import Conflict
-from .models import Project
+from .models import Project, Vote
 from .store import Store
 from .trainer_pool import Pool, load_pool
 
@@ -40,6 +41,16 @@ log = logging.getLogger(__name__)
 QUEUE_LENGTH = 120
 #: Seconds a trainer's lock lives without renewal (a crashed trainer frees it after this).
 LOCK_TTL_S = 600.0
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Rows one pass trains on (a class-stratified sample) and scores (a rotating slice)."""
+
+    #: labeled rows the committee fits on (0: all)
+    train: int = TRAIN_CAP
+    #: open rows scored, besides those the crowd has voted on (0: all)
+    score: int = SCORE_CAP
 
 
 class LockHeld(Conflict):
@@ -75,10 +86,13 @@ def retrain(
     random_state: int | None = None,
     progress: Callable[[str], None] | None = None,
     renew: Callable[[], None] | None = None,
+    caps: Caps | None = None,
 ) -> dict:
     """Fit the committee on gold and settled items, rescore the open pool, refill the queues.
 
-    ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock.
+    ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock. ``caps``
+    bound the rows fit on and scored (:class:`Caps`, default: its defaults), so a pass on a
+    million items costs what one on the caps does, bar reading the items' states once.
     Returns the model record stored with :meth:`Store.put_model`, including ``version``.
     """
 
@@ -88,19 +102,33 @@ def retrain(
         if progress is not None:
             progress(name)
 
+    caps = caps or Caps()
     started = time.perf_counter()
     run = len(store.list_models(project.id)) + 1
-    step("consensus")
-    rerun = consensus.rerun(store, project, run)
-    step("gold pool")
-    gold_pool = goldpool.maintain(store, project)
-    step("load")
-    pool = load_pool(store, project)
     seed = run if random_state is None else random_state
+    # read once for the three steps that need them (each read them all before)
+    votes = store.list_votes(project.id)
+    step("consensus")
+    rerun = consensus.rerun(store, project, run, votes=votes)
+    step("gold pool")
+    gold_pool = goldpool.maintain(store, project, votes)
+    step("load")
+    pool = load_pool(
+        store,
+        project,
+        train_cap=caps.train,
+        score_cap=caps.score,
+        run=run,
+        seed=seed,
+        voted={v.item for v in votes},
+    )
+    n_labeled, n_gold, n_open = pool.totals()
     metrics: dict[str, object] = {
-        "n_labeled": len(pool.labeled_ids),
-        "n_gold": int(pool.gold_mask.sum()),
-        "n_open": len(pool.open_ids),
+        "n_labeled": n_labeled,
+        "n_gold": n_gold,
+        "n_open": n_open,
+        "n_trained": len(pool.labeled_ids),
+        "n_scored": len(pool.open_ids),
         "consensus": rerun,
         "gold_pool": gold_pool,
     }
@@ -135,7 +163,7 @@ def retrain(
             random_state=seed,
         )
         step("queues")
-        said = open_progress(store, project, pool.open_ids, scored)
+        said = open_progress(store, project, pool.open_ids, scored, votes)
         for label in project.labels:
             order = label_queue(project, pool, scored, said, label, query, seed)
             ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)]
@@ -177,9 +205,15 @@ class Progress:
 
 
 def open_progress(
-    store: Store, project: Project, open_ids: list[str], scored: PoolScores
+    store: Store,
+    project: Project,
+    open_ids: list[str],
+    scored: PoolScores,
+    votes: list[Vote] | None = None,
 ) -> Progress:
     """Return each open item's progress towards settling, from its votes and the committee.
+
+    ``votes`` are the project's votes (default: read from the store).
 
     The live posterior is rebuilt from the votes with the population reliability and the
     committee's new reading as its half vote; the expected cost of label ``c`` is the yes
@@ -196,7 +230,7 @@ def open_progress(
     no = np.zeros((n, k), bool)
     voters: dict[int, set[str]] = {}
     by_item: dict[int, list] = {}
-    for vote in store.list_votes(project.id):
+    for vote in store.list_votes(project.id) if votes is None else votes:
         i, j = row.get(vote.item), col.get(vote.label)
         if i is None or j is None:
             continue
@@ -318,14 +352,16 @@ def due(store: Store, project: Project, every_labels: int, every_s: float) -> bo
     return grown >= every_labels or (time.time() - last["created_at"] >= every_s and grown > 0)
 
 
-def run_once(store: Store, every_labels: int, every_s: float) -> list[int]:
+def run_once(
+    store: Store, every_labels: int, every_s: float, caps: Caps | None = None
+) -> list[int]:
     """Retrain every due project whose lock this process gets; return the new versions."""
     done = []
     for project in store.list_projects():
         try:
             with hold_lock(store, project.id) as renew:
                 if due(store, project, every_labels, every_s):
-                    record = retrain(store, project, renew=renew)
+                    record = retrain(store, project, renew=renew, caps=caps)
                     log.info("retrained %s: model %s", project.id, record["version"])
                     done.append(record["version"])
         except LockHeld:
@@ -339,13 +375,14 @@ def run_forever(
     every_s: float,
     poll_s: float,
     stop: Callable[[], bool] = lambda: False,
+    caps: Caps | None = None,
 ) -> None:
     """Poll for due projects until ``stop()``; store errors are logged and retried."""
     from .errors import StoreError
 
     while not stop():
         try:
-            run_once(store, every_labels, every_s)
+            run_once(store, every_labels, every_s, caps)
         except StoreError as exc:
             log.warning("trainer: store unavailable, retrying: %s", exc.message)
         time.sleep(poll_s)

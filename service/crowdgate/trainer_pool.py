@@ -1,4 +1,4 @@
-"""The trainer's pool: every item's state, label and stored feature vector, read in batches.
+"""The trainer's pool: every item's state and label, and features of the rows a pass uses.
 
 Split from trainer.py. Memory is what bounds a million-item project here: features are
 written into one preallocated float32 array as they are read, and rows are copied only when
@@ -14,10 +14,18 @@ import numpy as np
 from .models import GOLD, SETTLED, UNLABELED, Project
 from .store import Store
 
+#: Fewest rows of each class a capped training sample keeps (all of a class with fewer), so a
+#: rare class is not sampled away from the committee.
+MIN_PER_CLASS = 25
+
 
 @dataclass
 class Pool:
-    """The project's items split for training: labeled features and labels, open features."""
+    """The rows one pass uses: labeled features and labels, open features.
+
+    With caps (:func:`load_pool`) these are a sample of the labeled items and a slice of the
+    open ones; the ``total_*`` counts are the project's, whatever was loaded.
+    """
 
     labeled_ids: list[str]
     X_labeled: np.ndarray
@@ -25,10 +33,83 @@ class Pool:
     gold_mask: np.ndarray
     open_ids: list[str]
     X_open: np.ndarray
+    #: labeled (gold and settled) items in the project; None: ``len(labeled_ids)``
+    total_labeled: int | None = None
+    #: gold items in the project; None: ``gold_mask.sum()``
+    total_gold: int | None = None
+    #: open items in the project; None: ``len(open_ids)``
+    total_open: int | None = None
+
+    def totals(self) -> tuple[int, int, int]:
+        """Return the project's labeled, gold and open item counts."""
+        lab = len(self.labeled_ids) if self.total_labeled is None else self.total_labeled
+        gold = int(self.gold_mask.sum()) if self.total_gold is None else self.total_gold
+        return lab, gold, len(self.open_ids) if self.total_open is None else self.total_open
 
 
-def load_pool(store: Store, project: Project, batch: int = 2000) -> Pool:
-    """Read every item's state, label and stored feature vector (in batches)."""
+def stratified_sample(y: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Return sorted row indices of at most ``cap`` rows of ``y``, each class in proportion.
+
+    Every row when ``cap`` is 0 or ``y`` has no more rows. Otherwise each class keeps its
+    share of ``cap`` (largest remainders round up), at least ``MIN_PER_CLASS`` rows (all of a
+    smaller class, taken from the largest classes' shares), so the committee's class balance
+    and so its probabilities stay those of the whole labeled set.
+    """
+    n = len(y)
+    if cap <= 0 or n <= cap:
+        return np.arange(n)
+    _, index, counts = np.unique(y, return_inverse=True, return_counts=True)
+    floor = np.minimum(counts, MIN_PER_CLASS)
+    share = cap * counts / n
+    quota = np.minimum(np.maximum(np.floor(share).astype(np.int64), floor), counts)
+    by_remainder = np.argsort(-(share - np.floor(share)), kind="stable")
+    while quota.sum() < cap:  # at most one row per class short: n > cap leaves room
+        for c in by_remainder:
+            if quota.sum() < cap and quota[c] < counts[c]:
+                quota[c] += 1
+    while quota.sum() > cap:  # the floors overshot: the largest surplus gives back
+        quota[int(np.argmax(quota - floor))] -= 1
+    rows = [
+        rng.choice(np.flatnonzero(index == c), size=int(q), replace=False)
+        for c, q in enumerate(quota)
+    ]
+    return np.sort(np.concatenate(rows))
+
+
+def rotating_slice(n: int, cap: int, run: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """Return sorted indices of the ``cap`` rows of ``n`` that pass ``run`` scores, and ``keep``.
+
+    Pass ``run`` (1, 2...) takes the window of ``cap`` rows after the previous pass's, wrapping
+    round, so successive passes cover the whole open pool; rows in ``keep`` (items the crowd
+    has voted on, whose queues need their scores) are always in. Every row when ``cap`` is 0.
+    """
+    if cap <= 0 or n <= cap:
+        return np.arange(n)
+    start = ((run - 1) * cap) % n
+    window = (start + np.arange(cap)) % n
+    if keep is not None and len(keep):
+        window = np.union1d(window, keep)
+    return np.sort(window)
+
+
+def load_pool(
+    store: Store,
+    project: Project,
+    batch: int = 2000,
+    *,
+    train_cap: int = 0,
+    score_cap: int = 0,
+    run: int = 1,
+    seed: int = 0,
+    voted: set[str] | frozenset[str] = frozenset(),
+) -> Pool:
+    """Read every item's state and label, then features only for the rows this pass uses.
+
+    The rows are a class-stratified sample of at most ``train_cap`` labeled items
+    (:func:`stratified_sample`, drawn afresh with ``seed``) and pass ``run``'s slice of at
+    most ``score_cap`` open items (:func:`rotating_slice`) plus the open items in ``voted``;
+    0 means no cap. Items without features are dropped.
+    """
     lab_ids: list[str] = []
     labels: list[str] = []
     gold: list[bool] = []
@@ -40,6 +121,21 @@ def load_pool(store: Store, project: Project, batch: int = 2000) -> Pool:
             gold.append(item.state == GOLD)
         elif item.state == UNLABELED:
             open_ids.append(item.id)
+    y_all = np.asarray(labels, dtype=object)
+    gold_all = np.asarray(gold, bool)
+    totals = {
+        "total_labeled": len(lab_ids),
+        "total_gold": int(gold_all.sum()),
+        "total_open": len(open_ids),
+    }
+    take = stratified_sample(y_all, train_cap, np.random.default_rng(seed))
+    if len(take) < len(lab_ids):
+        lab_ids = [lab_ids[i] for i in take]
+        y_all, gold_all = y_all[take], gold_all[take]
+    keep = np.asarray([i for i, item in enumerate(open_ids) if item in voted], np.intp)
+    rows = rotating_slice(len(open_ids), score_cap, run, keep)
+    if len(rows) < len(open_ids):
+        open_ids = [open_ids[i] for i in rows]
     X_lab = _features(store, project.id, lab_ids)
     X_open = _features(store, project.id, open_ids)
     keep_lab = ~np.isnan(X_lab[:, 0]) if len(lab_ids) else np.zeros(0, bool)
@@ -47,10 +143,11 @@ def load_pool(store: Store, project: Project, batch: int = 2000) -> Pool:
     return Pool(
         labeled_ids=_kept(lab_ids, keep_lab),
         X_labeled=_rows(X_lab, keep_lab),
-        y_labeled=np.asarray(labels, dtype=object)[keep_lab],
-        gold_mask=np.asarray(gold, bool)[keep_lab],
+        y_labeled=y_all[keep_lab],
+        gold_mask=gold_all[keep_lab],
         open_ids=_kept(open_ids, keep_open),
         X_open=_rows(X_open, keep_open),
+        **totals,
     )
 
 

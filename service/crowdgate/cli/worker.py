@@ -35,8 +35,11 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     settings = load_settings(data_dir)
     lower_priority(settings.worker_nice)
     store = store_for(settings)
+    caps = trainer.Caps(settings.train_cap, settings.score_cap)
     if once:
-        versions = trainer.run_once(store, settings.retrain_every_labels, settings.retrain_every_s)
+        versions = trainer.run_once(
+            store, settings.retrain_every_labels, settings.retrain_every_s, caps
+        )
         click.echo(f"retrained {len(versions)} project(s)")
         return
     stopping = []
@@ -49,6 +52,7 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
             settings.retrain_every_s,
             settings.worker_poll_s,
             stop=lambda: bool(stopping) or _orphaned(parent_pid),
+            caps=caps,
         )
 
 
@@ -77,7 +81,8 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
 
     from .. import trainer
 
-    store = store_for(load_settings(data_dir))
+    settings = load_settings(data_dir)
+    store = store_for(settings)
     project = store.get_project(project_id)
     if project is None:
         raise NotFound(f"Project {project_id!r} does not exist.", code="unknown-project")
@@ -92,7 +97,14 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
             bar.set_postfix_str(name)
             bar.update(1)
 
-        record = trainer.retrain(store, project, random_state=seed, progress=step, renew=renew)
+        record = trainer.retrain(
+            store,
+            project,
+            random_state=seed,
+            progress=step,
+            renew=renew,
+            caps=trainer.Caps(settings.train_cap, settings.score_cap),
+        )
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:

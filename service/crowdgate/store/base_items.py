@@ -30,6 +30,15 @@ class ItemStore(StoreCore):
     def get_item(self, project_id: str, item_id: str) -> Item | None:
         """Return one item or ``None``."""
 
+    def get_items(self, project_id: str, item_ids: Iterable[str]) -> dict[str, Item]:
+        """Return the given items by id (missing ones omitted), read in batches.
+
+        Backends read a batch per round trip: the trainer and the full consensus run read
+        thousands of items, and one read each was a round trip per item.
+        """
+        found = (self.get_item(project_id, i) for i in dict.fromkeys(item_ids))
+        return {item.id: item for item in found if item is not None}
+
     @abc.abstractmethod
     def get_blob(self, project_id: str, item_id: str, kind: str) -> bytes | None:
         """Return one stored blob (``image``, ``thumb``, ``v0``...) or ``None``."""

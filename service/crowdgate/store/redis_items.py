@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -175,6 +175,13 @@ class RedisItems(RedisBlobs):
     def get_item(self, project_id: str, item_id: str) -> Item | None:
         items = self._items(project_id, [item_id])
         return items[0] if items else None
+
+    def get_items(self, project_id: str, item_ids: Iterable[str]) -> dict[str, Item]:
+        ids = list(dict.fromkeys(item_ids))
+        out: dict[str, Item] = {}
+        for start in range(0, len(ids), 1000):
+            out.update((i.id, i) for i in self._items(project_id, ids[start : start + 1000]))
+        return out
 
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -128,6 +128,20 @@ class SqliteItems(SqliteBlobs):
             f"SELECT {ITEM_COLS} FROM items WHERE project=? AND id=?", (project_id, item_id)
         )
         return self._item(rows[0]) if rows else None
+
+    def get_items(self, project_id: str, item_ids: Iterable[str]) -> dict[str, Item]:
+        ids = list(dict.fromkeys(item_ids))
+        out: dict[str, Item] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._q(
+                f"SELECT {ITEM_COLS} FROM items WHERE project=? AND id IN ({marks})",
+                (project_id, *chunk),
+            ):
+                item = self._item(row)
+                out[item.id] = item
+        return out
 
     @staticmethod
     def _item(row: tuple) -> Item:

@@ -167,7 +167,8 @@ def retrain(project_id: str) -> Response:
 
     project = _project(project_id)
     with trainer.hold_lock(cg().store, project.id) as renew:
-        record = trainer.retrain(cg().store, project, renew=renew)
+        caps = trainer.Caps(cg().settings.train_cap, cg().settings.score_cap)
+        record = trainer.retrain(cg().store, project, renew=renew, caps=caps)
     return jsonify(record)
 
 
