@@ -123,8 +123,7 @@ def run_one(selector: str, seed: int, args: argparse.Namespace, features: np.nda
         wait_for_model(service)
         start, grids, passes = time.perf_counter(), 0, 0
         while True:
-            settled = service.labels("settled")
-            labels = service.labels("gold") | settled
+            labels, settled = service.crowd_labels()
             votes = service.votes()
             accuracy = committee_accuracy(features, labels, split.test, seed)
             right = sum(lab == str(targets[i]) for i, lab in settled.items())

@@ -150,7 +150,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
         )
         wait_for_model(service)
         while True:
-            settled = service.labels("settled")
+            labeled, settled = service.crowd_labels()
             votes = service.votes()
             right = sum(label == str(targets[i]) for i, label in settled.items())
             accuracy = right / len(settled) if settled else float("nan")
@@ -158,7 +158,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
             if votes >= args.budget:
                 break
             if args.pace:
-                service.keep_pace(len(settled) + len(service.labels("gold")))
+                service.keep_pace(len(labeled))
             summary = crowd.run(args.round)
             grids += summary.challenges
             for kind, row in summary.by_kind.items():
