@@ -86,6 +86,22 @@ def committee_check(project: Project, item: Item, posterior: np.ndarray) -> np.n
     return out / out.sum()
 
 
+def votes_can_outweigh(project: Project, conf: float | None) -> bool:
+    """Return True when agreeing votes could ever settle an item against a committee reading
+    another class at confidence ``conf``: the most :func:`committee_check` leaves them (every
+    vote for one class) still reaches the threshold. An item it rules out for a label is no
+    longer asked about that label (live: ``consensus.apply_live``; trainer: its queues)."""
+    k = len(project.labels)
+    if conf is None or conf < COMMITTEE_CHECK or k < 2:
+        return True
+    sure = np.zeros(k)
+    sure[0] = 1.0
+    prior = np.full(k, (1.0 - conf) / (k - 1))
+    prior[1] = conf
+    out = misread_likelihood(sure) * prior
+    return bool(out[0] / out.sum() >= float(project.setting("threshold")))
+
+
 def committee_evidence(
     project: Project, items: dict[str, Item | None], reliability: float
 ) -> dict[str, dict[str, float]]:
