@@ -6,7 +6,8 @@ imported as ``crowdgate import`` does); a simulated crowd answers grids over HTT
 After each round the harness reads the gold and settled labels through the admin API, trains
 the service's own ``Committee`` on them (features as the service computes them) and scores
 it on a held-out 25 % test split the service never saw, and scores the settled labels against
-truth. Selectors:
+truth (settled labels: every item the crowd settled, those the gold pool promoted since
+included, ``DigitsService.crowd_labels``). Selectors:
 
 * ``committee``: the service default, query by committee (``selector=committee``,
   ``query=disagreement``);
