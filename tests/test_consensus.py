@@ -47,7 +47,7 @@ def test_no_answers_alone_do_not_settle_an_item(store):
 
 @pytest.mark.parametrize(
     ("committee_confidence", "yes_needed"),
-    [(None, 3), (0.3, 3), (0.9, 4)],
+    [(None, 3), (0.3, 3), (0.6, 4)],
     ids=["no-committee", "unsure-committee", "confident-committee"],
 )
 def test_a_confident_committee_reading_another_class_needs_more_agreeing_votes(

@@ -6,7 +6,8 @@ imported as ``crowdgate import`` does); a simulated crowd answers grids over HTT
 After each round the harness reads the gold and settled labels through the admin API, trains
 the service's own ``Committee`` on them (features as the service computes them) and scores
 it on a held-out 25 % test split the service never saw, and scores the settled labels against
-truth. Selectors:
+truth (settled labels: every item the crowd settled, those the gold pool promoted since
+included, ``DigitsService.crowd_labels``). Selectors:
 
 * ``committee``: the service default, query by committee (``selector=committee``,
   ``query=disagreement``);
@@ -123,8 +124,7 @@ def run_one(selector: str, seed: int, args: argparse.Namespace, features: np.nda
         wait_for_model(service)
         start, grids, passes = time.perf_counter(), 0, 0
         while True:
-            settled = service.labels("settled")
-            labels = service.labels("gold") | settled
+            labels, settled = service.crowd_labels()
             votes = service.votes()
             accuracy = committee_accuracy(features, labels, split.test, seed)
             right = sum(lab == str(targets[i]) for i, lab in settled.items())

@@ -3,8 +3,9 @@
 For each seed and each crowd, a fresh ``crowdgate serve`` gets a digits project (60 % of
 scikit-learn's digits, 100 of them gold, imported as ``crowdgate import`` does, default project
 settings: committee selector, live consensus) and a simulated crowd answers grids over HTTP in
-rounds. After each round the harness reads the settled items through the admin API and scores
-their consensus labels against the digits' truth. Crowds:
+rounds. After each round the harness reads the settled items through the admin API (those the
+gold pool promoted since included, ``DigitsService.crowd_labels``) and scores their consensus
+labels against the digits' truth. Crowds:
 
 * ``clean``: careful 0.9, sloppy 0.1;
 * ``random 20%``: careful 0.7, sloppy 0.1, random clickers 0.2;
@@ -150,7 +151,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
         )
         wait_for_model(service)
         while True:
-            settled = service.labels("settled")
+            labeled, settled = service.crowd_labels()
             votes = service.votes()
             right = sum(label == str(targets[i]) for i, label in settled.items())
             accuracy = right / len(settled) if settled else float("nan")
@@ -158,7 +159,7 @@ def run_one(crowd_name: str, seed: int, args: argparse.Namespace) -> dict:
             if votes >= args.budget:
                 break
             if args.pace:
-                service.keep_pace(len(settled) + len(service.labels("gold")))
+                service.keep_pace(len(labeled))
             summary = crowd.run(args.round)
             grids += summary.challenges
             for kind, row in summary.by_kind.items():

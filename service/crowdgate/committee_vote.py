@@ -19,6 +19,11 @@ from .reliability import logit
 COMMITTEE_CHECK = 0.5
 #: The committee's reading counts at most this share of one vote: evidence, never a voter.
 COMMITTEE_VOTE = 0.5
+#: Chance that an item reads as another class to every voter alike (one shared misreading, not
+#: independent slips): the simulated crowd's one perceiver misreads about 2 % of open digits on
+#: most of their variants (bench/robustness/ceiling.py: 1.7 and 3.1 % on seeds 0 and 1), as
+#: people misread a hard picture alike. A prior on the voters, not tuned to any set.
+MISREAD_PRIOR = 0.02
 
 
 def committee_vote(project: Project, item: Item | None, reliability: float) -> np.ndarray:
@@ -42,11 +47,31 @@ def committee_vote(project: Project, item: Item | None, reliability: float) -> n
     return out
 
 
+def misread_likelihood(posterior: np.ndarray, misread: float = MISREAD_PRIOR) -> np.ndarray:
+    """Return the votes' likelihood per true class when the item may be misread by everyone.
+
+    ``posterior`` is the crowd's posterior under independent voters (uniform prior), which is
+    proportional to the votes' likelihood ``L(s)`` if every voter read the item as class ``s``.
+    With chance ``misread`` the item reads as another class to every voter alike (a shared
+    misreading, uniform over the other ``k - 1`` classes), so the votes' likelihood of true
+    class ``t`` is ``(1 - m) L(t) + m / (k - 1) * sum of L(s) over s != t``. However many votes
+    agree, they then favour their class over another by at most ``(1 - m)(k - 1) / m``.
+    """
+    p = np.asarray(posterior, dtype=float)
+    k = len(p)
+    if k < 2:
+        return p
+    return (1.0 - misread) * p + misread / (k - 1) * (1.0 - p)
+
+
 def committee_check(project: Project, item: Item, posterior: np.ndarray) -> np.ndarray:
     """Return ``posterior`` reweighted by the committee when it confidently reads another class.
 
     The committee's reading becomes the prior (its label at its confidence, the rest shared
-    evenly), so crowd votes must outweigh it; otherwise ``posterior`` is returned unchanged.
+    evenly) and the votes count through :func:`misread_likelihood`, so agreeing votes are
+    bounded evidence: a crowd that may share one misreading of the item outweighs a committee
+    at ``c`` only when ``(1 - c)(1 - m) / (c m)`` clears the threshold's odds. Otherwise
+    ``posterior`` is returned unchanged.
     """
     label, conf = item.committee_label, item.committee_confidence
     if label not in project.labels or conf is None or conf < COMMITTEE_CHECK:
@@ -57,8 +82,24 @@ def committee_check(project: Project, item: Item, posterior: np.ndarray) -> np.n
     k = len(project.labels)
     prior = np.full(k, (1.0 - conf) / max(k - 1, 1))
     prior[project.labels.index(label)] = conf
-    out = posterior * prior
+    out = misread_likelihood(posterior) * prior
     return out / out.sum()
+
+
+def votes_can_outweigh(project: Project, conf: float | None) -> bool:
+    """Return True when agreeing votes could ever settle an item against a committee reading
+    another class at confidence ``conf``: the most :func:`committee_check` leaves them (every
+    vote for one class) still reaches the threshold. An item it rules out for a label is no
+    longer asked about that label (live: ``consensus.apply_live``; trainer: its queues)."""
+    k = len(project.labels)
+    if conf is None or conf < COMMITTEE_CHECK or k < 2:
+        return True
+    sure = np.zeros(k)
+    sure[0] = 1.0
+    prior = np.full(k, (1.0 - conf) / (k - 1))
+    prior[1] = conf
+    out = misread_likelihood(sure) * prior
+    return bool(out[0] / out.sum() >= float(project.setting("threshold")))
 
 
 def committee_evidence(

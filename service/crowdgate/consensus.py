@@ -32,6 +32,7 @@ from .committee_vote import (  # noqa: F401  (re-exported)
     committee_check,
     committee_evidence,
     committee_vote,
+    votes_can_outweigh,
 )
 from .models import GOLD, SETTLED, UNLABELED, Evidence, Item, Project, Vote
 from .redundancy import (  # noqa: F401  (re-exported: the trainer and tests use consensus.X)
@@ -206,9 +207,12 @@ def apply_live(
     top class (no extra reads); only an item that may pass reads its record and votes, for
     its real committee vote and the agreement checks of :func:`confirm`; when some of those
     votes come from voters the last full run found to be no evidence, the item is decided on
-    the others' votes alone. Items the full run reopened are left to the full run.
+    the others' votes alone. Items the full run reopened are left to the full run. An item
+    whose committee reads another class too surely for votes to outweigh it
+    (:func:`votes_can_outweigh`) drops to the bottom of the crowd's label's queue.
     """
-    out = []
+    out: list[Settled] = []
+    blocked: list[tuple[str, str]] = []
     if not evidence:
         return out
     r, skip = live_weights(store, project)
@@ -239,6 +243,16 @@ def apply_live(
             if decide(project, posterior, n_voters, networks) is None:
                 continue
         top = confirm(project, item, posterior, votes, networks, skip)
+        crowd_top = project.labels[int(np.argmax(posterior))]
+        if (
+            top is None
+            and item.committee_label in project.labels
+            and item.committee_label != crowd_top
+            and not votes_can_outweigh(project, item.committee_confidence)
+        ):
+            # the committee is too sure of another class for any votes to settle this one:
+            # more votes on it would be spent on a label that cannot settle
+            blocked.append((ev.item, crowd_top))
         if top is not None:
             out.append(
                 settle(
@@ -246,9 +260,10 @@ def apply_live(
                 )
             )
     done = {s.item for s in out}
-    store.rank_queue(
-        project.id, live_ranks(project, [e for e in evidence if e.item not in done], r)
-    )
+    ranks = live_ranks(project, [e for e in evidence if e.item not in done], r)
+    for item_id, label in blocked:
+        ranks.setdefault(label, {})[item_id] = DROPPED_RANK
+    store.rank_queue(project.id, ranks)
     return out
 
 

@@ -202,6 +202,9 @@ class Progress:
     refused: np.ndarray
     #: (n_open, n_labels) expected votes until the item settles on the label
     cost: np.ndarray
+    #: (n_open, n_labels) the committee reads another class too surely for votes to settle the
+    #: item on the label (:func:`consensus.votes_can_outweigh`): it is not asked about it
+    blocked: np.ndarray | None = None
 
 
 def open_progress(
@@ -272,11 +275,16 @@ def open_progress(
     split = np.zeros(n, bool)
     for i, votes in by_item.items():
         split[i] = consensus.is_split(votes)
+    blocked = np.zeros((n, k), bool)
+    sure = has & ~np.asarray([consensus.votes_can_outweigh(project, float(c)) for c in conf])
+    blocked[sure] = True
+    blocked[np.flatnonzero(sure), top[sure]] = False
     return Progress(
         split=split,
         started=started,
         refused=no & ~started,
         cost=consensus.expected_cost(need, post, r),
+        blocked=blocked,
     )
 
 
@@ -295,11 +303,14 @@ def label_queue(
     redundancy: votes go where they finish labels), except those expected to cost more than a
     fresh item (:func:`consensus.retire_cost`, the live update's rule too), which retire; then
     fresh items for which ``label`` is a committee candidate (its top two under query by
-    committee, its top one under label-aware random), in the committee's order. Split items and
-    items refused ``label`` are left out.
+    committee, its top one under label-aware random), in the committee's order. Split items,
+    items refused ``label`` and items whose committee reads another class too surely for votes
+    to settle them on ``label`` (:func:`consensus.votes_can_outweigh`) are left out.
     """
     j = project.labels.index(label)
     live = ~progress.split & ~progress.refused[:, j]
+    if progress.blocked is not None:
+        live &= ~progress.blocked[:, j]
     cap = consensus.retire_cost(int(project.setting("min_votes")))
     started = live & progress.started[:, j] & (progress.cost[:, j] <= cap)
     first = np.flatnonzero(started)

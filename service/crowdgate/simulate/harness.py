@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import manage
 from ..config import Settings
+from ..goldpool import PROMOTED_BY
 from ..ingestion import import_path
 from ..store import open_store
 from . import digits
@@ -25,6 +26,27 @@ from .local import SECRET, LocalServer
 
 PROJECT = "digits"
 HOSTS = ["localhost", "127.0.0.1"]
+
+
+def crowd_settled(items: list[dict]) -> list[dict]:
+    """Return the items the crowd settled: those still settled and those the gold pool promoted.
+
+    A promoted item is gold (state ``gold``, ``consensus_by`` prefixed ``promoted-``) but its
+    label is the crowd's, paid for by votes; counting only state ``settled`` dropped it from
+    the settled labels and overstated votes per settled label (by about 20 % on the benches).
+    """
+    return [
+        item
+        for item in items
+        if item.get("label") is not None
+        and (
+            item.get("state") == "settled"
+            or (
+                item.get("state") == "gold"
+                and str(item.get("consensus_by") or "").startswith(PROMOTED_BY)
+            )
+        )
+    ]
 
 
 @dataclass
@@ -132,9 +154,18 @@ class DigitsService:
 
     def labels(self, state: str) -> dict[int, str]:
         """Return ``{digit index: label}`` of the items in ``state`` (gold or settled)."""
+        return self._indexed(self.admin.items(PROJECT, state=state))
+
+    def crowd_labels(self) -> tuple[dict[int, str], dict[int, str]]:
+        """Return ``({digit: label}`` of every gold and settled item, ``{digit: label}`` of the
+        crowd's settled labels, promoted ones included: :func:`crowd_settled`)."""
+        items = self.admin.items(PROJECT, state="settled") + self.admin.items(PROJECT, state="gold")
+        return self._indexed(items), self._indexed(crowd_settled(items))
+
+    def _indexed(self, items: list[dict]) -> dict[int, str]:
         return {
             self.index[item["id"]]: item["label"]
-            for item in self.admin.items(PROJECT, state=state)
+            for item in items
             if item.get("label") is not None and self.index.get(item["id"]) is not None
         }
 
