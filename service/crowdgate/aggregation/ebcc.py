@@ -2,58 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._base import Aggregator, Encoded, RandomState, log_normalize
 from .ds import initial_probas
 from .evidence import digamma, log_dirichlet_multinomial, log_gamma
 
-#: At most this many floats are gathered per answer chunk (16 MB): a million answers over
-#: ten classes of ten subtypes would otherwise gather 800 MB per update.
-CHUNK_FLOATS = 1 << 21
-
 
 class Grouping:
     """Sums of gathered table rows grouped by an answer index, prepared once per fit.
 
     ``sums(table)`` is the (n, S) array of sums of ``table[rows[a]]`` over answers ``a`` with
-    ``index[a]`` equal to each group: one ``bincount`` over the flattened (answer, column)
-    cells, whose cell index ``index[a] * S + column`` is built once per width S (the active
-    states shrink a few times per fit) instead of one strided ``bincount`` per column. The same
-    additions in the same order as per-column bincounts, so the same numbers, about twice as
-    fast. Where answers x S would pass CHUNK_FLOATS the work runs in chunks of answers with
-    the cell index built per chunk, so memory stays bounded whatever the input.
+    ``index[a]`` equal to each group. That is the product ``G @ table`` of the sparse (n, R)
+    count matrix ``G[i, r] = #{a : index[a] = i, rows[a] = r}``, built once (CSR) and
+    multiplied in scipy's compiled loop: no per-answer gather of ``table`` into an
+    (answers, S) array and no cell index to rebuild when the active states shrink, so memory
+    stays at the matrix and the result whatever the input. scipy is imported here, not at
+    module import, so commands that never fit EBCC do not pay its start-up.
     """
 
     def __init__(self, index: np.ndarray, rows: np.ndarray, n: int):
         self.n = n
         self.index = index
         self.rows = rows
-        self._cells: dict[int, np.ndarray] = {}
+        self._matrix: Any = None
 
-    def _cell_index(self, index: np.ndarray, width: int) -> np.ndarray:
-        return (index[:, None] * width + np.arange(width)).ravel()
+    def _counts(self, n_rows: int) -> Any:
+        from scipy.sparse import csr_matrix
+
+        if self._matrix is None or self._matrix.shape[1] != n_rows:
+            ones = np.ones(len(self.rows))
+            matrix = csr_matrix((ones, (self.index, self.rows)), shape=(self.n, n_rows))
+            matrix.sum_duplicates()
+            self._matrix = matrix
+        return self._matrix
 
     def sums(self, table: np.ndarray) -> np.ndarray:
         """Return the (n, S) group sums of ``table[rows]``."""
         width = table.shape[1]
         if not len(self.rows) or not width:
             return np.zeros((self.n, width))
-        size = self.n * width
-        step = max(CHUNK_FLOATS // width, 1)
-        if len(self.rows) <= step:
-            if width not in self._cells:
-                self._cells = {width: self._cell_index(self.index, width)}
-            gathered = table.take(self.rows, axis=0).ravel()
-            total = np.bincount(self._cells[width], weights=gathered, minlength=size)
-            return total.reshape(self.n, width)
-        total = np.zeros(size)
-        for start in range(0, len(self.rows), step):
-            part = slice(start, start + step)
-            cells = self._cell_index(self.index[part], width)
-            gathered = table.take(self.rows[part], axis=0).ravel()
-            total += np.bincount(cells, weights=gathered, minlength=size)
-        return total.reshape(self.n, width)
+        return np.asarray(self._counts(table.shape[0]) @ np.ascontiguousarray(table))
 
 
 def gathered_sums(index: np.ndarray, table: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
