@@ -2,58 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._base import Aggregator, Encoded, RandomState, log_normalize
 from .ds import initial_probas
 from .evidence import digamma, log_dirichlet_multinomial, log_gamma
 
-#: At most this many floats are gathered per answer chunk (16 MB): a million answers over
-#: ten classes of ten subtypes would otherwise gather 800 MB per update.
-CHUNK_FLOATS = 1 << 21
-
 
 class Grouping:
     """Sums of gathered table rows grouped by an answer index, prepared once per fit.
 
     ``sums(table)`` is the (n, S) array of sums of ``table[rows[a]]`` over answers ``a`` with
-    ``index[a]`` equal to each group: one ``bincount`` over the flattened (answer, column)
-    cells, whose cell index ``index[a] * S + column`` is built once per width S (the active
-    states shrink a few times per fit) instead of one strided ``bincount`` per column. The same
-    additions in the same order as per-column bincounts, so the same numbers, about twice as
-    fast. Where answers x S would pass CHUNK_FLOATS the work runs in chunks of answers with
-    the cell index built per chunk, so memory stays bounded whatever the input.
+    ``index[a]`` equal to each group. That is the product ``G @ table`` of the sparse (n, R)
+    count matrix ``G[i, r] = #{a : index[a] = i, rows[a] = r}``, built once (CSR) and
+    multiplied in scipy's compiled loop: no per-answer gather of ``table`` into an
+    (answers, S) array and no cell index to rebuild when the active states shrink, so memory
+    stays at the matrix and the result whatever the input. scipy is imported here, not at
+    module import, so commands that never fit EBCC do not pay its start-up.
     """
 
     def __init__(self, index: np.ndarray, rows: np.ndarray, n: int):
         self.n = n
         self.index = index
         self.rows = rows
-        self._cells: dict[int, np.ndarray] = {}
+        self._matrix: Any = None
 
-    def _cell_index(self, index: np.ndarray, width: int) -> np.ndarray:
-        return (index[:, None] * width + np.arange(width)).ravel()
+    def _counts(self, n_rows: int) -> Any:
+        from scipy.sparse import csr_matrix
+
+        if self._matrix is None or self._matrix.shape[1] != n_rows:
+            ones = np.ones(len(self.rows))
+            matrix = csr_matrix((ones, (self.index, self.rows)), shape=(self.n, n_rows))
+            matrix.sum_duplicates()
+            self._matrix = matrix
+        return self._matrix
 
     def sums(self, table: np.ndarray) -> np.ndarray:
         """Return the (n, S) group sums of ``table[rows]``."""
         width = table.shape[1]
         if not len(self.rows) or not width:
             return np.zeros((self.n, width))
-        size = self.n * width
-        step = max(CHUNK_FLOATS // width, 1)
-        if len(self.rows) <= step:
-            if width not in self._cells:
-                self._cells = {width: self._cell_index(self.index, width)}
-            gathered = table.take(self.rows, axis=0).ravel()
-            total = np.bincount(self._cells[width], weights=gathered, minlength=size)
-            return total.reshape(self.n, width)
-        total = np.zeros(size)
-        for start in range(0, len(self.rows), step):
-            part = slice(start, start + step)
-            cells = self._cell_index(self.index[part], width)
-            gathered = table.take(self.rows[part], axis=0).ravel()
-            total += np.bincount(cells, weights=gathered, minlength=size)
-        return total.reshape(self.n, width)
+        return np.asarray(self._counts(table.shape[0]) @ np.ascontiguousarray(table))
 
 
 def gathered_sums(index: np.ndarray, table: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
@@ -177,7 +168,9 @@ class SubtypeClassifierCombination(Aggregator):
         for _ in range(max(int(self.n_restarts), 1) if m > 1 else 1):
             split = rng.dirichlet(np.ones(m), (n_tasks, k)) if rng is not None else 1.0
             history: list[float] = []
-            q, tau = self._run(enc, self._clamp(start[:, :, None] * split, enc), row_prior, history)
+            q = (start[:, :, None] * split).reshape(n_tasks, k * m)
+            q = self._clamp(q, np.arange(k * m), m, enc).reshape(n_tasks, k, m)
+            q, tau = self._run(enc, q, row_prior, history)
             evidence = subtype_evidence(enc, q, row_prior, self.subtype_prior / m, self.class_alpha)
             if best is None or evidence > best[0]:
                 best = (evidence, q, tau, history)
@@ -204,121 +197,140 @@ class SubtypeClassifierCombination(Aggregator):
         n_tasks, n_workers, k = enc.shape
         m = q.shape[2]
         pair = enc.worker_idx * k + enc.label_idx
-        flat = q.reshape(n_tasks, k * m)
         # (class, subtype) states still in use. Under the sparse Dirichlet on subtype weights an
         # unneeded subtype's mass decays geometrically to nothing within a few updates; once it
         # holds less than PRUNE_MASS of an item it is dropped from the per-answer work (most
         # classes keep one to three of the ten subtypes, so a fit costs a few times DS's).
+        # The posteriors are held over the active states only, (n, len(active)), so no update
+        # or extrapolation touches a dropped column; ``dropped`` keeps the mass an array had on
+        # the states dropped since it was made, which the next update from it still counts in
+        # the class and subtype weights (as the full-width arrays did).
         active = np.arange(k * m)
+        flat = np.ascontiguousarray(q.reshape(n_tasks, k * m))
         groups = (
             Grouping(pair, enc.task_idx, n_workers * k),
             Grouping(enc.task_idx, pair, n_tasks),
         )
         budget = max(self.n_iter, 1)
+        nothing = np.zeros(k * m)
 
-        def update(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-            new, tau, value = self._update(enc, flat, active, row_prior, m, groups)
+        def update(part: np.ndarray, dropped: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+            new, tau, value = self._update(enc, part, active, dropped, row_prior, m, groups)
             history.append(value)
             return new, tau, value
+
+        def prune(*parts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+            """Drop the states ``parts[0]`` no longer holds; return their mass in it and the
+            parts over the states kept."""
+            nonlocal active
+            keep = self._prune(parts[0], active, m)
+            dropped = np.zeros(k * m)
+            if keep.all():
+                return dropped, list(parts)
+            dropped[active[~keep]] = parts[0][:, ~keep].sum(axis=0)
+            active = active[keep]
+            return dropped, [np.ascontiguousarray(p[:, keep]) for p in parts]
 
         def converged(a: float, b: float) -> bool:
             return abs(a - b) <= self.tol * abs(a)
 
-        flat, tau, value = update(flat)
+        flat, tau, value = update(flat, nothing)
         while len(history) < budget and not self.accelerate:
             if len(history) > 1 and converged(history[-2], value):
                 break
-            active = self._prune(flat, active, m)
-            flat, tau, value = update(flat)
+            dropped, (flat,) = prune(flat)
+            flat, tau, value = update(flat, dropped)
         while len(history) < budget and self.accelerate:
-            active = self._prune(flat, active, m)
-            q1, tau1, v1 = update(flat)
+            dropped, (flat,) = prune(flat)
+            q1, tau1, v1 = update(flat, dropped)
             if converged(value, v1) or len(history) >= budget:
                 flat, tau = q1, tau1
                 break
-            active = self._prune(q1, active, m)
-            q2, tau2, v2 = update(q1)
+            dropped, (q1, flat) = prune(q1, flat)
+            q2, tau2, v2 = update(q1, dropped)
             if converged(v1, v2) or len(history) >= budget:
                 flat, tau = q2, tau2
                 break
-            r = q1[:, active] - flat[:, active]
-            v = q2[:, active] - 2.0 * q1[:, active] + flat[:, active]
+            r = q1 - flat
+            v = q2 - 2.0 * q1 + flat
             size_r, size_v = float(np.sqrt(np.sum(r * r))), float(np.sqrt(np.sum(v * v)))
             step = -size_r / size_v if size_v > 0 else -1.0
             if step >= -1.0:  # no faster than plain updates: take them
                 flat, tau, value = q2, tau2, v2
                 continue
-            jumped = np.zeros_like(flat)
-            jumped[:, active] = np.clip(flat[:, active] - 2.0 * step * r + step * step * v, 0, None)
+            jumped = np.clip(flat - 2.0 * step * r + step * step * v, 0, None)
             total = jumped.sum(axis=1, keepdims=True)
             jumped = np.where(total > 0, jumped / np.where(total > 0, total, 1.0), q2)
-            jumped = self._clamp(jumped.reshape(n_tasks, k, m), enc).reshape(n_tasks, k * m)
-            q3, tau3, v3 = update(jumped)
+            q3, tau3, v3 = update(self._clamp(jumped, active, m, enc), nothing)
             if v3 <= v2:
                 flat, tau, value = q3, tau3, v3
             else:
                 flat, tau, value = q2, tau2, v2
-        return flat.reshape(n_tasks, k, m), tau
+        full = np.zeros((n_tasks, k * m))
+        full[:, active] = flat
+        return full.reshape(n_tasks, k, m), tau
 
     def _update(
         self,
         enc: Encoded,
-        flat: np.ndarray,
+        part: np.ndarray,
         active: np.ndarray,
+        dropped: np.ndarray,
         row_prior: np.ndarray,
         m: int,
         groups: tuple[Grouping, Grouping],
     ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Return one mean-field update of ``flat`` (n, K*M), the class pseudo-counts, the loss."""
-        n_tasks, n_workers, k = enc.shape
+        """Return one mean-field update of ``part`` (n, active states), the class pseudo-counts
+        and the loss; ``dropped`` (K*M) is the mass ``part`` had on states since dropped."""
+        _, n_workers, k = enc.shape
         by_pair, by_task = groups
-        state_class = active // m
-        part = flat[:, active]
-        # Expected counts by (worker, given label) -> (worker, state, given).
-        counts = by_pair.sums(part)
-        counts = counts.reshape(n_workers, k, len(active)).transpose(0, 2, 1)
-        post = counts + row_prior[state_class][None, :, :]
-        log_v = digamma(post) - digamma(post.sum(axis=-1, keepdims=True))
-        mass = flat.sum(axis=0).reshape(k, m)
+        width = len(active)
+        # Expected counts by (worker, given label) and state, and their Dirichlet posteriors,
+        # normalized over the given label (axis 1).
+        counts = by_pair.sums(part).reshape(n_workers, k, width)
+        post = counts + row_prior[active // m].T[None, :, :]
+        log_v = digamma(post) - digamma(post.sum(axis=1, keepdims=True))
+        mass = dropped.copy()
+        mass[active] += part.sum(axis=0)
+        mass = mass.reshape(k, m)
         tau = self.class_alpha + mass.sum(axis=1)
         nu = self.subtype_prior / m + mass
         log_prior = (digamma(tau) - digamma(tau.sum()))[:, None] + (
             digamma(nu) - digamma(nu.sum(axis=1, keepdims=True))
         )
-        # Rows by (worker, given label), one gather per answer, summed by task.
-        rows = log_v.transpose(0, 2, 1).reshape(n_workers * k, len(active))
-        score = by_task.sums(rows) + log_prior.ravel()[active]
-        part, log_norm = log_normalize(score)
-        new = np.zeros((n_tasks, k * m))
-        new[:, active] = part
-        new = self._clamp(new.reshape(n_tasks, k, m), enc).reshape(n_tasks, k * m)
+        # Rows by (worker, given label), summed by task.
+        score = by_task.sums(log_v.reshape(n_workers * k, width)) + log_prior.ravel()[active]
+        new, log_norm = log_normalize(score)
+        new = self._clamp(new, active, m, enc)
         return new, tau, -float(log_norm.sum()) / len(enc.task_idx)
 
     @staticmethod
-    def _prune(flat: np.ndarray, active: np.ndarray, m: int) -> np.ndarray:
-        """Return ``active`` less the states holding under PRUNE_MASS items' mass (every class
-        keeps its largest)."""
+    def _prune(part: np.ndarray, active: np.ndarray, m: int) -> np.ndarray:
+        """Return the mask of the ``active`` states holding PRUNE_MASS items' mass or more in
+        ``part`` (every class keeps its largest)."""
         state_class = active // m
-        held = flat[:, active].sum(axis=0)
+        held = part.sum(axis=0)
         keep = held >= PRUNE_MASS
         for c in np.unique(state_class):
             mine = state_class == c
             if not keep[mine].any():
                 keep[np.flatnonzero(mine)[np.argmax(held[mine])]] = True
-        return active[keep]
+        return keep
 
     @staticmethod
-    def _clamp(q: np.ndarray, enc: Encoded) -> np.ndarray:
-        """Keep gold tasks' mass on their class only (subtypes renormalized), in place."""
+    def _clamp(part: np.ndarray, active: np.ndarray, m: int, enc: Encoded) -> np.ndarray:
+        """Keep gold tasks' mass on their class's states only (renormalized), in place.
+
+        ``part`` is (n, len(active)); a gold task with no mass left on its class gets an even
+        share on each of that class's active states."""
         rows = np.flatnonzero(enc.gold_idx >= 0)
         if len(rows):
-            keep = np.zeros_like(q[rows])
-            keep[np.arange(len(rows)), enc.gold_idx[rows]] = q[rows, enc.gold_idx[rows]]
-            total = keep.sum(axis=(1, 2), keepdims=True)
-            uniform = np.zeros_like(keep)
-            uniform[np.arange(len(rows)), enc.gold_idx[rows]] = 1.0 / q.shape[2]
-            q[rows] = np.where(total > 0, keep / np.where(total > 0, total, 1.0), uniform)
-        return q
+            mine = (active // m)[None, :] == enc.gold_idx[rows][:, None]
+            keep = np.where(mine, part[rows], 0.0)
+            total = keep.sum(axis=1, keepdims=True)
+            uniform = mine / mine.sum(axis=1, keepdims=True)
+            part[rows] = np.where(total > 0, keep / np.where(total > 0, total, 1.0), uniform)
+        return part
 
     def _empty(self, enc: Encoded) -> None:
         self.evidence_ = 0.0
