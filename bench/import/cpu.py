@@ -28,8 +28,8 @@ def measure(folder: Path, photos: int) -> dict[str, float]:
     """Return the CPU milliseconds per photo of each stage (runs in the build's process)."""
     import inspect
 
-    from crowdgate.committee.features import extract_features
     from crowdgate.config import Settings
+    from crowdgate.features import extract_features
     from crowdgate.ingestion.images import make_variants, normalize_image
 
     settings = Settings()

@@ -92,7 +92,7 @@ def import_path(
     embeddings
         Feature vectors keyed by file name (the name inside the source, else its basename);
         when given, every file must have one of the same length, shape ``(d,)``. Otherwise
-        ``crowdgate.committee.features.extract_features`` is used if it is installed.
+        ``crowdgate.features.extract_features`` is used if it is installed.
     workers
         Threads preparing files when ``processes`` is 1 (Pillow's decoders and resampling
         release the GIL, the rest does not); default: CPU count, at most 4.
@@ -301,7 +301,7 @@ def _check_dimension(
         new = None if first is None else int(np.shape(first)[-1])
         source = "the embeddings file's vectors"
     elif extract is not None:
-        from ..committee.features import FEATURE_DIM
+        from ..features import FEATURE_DIM
 
         new, source = FEATURE_DIM, "the built-in features"
     else:
@@ -317,9 +317,9 @@ def _check_dimension(
 
 def _feature_extractor() -> FeatureFn | None:
     try:
-        from ..committee.features import extract_features
+        from ..features import extract_features
     except ModuleNotFoundError as exc:
-        if exc.name in ("crowdgate.committee", "crowdgate.committee.features"):
+        if exc.name == "crowdgate.features":
             return None
         raise
     except ImportError:
