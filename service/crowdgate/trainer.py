@@ -29,6 +29,7 @@ from .committee import (
     score_pool,
     select_batch,
 )
+from .config import Settings
 from .errors import Conflict
 from .models import Project
 from .store import Store
@@ -75,10 +76,13 @@ def retrain(
     random_state: int | None = None,
     progress: Callable[[str], None] | None = None,
     renew: Callable[[], None] | None = None,
+    settings: Settings | None = None,
 ) -> dict:
     """Fit the committee on gold and settled items, rescore the open pool, refill the queues.
 
-    ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock.
+    ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock. Queued items
+    without grid tiles get them first (``ingestion/tiles.py``), keyed by ``settings``' secret
+    (default: the deployment's, ``Settings.from_env``).
     Returns the model record stored with :meth:`Store.put_model`, including ``version``.
     """
 
@@ -122,6 +126,8 @@ def retrain(
             else np.zeros(0, int)
         )
         ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(picks)]
+        step("tiles")
+        metrics["tiles_made"] = _tile(store, project, [i for i, _ in ranked], settings)
         for label in project.labels:
             store.set_queue(project.id, label, ranked)
         metrics.update(mode="cold-start")
@@ -136,9 +142,16 @@ def retrain(
         )
         step("queues")
         said = open_progress(store, project, pool.open_ids, scored)
+        queues = {}
         for label in project.labels:
             order = label_queue(project, pool, scored, said, label, query, seed)
-            ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)]
+            queues[label] = [
+                (pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)
+            ]
+        step("tiles")
+        queued = list(dict.fromkeys(i for ranked in queues.values() for i, _ in ranked))
+        metrics["tiles_made"] = _tile(store, project, queued, settings)
+        for label, ranked in queues.items():
             store.set_queue(project.id, label, ranked)
         metrics.update(
             mode="committee",
@@ -284,6 +297,15 @@ def label_queue(
     return np.concatenate([first, rest]).astype(np.intp)
 
 
+def _tile(store: Store, project: Project, ids: list[str], settings: Settings | None) -> int:
+    """Give the queued items that have no grid tiles theirs; return how many were made."""
+    from .ingestion.tiles import make_tiles
+
+    if not store.tiles_deferred(project.id):
+        return 0
+    return make_tiles(store, project.id, ids, settings or Settings.from_env())
+
+
 def _quality(committee: Committee, pool: Pool, seed: int) -> dict[str, float | None]:
     """Cross-validated accuracy on gold and agreement with crowd consensus."""
     from sklearn.base import clone
@@ -318,14 +340,16 @@ def due(store: Store, project: Project, every_labels: int, every_s: float) -> bo
     return grown >= every_labels or (time.time() - last["created_at"] >= every_s and grown > 0)
 
 
-def run_once(store: Store, every_labels: int, every_s: float) -> list[int]:
+def run_once(
+    store: Store, every_labels: int, every_s: float, settings: Settings | None = None
+) -> list[int]:
     """Retrain every due project whose lock this process gets; return the new versions."""
     done = []
     for project in store.list_projects():
         try:
             with hold_lock(store, project.id) as renew:
                 if due(store, project, every_labels, every_s):
-                    record = retrain(store, project, renew=renew)
+                    record = retrain(store, project, renew=renew, settings=settings)
                     log.info("retrained %s: model %s", project.id, record["version"])
                     done.append(record["version"])
         except LockHeld:
@@ -339,13 +363,14 @@ def run_forever(
     every_s: float,
     poll_s: float,
     stop: Callable[[], bool] = lambda: False,
+    settings: Settings | None = None,
 ) -> None:
     """Poll for due projects until ``stop()``; store errors are logged and retried."""
     from .errors import StoreError
 
     while not stop():
         try:
-            run_once(store, every_labels, every_s)
+            run_once(store, every_labels, every_s, settings)
         except StoreError as exc:
             log.warning("trainer: store unavailable, retrying: %s", exc.message)
         time.sleep(poll_s)

@@ -15,7 +15,7 @@ from ..config import ConfigError
 from ..errors import NotFound
 from .common import data_dir_option, json_option, load_settings, store_for
 
-STEPS = ["consensus", "gold pool", "load", "fit", "score", "queues", "done"]
+STEPS = ["consensus", "gold pool", "load", "fit", "score", "queues", "tiles", "done"]
 
 
 @click.command("worker")
@@ -36,7 +36,9 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     lower_priority(settings.worker_nice)
     store = store_for(settings)
     if once:
-        versions = trainer.run_once(store, settings.retrain_every_labels, settings.retrain_every_s)
+        versions = trainer.run_once(
+            store, settings.retrain_every_labels, settings.retrain_every_s, settings
+        )
         click.echo(f"retrained {len(versions)} project(s)")
         return
     stopping = []
@@ -49,6 +51,7 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
             settings.retrain_every_s,
             settings.worker_poll_s,
             stop=lambda: bool(stopping) or _orphaned(parent_pid),
+            settings=settings,
         )
 
 
@@ -77,7 +80,8 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
 
     from .. import trainer
 
-    store = store_for(load_settings(data_dir))
+    settings = load_settings(data_dir)
+    store = store_for(settings)
     project = store.get_project(project_id)
     if project is None:
         raise NotFound(f"Project {project_id!r} does not exist.", code="unknown-project")
@@ -92,7 +96,9 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
             bar.set_postfix_str(name)
             bar.update(1)
 
-        record = trainer.retrain(store, project, random_state=seed, progress=step, renew=renew)
+        record = trainer.retrain(
+            store, project, random_state=seed, progress=step, renew=renew, settings=settings
+        )
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:

@@ -16,7 +16,7 @@ from . import decoys as _decoys
 from .base import ItemEntry, ItemPage
 from .sqlite_blobs import SqliteBlobs
 from .sqlite_conn import ITEM_COLS
-from .sqlite_schema import OPEN_POOL, pool_of
+from .sqlite_schema import OPEN_POOL, TILED_POOL, pool_of
 
 
 class SqliteItems(SqliteBlobs):
@@ -118,6 +118,8 @@ class SqliteItems(SqliteBlobs):
                 (item.project, item.id, vec),
             )
         self._pool_add(db, item.project, pool_of(item.state, item.known_label), item.id)
+        if item.state == UNLABELED and item.variants:
+            self._pool_add(db, item.project, TILED_POOL, item.id)
         counts = {f"state:{item.state}": 1, **counters.settled_counts(item)}
         if item.state == GOLD and item.known_label is not None:
             counts[f"gold:{item.known_label}"] = 1
@@ -253,7 +255,32 @@ class SqliteItems(SqliteBlobs):
         }
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
-        return self._sample(project_id, OPEN_POOL, n)
+        if n <= 0 or not self.tiles_deferred(project_id):
+            return self._sample(project_id, OPEN_POOL, n)
+        # twice as many as asked: the tiled pool keeps items that have left the open state
+        # until a draw finds them (dropped here), rather than every state change tracking it
+        drawn = self._sample(project_id, TILED_POOL, 2 * n)
+        if not drawn:
+            return []
+        marks = ",".join("?" * len(drawn))
+        still = {
+            r[0]
+            for r in self._q(
+                f"SELECT id FROM items WHERE project=? AND state=? AND id IN ({marks})",
+                (project_id, UNLABELED, *drawn),
+            )
+        }
+        if gone := [i for i in drawn if i not in still]:
+            with self._tx() as db:
+                for item_id in gone:
+                    self._pool_remove(db, project_id, TILED_POOL, item_id)
+        return [i for i in drawn if i in still][:n]
+
+    def tiles_deferred(self, project_id: str) -> bool:
+        rows = self._q(
+            "SELECT 1 FROM stats WHERE project=? AND name=?", (project_id, counters.TILES_KEY)
+        )
+        return bool(rows)
 
     def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
         with self._tx() as db:
