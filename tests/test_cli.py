@@ -27,6 +27,7 @@ def run(backend, request, tmp_path):
         assert result.exit_code == code, result.output
         return result
 
+    invoke.env = env
     return invoke
 
 
@@ -74,6 +75,38 @@ def test_import_reports_each_refused_file_and_counts(run, tmp_path):
     report = json.loads(run("import", "shapes", str(folder), "--json").stdout)
     assert report["added"] == 0 and report["duplicates"] == 3
     run("import", "shapes", str(folder), "--strict", code=1)
+
+
+def test_import_with_an_embeddings_file_stores_its_vectors(run, tmp_path, monkeypatch):
+    # the command once imported load_embeddings from the wrong module and failed on any file
+    import numpy as np
+
+    from crowdgate.cli.common import load_settings, store_for
+
+    run("project", "create", "shapes", "--labels", "circle,square")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = ["a.png", "b.png", "c.png"]
+    for n, name in enumerate(names):
+        (folder / name).write_bytes(shape_png("circle" if n % 2 else "square", n))
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.savez(tmp_path / "vec.npz", names=np.array(names), vectors=vectors)
+    report = json.loads(
+        run(
+            "import", "shapes", str(folder), "--embeddings", str(tmp_path / "vec.npz"), "--json"
+        ).stdout
+    )
+    assert report["added"] == 3 and report["rejected"] == 0
+    for key, value in run.env.items():
+        monkeypatch.setenv(key, value)
+    store = store_for(load_settings(None))
+    try:
+        items = {i.filename: i.id for i in store.list_items("shapes", limit=10)}
+        stored = store.get_features("shapes", list(items.values()))
+        for row, name in enumerate(names):
+            assert np.array_equal(stored[items[name]], vectors[row])
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(

@@ -257,3 +257,17 @@ def test_npz_with_mismatched_lengths_is_refused(tmp_path):
     np.savez(path, names=np.array(["a.jpg"]), vectors=np.zeros((2, 3)))
     with pytest.raises(EmbeddingsError, match="same n"):
         load_embeddings(path)
+
+
+def test_the_import_workers_modules_load_no_scikit_learn_or_scipy():
+    # an import's worker processes load these two; scikit-learn and SciPy would cost each
+    # worker a second of start-up and tens of MiB (they load with crowdgate.committee)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crowdgate.ingestion.prepare, crowdgate.features; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -28,14 +28,20 @@ def measure(folder: Path, photos: int) -> dict[str, float]:
     """Return the CPU milliseconds per photo of each stage (runs in the build's process)."""
     import inspect
 
-    from crowdgate.committee.features import extract_features
     from crowdgate.config import Settings
+    from crowdgate.features import extract_features
     from crowdgate.ingestion.images import make_variants, normalize_image
 
     settings = Settings()
     # what a new project's import makes: JPEG tiles where the build has them
     accepts = inspect.signature(make_variants).parameters
     options = {"fmt": "jpeg"} if "fmt" in accepts else {}
+    # and JPEG thumbnails where the build makes them (projects whose tiles are deferred)
+    thumb = (
+        {"thumb_format": "jpeg"}
+        if "thumb_format" in inspect.signature(normalize_image).parameters
+        else {}
+    )
     files = sorted(folder.rglob("*.jpg"))[:photos]
     datas = [f.read_bytes() for f in files]
     spent = {"normalize": 0.0, "variants": 0.0, "features": 0.0}
@@ -47,6 +53,7 @@ def measure(folder: Path, photos: int) -> dict[str, float]:
             max_side_px=settings.max_side_px,
             thumb_px=settings.thumb_px,
             max_file_bytes=settings.max_file_bytes,
+            **thumb,
         )
         t1 = time.process_time()
         if "base" in accepts:  # the build shares one shrink with the thumbnail

@@ -257,8 +257,9 @@ def main() -> None:
             "",
             f"Whole `crowdgate import` of generated {opts.photo_size} JPEG crops of "
             "scikit-learn's sample photos into a fresh SQLite data directory (decode, normalize, "
-            "thumbnail, the "
-            f"default 16 tile variants, features, store writes); {os.cpu_count()} cores shared "
+            "thumbnail, features, store writes; the default 16 tile variants for every item "
+            "before tiles were deferred, for the gold and the first 240 open items after); "
+            f"{os.cpu_count()} cores shared "
             "with other work. Baseline: `--jobs 1` (threads in one process); as-was: the code "
             "of `--baseline-tree` with the same processes.",
             "",

@@ -89,7 +89,7 @@ def entries(pid: str, n: int, with_features: bool) -> Iterator[tuple]:
     """Yield ``n`` new items of project ``pid`` as ``Store.put_items`` takes them."""
     import numpy as np
 
-    from crowdgate.committee.features import FEATURE_DIM
+    from crowdgate.features import FEATURE_DIM
     from crowdgate.models import GOLD, SETTLED, UNLABELED, Item
 
     tiles = thumbs()

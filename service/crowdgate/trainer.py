@@ -29,7 +29,7 @@ from .committee import (
     score_pool,
     select_batch,
 )
-from .config import SCORE_CAP, TRAIN_CAP
+from .config import SCORE_CAP, TRAIN_CAP, Settings
 from .errors import Conflict
 from .models import Project, Vote
 from .store import Store
@@ -87,12 +87,15 @@ def retrain(
     progress: Callable[[str], None] | None = None,
     renew: Callable[[], None] | None = None,
     caps: Caps | None = None,
+    settings: Settings | None = None,
 ) -> dict:
     """Fit the committee on gold and settled items, rescore the open pool, refill the queues.
 
     ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock. ``caps``
     bound the rows fit on and scored (:class:`Caps`, default: its defaults), so a pass on a
     million items costs what one on the caps does, bar reading the items' states once.
+    Queued items without grid tiles get them first (``ingestion/tiles.py``), keyed by
+    ``settings``' secret (default: the deployment's, ``Settings.from_env``).
     Returns the model record stored with :meth:`Store.put_model`, including ``version``.
     """
 
@@ -150,6 +153,8 @@ def retrain(
             else np.zeros(0, int)
         )
         ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(picks)]
+        step("tiles")
+        metrics["tiles_made"] = _tile(store, project, [i for i, _ in ranked], settings)
         for label in project.labels:
             store.set_queue(project.id, label, ranked)
         metrics.update(mode="cold-start")
@@ -164,9 +169,16 @@ def retrain(
         )
         step("queues")
         said = open_progress(store, project, pool.open_ids, scored, votes)
+        queues = {}
         for label in project.labels:
             order = label_queue(project, pool, scored, said, label, query, seed)
-            ranked = [(pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)]
+            queues[label] = [
+                (pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)
+            ]
+        step("tiles")
+        queued = list(dict.fromkeys(i for ranked in queues.values() for i, _ in ranked))
+        metrics["tiles_made"] = _tile(store, project, queued, settings)
+        for label, ranked in queues.items():
             store.set_queue(project.id, label, ranked)
         metrics.update(
             mode="committee",
@@ -329,6 +341,15 @@ def label_queue(
     return np.concatenate([first, rest]).astype(np.intp)
 
 
+def _tile(store: Store, project: Project, ids: list[str], settings: Settings | None) -> int:
+    """Give the queued items that have no grid tiles theirs; return how many were made."""
+    from .ingestion.tiles import make_tiles
+
+    if not store.tiles_deferred(project.id):
+        return 0
+    return make_tiles(store, project.id, ids, settings or Settings.from_env())
+
+
 def _quality(committee: Committee, pool: Pool, seed: int) -> dict[str, float | None]:
     """Cross-validated accuracy on gold and agreement with crowd consensus."""
     from sklearn.base import clone
@@ -364,7 +385,11 @@ def due(store: Store, project: Project, every_labels: int, every_s: float) -> bo
 
 
 def run_once(
-    store: Store, every_labels: int, every_s: float, caps: Caps | None = None
+    store: Store,
+    every_labels: int,
+    every_s: float,
+    caps: Caps | None = None,
+    settings: Settings | None = None,
 ) -> list[int]:
     """Retrain every due project whose lock this process gets; return the new versions."""
     done = []
@@ -372,7 +397,7 @@ def run_once(
         try:
             with hold_lock(store, project.id) as renew:
                 if due(store, project, every_labels, every_s):
-                    record = retrain(store, project, renew=renew, caps=caps)
+                    record = retrain(store, project, renew=renew, caps=caps, settings=settings)
                     log.info("retrained %s: model %s", project.id, record["version"])
                     done.append(record["version"])
         except LockHeld:
@@ -387,13 +412,14 @@ def run_forever(
     poll_s: float,
     stop: Callable[[], bool] = lambda: False,
     caps: Caps | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Poll for due projects until ``stop()``; store errors are logged and retried."""
     from .errors import StoreError
 
     while not stop():
         try:
-            run_once(store, every_labels, every_s, caps)
+            run_once(store, every_labels, every_s, caps, settings)
         except StoreError as exc:
             log.warning("trainer: store unavailable, retrying: %s", exc.message)
         time.sleep(poll_s)

@@ -67,7 +67,7 @@ def project_list(data_dir: Path | None, as_json: bool) -> None:
     "--embeddings",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Vectors keyed by file name (.npy/.npz, .csv or .jsonl).",
+    help="Vectors keyed by file name (.npz, .csv or .jsonl).",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 if any file was refused.")
 @click.option(
@@ -116,7 +116,7 @@ def import_command(
         )
     vectors = None
     if embeddings is not None:
-        from ..committee.features import load_embeddings
+        from ..committee.embeddings import load_embeddings
 
         vectors = load_embeddings(embeddings)
     checkpoint = checkpoint_path(settings.data_dir / "imports", project_id, path)

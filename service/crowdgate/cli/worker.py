@@ -15,7 +15,7 @@ from ..config import ConfigError
 from ..errors import NotFound
 from .common import data_dir_option, json_option, load_settings, store_for
 
-STEPS = ["consensus", "gold pool", "load", "fit", "score", "queues", "done"]
+STEPS = ["consensus", "gold pool", "load", "fit", "score", "queues", "tiles", "done"]
 
 
 @click.command("worker")
@@ -38,7 +38,7 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     caps = trainer.Caps(settings.train_cap, settings.score_cap)
     if once:
         versions = trainer.run_once(
-            store, settings.retrain_every_labels, settings.retrain_every_s, caps
+            store, settings.retrain_every_labels, settings.retrain_every_s, caps, settings
         )
         click.echo(f"retrained {len(versions)} project(s)")
         return
@@ -53,6 +53,7 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
             settings.worker_poll_s,
             stop=lambda: bool(stopping) or _orphaned(parent_pid),
             caps=caps,
+            settings=settings,
         )
 
 
@@ -104,6 +105,7 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
             progress=step,
             renew=renew,
             caps=trainer.Caps(settings.train_cap, settings.score_cap),
+            settings=settings,
         )
     if as_json:
         click.echo(json.dumps(record, indent=2))

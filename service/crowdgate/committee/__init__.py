@@ -3,6 +3,7 @@
 Pure NumPy / scikit-learn / Pillow; no store, no web. See ``docs/committee.md``.
 """
 
+from ..features import FEATURE_DIM, extract_features, extract_features_batch
 from .committee import Committee, NotEnoughLabels, default_members
 from .disagreement import (
     MEASURES,
@@ -16,7 +17,6 @@ from .disagreement import (
     vote_entropy,
 )
 from .embeddings import EMBEDDING_SUFFIXES, EmbeddingsError, check_embeddings, load_embeddings
-from .features import FEATURE_DIM, extract_features, extract_features_batch
 from .selection import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MEASURE,

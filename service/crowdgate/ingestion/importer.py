@@ -20,10 +20,12 @@ from ..config import Settings
 from ..errors import ImportRejected
 from ..models import Project
 from ..store.base import Store, variant_kind
+from ..store.counters import TILES_KEY
 from ._files import Entry, Rejection, Skipped
 from .prepare import Job, Prepared, init_worker, prepare_entry, prepare_in_worker
 from .resume import Checkpoint
 from .sources import count_source, iter_source
+from .tiles import COLD_START_TILES
 
 __all__ = ["ImportReport", "import_path"]
 
@@ -92,7 +94,7 @@ def import_path(
     embeddings
         Feature vectors keyed by file name (the name inside the source, else its basename);
         when given, every file must have one of the same length, shape ``(d,)``. Otherwise
-        ``crowdgate.committee.features.extract_features`` is used if it is installed.
+        ``crowdgate.features.extract_features`` is used if it is installed.
     workers
         Threads preparing files when ``processes`` is 1 (Pillow's decoders and resampling
         release the GIL, the rest does not); default: CPU count, at most 4.
@@ -122,13 +124,21 @@ def import_path(
     _check_dimension(store, project, embeddings, extract)
     tick = _progress_ticker(progress, path)
     vectors = _EmbeddingTable(embeddings) if embeddings is not None else None
+    deferred = store.tiles_deferred(project.id)
+    if not deferred and not any(store.count_items(project.id).values()):
+        # a project's first import: tiles are made when first needed from now on (tiles.py)
+        store.incr_stats(project.id, **{TILES_KEY: 1})
+        deferred = True
     job = Job(
         project=project,
         settings=settings,
         extract=extract,
         clock=clock,
         tile_format=tile_format_of(store, project.id),
+        thumb_format="jpeg" if deferred else "webp",
     )
+    # the open items whose tiles are made now (tiles.py): the first of a new project's
+    tile_budget = [COLD_START_TILES - store.count_items(project.id)["unlabeled"]]
     state = Checkpoint.open(Path(checkpoint), project.id, path) if checkpoint else None
     skip = state.done if state is not None else 0
     source = iter_source(path, max_file_bytes=settings.max_file_bytes, skip=skip)
@@ -137,13 +147,20 @@ def import_path(
         _skip(source, state, tick)
         report.resumed = state.done
 
-    def with_features(entry: Entry | Rejection) -> tuple[Entry | Rejection, np.ndarray | None]:
-        if isinstance(entry, Rejection) or vectors is None:
-            return entry, None
+    def with_features(
+        entry: Entry | Rejection,
+    ) -> tuple[Entry | Rejection, np.ndarray | None, bool]:
+        if isinstance(entry, Rejection):
+            return entry, None, False
+        tiles = not deferred or entry.label is not None or tile_budget[0] > 0
+        if deferred and entry.label is None:
+            tile_budget[0] -= 1
+        if vectors is None:
+            return entry, None, tiles
         try:
-            return entry, vectors.lookup(entry.name)
+            return entry, vectors.lookup(entry.name), tiles
         except ImportRejected as exc:
-            return Rejection(entry.name, exc.reason, exc.message), None
+            return Rejection(entry.name, exc.reason, exc.message), None, False
 
     pool, fn, window = _executor(job, processes, workers)
     finished = False
@@ -194,7 +211,11 @@ def tile_format_of(store: Store, project_id: str) -> str:
 
     JPEG tiles cost a tenth of WebP's encoding (docs/operations.md); projects imported before
     keep WebP, so a tile's format never tells an older item (say, the gold) from a newer one.
+    Projects whose tiles are deferred were created after JPEG tiles came: always JPEG (their
+    first item may have no tile yet).
     """
+    if store.tiles_deferred(project_id):
+        return "jpeg"
     first = store.page_items(project_id, limit=1).items
     if not first:
         return "jpeg"
@@ -301,7 +322,7 @@ def _check_dimension(
         new = None if first is None else int(np.shape(first)[-1])
         source = "the embeddings file's vectors"
     elif extract is not None:
-        from ..committee.features import FEATURE_DIM
+        from ..features import FEATURE_DIM
 
         new, source = FEATURE_DIM, "the built-in features"
     else:
@@ -317,9 +338,9 @@ def _check_dimension(
 
 def _feature_extractor() -> FeatureFn | None:
     try:
-        from ..committee.features import extract_features
+        from ..features import extract_features
     except ModuleNotFoundError as exc:
-        if exc.name in ("crowdgate.committee", "crowdgate.committee.features"):
+        if exc.name == "crowdgate.features":
             return None
         raise
     except ImportError:

@@ -8,7 +8,6 @@ need no store connection and the parent writes items in source order.
 
 from __future__ import annotations
 
-import hmac
 import signal
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +18,10 @@ from ..clock import Clock, system_clock
 from ..config import Settings
 from ..errors import ImportRejected
 from ..models import GOLD, UNLABELED, Item, Project
-from ..store.base import IMAGE, THUMB, variant_kind
+from ..store.base import IMAGE, THUMB
 from ._files import Entry, Rejection
-from .images import make_variants, normalize_image
+from .images import normalize_image
+from .tiles import item_tiles
 
 __all__ = ["Job", "Prepared", "prepare_entry"]
 
@@ -45,21 +45,24 @@ class Job:
     clock: Clock = system_clock
     #: the encoding of tile variants, "jpeg" or "webp" (one per project: importer.py)
     tile_format: str = "jpeg"
+    #: the encoding of thumbnails, "jpeg" (projects whose tiles are deferred) or "webp"
+    thumb_format: str = "webp"
 
 
 def prepare_entry(
-    job: Job, entry: Entry | Rejection, features: np.ndarray | None
+    job: Job, entry: Entry | Rejection, features: np.ndarray | None, tiles: bool = True
 ) -> Prepared | Rejection:
-    """Normalize one file and make its thumbnail, tile variants and features, or refuse it."""
+    """Normalize one file and make its thumbnail, features and (if ``tiles``) its grid
+    tiles, or refuse it."""
     if isinstance(entry, Rejection):  # refused by the source, before any decoding
         return entry
     try:
-        return _prepare(job, entry, features)
+        return _prepare(job, entry, features, tiles)
     except ImportRejected as exc:
         return Rejection(entry.name, exc.reason, exc.message)
 
 
-def _prepare(job: Job, entry: Entry, features: np.ndarray | None) -> Prepared:
+def _prepare(job: Job, entry: Entry, features: np.ndarray | None, tiles: bool) -> Prepared:
     settings, project = job.settings, job.project
     if entry.label is not None and entry.label not in project.labels:
         raise ImportRejected(
@@ -73,29 +76,20 @@ def _prepare(job: Job, entry: Entry, features: np.ndarray | None) -> Prepared:
         max_side_px=settings.max_side_px,
         thumb_px=settings.thumb_px,
         max_file_bytes=settings.max_file_bytes,
+        thumb_format=job.thumb_format,
     )
     if features is None and job.extract is not None:
         features = np.asarray(job.extract(norm.image), dtype=np.float32)
     gold = entry.label is not None
     blobs = {IMAGE: norm.data, THUMB: norm.thumb}
-    # Every item gets variants, not only gold: if only gold tiles were perturbed, a bot could
-    # tell gold from unlabeled tiles by their bytes and answer only the gold ones truthfully.
-    n_variants = settings.tile_variants
+    # Every served item gets variants, not only gold: if only gold tiles were perturbed, a
+    # bot could tell gold from unlabeled tiles by their bytes and answer only the gold ones
+    # truthfully. An open item imported without them is not served until it has them (tiles.py).
+    n_variants = settings.tile_variants if tiles or gold else 0
     if n_variants:
-        # Keyed by the deployment secret: reproducible here, but someone holding the original
-        # (say, a public dataset image) cannot precompute the served variant bytes.
-        mac = hmac.new(settings.secret_key.encode(), norm.sha256.encode(), "sha256")
-        seed = int.from_bytes(mac.digest()[:8], "big")
-        variants = make_variants(
-            norm.image,
-            n_variants,
-            seed,
-            size=settings.thumb_px,
-            fmt=job.tile_format,
-            base=norm.base,
+        blobs.update(
+            item_tiles(settings, norm.sha256, norm.image, fmt=job.tile_format, base=norm.base)
         )
-        for i, data in enumerate(variants):
-            blobs[variant_kind(i)] = data
     item = Item(
         project=project.id,
         id=norm.sha256,
@@ -125,8 +119,8 @@ def init_worker(job: Job) -> None:
 
 
 def prepare_in_worker(
-    entry: Entry | Rejection, features: np.ndarray | None
+    entry: Entry | Rejection, features: np.ndarray | None, tiles: bool = True
 ) -> Prepared | Rejection:
     """:func:`prepare_entry` with the job :func:`init_worker` kept (runs in a pool worker)."""
     assert _JOB is not None, "init_worker was not run in this process"
-    return prepare_entry(_JOB, entry, features)
+    return prepare_entry(_JOB, entry, features, tiles)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..committee import extract_features
 from ..config import Settings
+from ..features import extract_features
 from ..ingestion.images import normalize_image
 from . import digits
 

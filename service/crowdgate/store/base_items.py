@@ -123,7 +123,27 @@ class ItemStore(StoreCore):
 
     @abc.abstractmethod
     def sample_open(self, project_id: str, n: int) -> list[str]:
-        """Return up to ``n`` random unlabeled item ids, at a cost independent of pool size."""
+        """Return up to ``n`` random unlabeled item ids, at a cost independent of pool size.
+
+        In a project whose tiles are made when first needed (:meth:`tiles_deferred`), only
+        items whose tiles are made are drawn: an item shown as its plain thumbnail, where
+        gold is shown perturbed, would tell a bot which tiles are not gold.
+        """
+
+    def tiles_deferred(self, project_id: str) -> bool:
+        """Return whether the project makes an open item's grid tiles when it is first
+        queued rather than at import: set by the first import into an empty project since
+        (``counters.TILES_KEY``, via :meth:`incr_stats`); earlier projects make them all."""
+        return False
+
+    def untiled(self, project_id: str, item_ids: list[str]) -> list[str]:
+        """Return the given items whose grid tiles (``v0``...) are not made yet."""
+        return []
+
+    def add_tiles(self, project_id: str, item_id: str, tiles: dict[str, bytes]) -> bool:
+        """Give an item without tiles its ``v0``... blobs (an open one then may be drawn at
+        random); return False if it is gone or has them already."""
+        return False
 
     @abc.abstractmethod
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:

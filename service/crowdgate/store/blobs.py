@@ -89,6 +89,11 @@ def locate(text: str, kind: str) -> tuple[str, int, int] | None:
     return None
 
 
+def mime_of(data: bytes) -> str:
+    """Return the media type of a stored image blob: JPEG (newer thumbnails, tiles) or WebP."""
+    return "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/webp"
+
+
 def digest_of(data: bytes) -> str:
     """Return the content address of ``data`` (SHA-256, hex)."""
     return hashlib.sha256(data).hexdigest()

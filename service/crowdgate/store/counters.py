@@ -31,6 +31,9 @@ CONFIDENCE_BINS = 10
 #: the counter that marks a project's counters as complete, and its value now
 VERSION_KEY = "counters_version"
 VERSION = 1
+#: set (not counted) by the first import into an empty project since grid tiles are made
+#: when first needed: its random open draws come only from open items whose tiles are made
+TILES_KEY = "tiles_deferred"
 OPEN_VOTED = "open_voted"
 CLASS, SETTLED_DAY, CONFIDENCE, VOTES_DAY = "class:", "settled_day:", "confidence:", "votes_day:"
 #: the counters a backfill recomputes (and so first clears); challenge counters are kept

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from .base import IMAGE
-from .blobs import BlobStore, locate, open_blobs, pack, ref_text
+from .base import IMAGE, variant_kind
+from .blobs import BlobStore, locate, open_blobs, pack, parse_ref, ref_text
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,64 @@ class ItemBlobs:
             for n, data in zip(legacy, found, strict=True):
                 out[n] = data
         return out
+
+    # -- tiles made after import -----------------------------------------------------------
+    def _tile_record(self, project_id: str, item_id: str) -> tuple[str, str] | None:
+        """Return an item's ref text and item JSON as stored, or ``None`` if it is gone."""
+        raise NotImplementedError
+
+    def _swap_tiles(
+        self,
+        project_id: str,
+        item_id: str,
+        old: tuple[str, str],
+        ref: str,
+        data: str,
+        is_open: bool,
+    ) -> bool:
+        """Atomically set an item's ref and JSON if both are still ``old``; an open item joins
+        the pool of tiled open items. False if the item changed meanwhile."""
+        raise NotImplementedError
+
+    def untiled(self, project_id: str, item_ids: list[str]) -> list[str]:
+        """Return the given items whose grid tiles are not made yet (in one round trip).
+
+        Items whose blobs an earlier version kept inside the store all have their tiles.
+        """
+        if not item_ids:
+            return []
+        refs = self._blob_refs(project_id, item_ids)
+        first = variant_kind(0) + ":"
+        return [i for i in item_ids if i in refs and f" {first}" not in refs[i]]
+
+    def add_tiles(self, project_id: str, item_id: str, tiles: dict[str, bytes]) -> bool:
+        """Give an item its grid tiles (``v0``...): a new pack of its blobs and these, then
+        its ref and ``variants`` swapped in atomically; False if it is gone or has tiles.
+
+        The old pack stays until :meth:`gc_blobs` finds it unreferenced.
+        """
+        import json
+
+        for _ in range(3):
+            record = self._tile_record(project_id, item_id)
+            if record is None or not record[0]:
+                return False
+            ref = parse_ref(record[0])
+            if variant_kind(0) in ref.parts:
+                return False
+            blobs = {}
+            for kind, (offset, length) in ref.parts.items():
+                blob = self.blobs.read(ref.digest, offset, length, cache=False)
+                if blob is None:
+                    return False
+                blobs[kind] = blob
+            (new_ref,) = self._write_packs([{**blobs, **tiles}])
+            data = json.loads(record[1])
+            data["variants"] = len(tiles)
+            is_open = data.get("state") == "unlabeled"
+            if self._swap_tiles(project_id, item_id, record, new_ref, json.dumps(data), is_open):
+                return True
+        return False
 
     # -- migration and gc --------------------------------------------------------------------
     def migrate_blobs(

@@ -33,6 +33,7 @@ from .redis_scripts import (
     REDEEM,
     RELEASE,
     SAVE_SITE,
+    SWAP_TILES,
     TAKE_CHALLENGE,
     UPDATE_ITEM,
     limited,
@@ -85,6 +86,7 @@ class RedisBase(ItemBlobs, Store):
         self._update_item = self.r.register_script(UPDATE_ITEM)
         self._record_pass = self.r.register_script(RECORD_PASS)
         self._draw_grid = self.r.register_script(DRAW_GRID)
+        self._swap_tiles_script = self.r.register_script(SWAP_TILES)
         self._redeem = self.r.register_script(REDEEM)
         self._put_challenge = self.r.register_script(PUT_CHALLENGE)
         self._take_challenge = self.r.register_script(TAKE_CHALLENGE)

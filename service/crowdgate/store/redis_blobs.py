@@ -10,6 +10,9 @@ from .redis_base import G, RedisBase, _p
 
 #: the key naming this store's blob folder
 BLOB_URI = G + "blob_uri"
+#: a project's set of open items whose grid tiles are made (``counters.TILES_KEY``); it may
+#: hold items no longer open, which a draw drops
+TILED = "open"
 
 
 class RedisBlobs(RedisBase):
@@ -67,6 +70,24 @@ class RedisBlobs(RedisBase):
                 ]
                 if chunk:
                     yield chunk
+
+    def _tile_record(self, project_id: str, item_id: str) -> tuple[str, str] | None:
+        ref, data = self._call(self.r.hmget, _p(project_id) + "item:" + item_id, "blobs", "data")
+        return None if data is None else ((ref or b"").decode(), data.decode())
+
+    def _swap_tiles(
+        self,
+        project_id: str,
+        item_id: str,
+        old: tuple[str, str],
+        ref: str,
+        data: str,
+        is_open: bool,
+    ) -> bool:
+        p = _p(project_id)
+        keys = [p + "item:" + item_id, p + TILED]
+        args = [*old, ref, data, item_id, "1" if is_open else "0"]
+        return bool(self._call(self._swap_tiles_script, keys=keys, args=args))
 
     def _adopt(self, project_id: str, item_id: str, ref: str) -> bool:
         p = _p(project_id)

@@ -39,6 +39,7 @@ class RedisCounters(RedisBase):
             raw = self._call(self.r.hgetall, _p(project_id) + "stats")
             stats = {k.decode(): int(v) for k, v in raw.items()}
         stats.pop(counters.VERSION_KEY, None)
+        stats.pop(counters.TILES_KEY, None)
         return stats
 
     def _vote_times(self, project_id: str) -> Iterator[float]:

@@ -14,7 +14,7 @@ from . import counters
 from . import decoys as _decoys
 from .base import GridDraw, ItemEntry, ItemPage
 from .redis_base import G, _p
-from .redis_blobs import RedisBlobs
+from .redis_blobs import TILED, RedisBlobs
 
 #: items per PUT_ITEMS call (a batch of 1,000 is four calls, sent in one pipeline)
 PUT_CHUNK = 250
@@ -50,7 +50,10 @@ class RedisItems(RedisBlobs):
     def put_item(self, item: Item, blobs: dict[str, bytes], features: np.ndarray | None) -> bool:
         (ref,) = self._write_packs([blobs])
         self._give_decoy(item)
-        return bool(self._call(self._put_item, **self._put_call(item, ref, features)))
+        added = bool(self._call(self._put_item, **self._put_call(item, ref, features)))
+        if added and item.state == UNLABELED and item.variants:
+            self._call(self.r.zadd, _p(item.project) + TILED, {item.id: 0})
+        return added
 
     def put_batch(self, entries: list[ItemEntry]) -> list[bool]:
         if not entries:
@@ -81,6 +84,13 @@ class RedisItems(RedisBlobs):
         for (part, _), reply in zip(calls, replies, strict=True):
             for k, added in zip(part, reply, strict=True):
                 new[k] = bool(added)
+        tiled: dict[str, dict[str, int]] = {}
+        for (item, _, _), added in zip(entries, new, strict=True):
+            if added and item.state == UNLABELED and item.variants:
+                tiled.setdefault(item.project, {})[item.id] = 0
+        for project_id, members in tiled.items():
+            # its tiles are made: it may be drawn at random (one call per project and batch)
+            self._call(self.r.zadd, _p(project_id) + TILED, members)
         return new
 
     @classmethod
@@ -253,7 +263,7 @@ class RedisItems(RedisBlobs):
     ) -> GridDraw:
         p = _p(project_id)
         labels, decoy_labels = list(gold), list(decoys or {})
-        keys = [p + "queue:" + label, p + "state:" + UNLABELED]
+        keys = [p + "queue:" + label, p + "state:" + UNLABELED, p + TILED, p + "stats"]
         keys += [p + "gold:" + lab for lab in labels]
         keys += [p + _decoys.POOL_PREFIX + lab for lab in decoy_labels]
         args = [2 * top_k, top_k, n_open, *gold.values(), *(decoys or {}).values()]
@@ -270,8 +280,15 @@ class RedisItems(RedisBlobs):
         )
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
-        ids = self._call(self.r.zrandmember, _p(project_id) + "state:" + UNLABELED, n)
-        return [i.decode() for i in ids or []]
+        if n <= 0:
+            return []
+        p = _p(project_id)
+        keys = [p + "queue:", p + "state:" + UNLABELED, p + TILED, p + "stats"]
+        reply = self._call(self._draw_grid, keys=keys, args=[0, 0, n])
+        return [i.decode() for i in reply[1] or []]
+
+    def tiles_deferred(self, project_id: str) -> bool:
+        return bool(self._call(self.r.hexists, _p(project_id) + "stats", counters.TILES_KEY))
 
     def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
         p = _p(project_id)

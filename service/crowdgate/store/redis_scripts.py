@@ -196,6 +196,10 @@ return out
 # Returns {queue ids (still open, best first), open ids, ids of each gold zset then each decoy
 # zset...}.
 # Queue entries no longer open are dropped from the queue.
+# KEYS: queue, unlabeled state set, tiled open set, stats hash, gold sets..., decoy pools...
+# ARGV: queue scan, queue top, open items wanted, then one count per gold set and decoy pool.
+# A project with the stats flag TILES draws its random open items from the tiled open set,
+# dropping those no longer unlabeled (twice as many are drawn to spare some).
 DRAW_GRID = """
 local queue, stale = {}, {}
 local scan, top = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -210,12 +214,38 @@ if scan > 0 then
   if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
 end
 local out = {queue, {}}
-if tonumber(ARGV[3]) > 0 then out[2] = redis.call('ZRANDMEMBER', KEYS[2], ARGV[3]) end
-for i = 3, #KEYS do
-  out[i] = {}
-  if tonumber(ARGV[i + 1]) > 0 then out[i] = redis.call('ZRANDMEMBER', KEYS[i], ARGV[i + 1]) end
+local want = tonumber(ARGV[3])
+if want > 0 then
+  if redis.call('HEXISTS', KEYS[4], 'tiles_deferred') == 1 then
+    local got, gone = {}, {}
+    for _, id in ipairs(redis.call('ZRANDMEMBER', KEYS[3], 2 * want)) do
+      if not redis.call('ZSCORE', KEYS[2], id) then
+        gone[#gone + 1] = id
+      elseif #got < want then
+        got[#got + 1] = id
+      end
+    end
+    if #gone > 0 then redis.call('ZREM', KEYS[3], unpack(gone)) end
+    out[2] = got
+  else
+    out[2] = redis.call('ZRANDMEMBER', KEYS[2], want)
+  end
+end
+for i = 5, #KEYS do
+  out[i - 2] = {}
+  if tonumber(ARGV[i - 1]) > 0 then out[i - 2] = redis.call('ZRANDMEMBER', KEYS[i], ARGV[i - 1]) end
 end
 return out
+"""
+
+# KEYS: item hash, tiled open set. ARGV: old ref, old item JSON, new ref, new item JSON, item
+# id, '1' if the item is open. Swaps in a ref with the item's tiles if nothing changed since.
+SWAP_TILES = """
+local cur = redis.call('HMGET', KEYS[1], 'blobs', 'data')
+if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'blobs', ARGV[3], 'data', ARGV[4])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[2], 0, ARGV[5]) end
+return 1
 """
 
 # KEYS: model version counter, model list. ARGV: model JSON (without version).

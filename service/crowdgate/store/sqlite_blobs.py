@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from .item_blobs import Legacy
 from .sqlite_conn import SqliteBase
+from .sqlite_schema import TILED_POOL
 
 #: the ``meta`` row naming this store's blob folder
 BLOB_URI = "blob_uri"
@@ -74,6 +75,33 @@ class SqliteBlobs(SqliteBase):
                 chunk.append((project_id, item_id, {k: bytes(d) for k, d in rows}))
             yield chunk
             after = keys[-1]
+
+    def _tile_record(self, project_id: str, item_id: str) -> tuple[str, str] | None:
+        rows = self._q(
+            "SELECT coalesce(br, ''), data FROM items WHERE project=? AND id=?",
+            (project_id, item_id),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def _swap_tiles(
+        self,
+        project_id: str,
+        item_id: str,
+        old: tuple[str, str],
+        ref: str,
+        data: str,
+        is_open: bool,
+    ) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE items SET br=?, data=? WHERE project=? AND id=? AND br=? AND data=?",
+                (ref, data, project_id, item_id, *old),
+            )
+            if cur.rowcount == 0:
+                return False
+            if is_open:
+                self._pool_add(db, project_id, TILED_POOL, item_id)
+            return True
 
     def _adopt(self, project_id: str, item_id: str, ref: str) -> bool:
         with self._tx() as db:

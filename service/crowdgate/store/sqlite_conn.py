@@ -239,7 +239,7 @@ class SqliteBase(ItemBlobs, Store):
     def get_stats(self, project_id: str) -> dict[str, int]:
         return dict(
             self._q(
-                "SELECT name, value FROM stats WHERE project=? AND name!=?",
-                (project_id, counters.VERSION_KEY),
+                "SELECT name, value FROM stats WHERE project=? AND name NOT IN (?, ?)",
+                (project_id, counters.VERSION_KEY, counters.TILES_KEY),
             )
         )

@@ -16,7 +16,7 @@ from . import decoys as _decoys
 from .base import ItemEntry, ItemPage
 from .sqlite_blobs import SqliteBlobs
 from .sqlite_conn import ITEM_COLS
-from .sqlite_schema import OPEN_POOL, pool_of
+from .sqlite_schema import OPEN_POOL, TILED_POOL, pool_of
 
 
 class SqliteItems(SqliteBlobs):
@@ -274,7 +274,32 @@ class SqliteItems(SqliteBlobs):
         }
 
     def sample_open(self, project_id: str, n: int) -> list[str]:
-        return self._sample(project_id, OPEN_POOL, n)
+        if n <= 0 or not self.tiles_deferred(project_id):
+            return self._sample(project_id, OPEN_POOL, n)
+        # twice as many as asked: the tiled pool keeps items that have left the open state
+        # until a draw finds them (dropped here), rather than every state change tracking it
+        drawn = self._sample(project_id, TILED_POOL, 2 * n)
+        if not drawn:
+            return []
+        marks = ",".join("?" * len(drawn))
+        still = {
+            r[0]
+            for r in self._q(
+                f"SELECT id FROM items WHERE project=? AND state=? AND id IN ({marks})",
+                (project_id, UNLABELED, *drawn),
+            )
+        }
+        if gone := [i for i in drawn if i not in still]:
+            with self._tx() as db:
+                for item_id in gone:
+                    self._pool_remove(db, project_id, TILED_POOL, item_id)
+        return [i for i in drawn if i in still][:n]
+
+    def tiles_deferred(self, project_id: str) -> bool:
+        rows = self._q(
+            "SELECT 1 FROM stats WHERE project=? AND name=?", (project_id, counters.TILES_KEY)
+        )
+        return bool(rows)
 
     def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
         with self._tx() as db:
@@ -334,6 +359,8 @@ def _pools_of(item: Item) -> list[str]:
     A gold item's decoy is given beforehand (``BatchDecoys``).
     """
     pools = [pool] if (pool := pool_of(item.state, item.known_label)) else []
+    if item.state == UNLABELED and item.variants:
+        pools.append(TILED_POOL)  # its tiles are made: it may be drawn at random
     if decoy := _decoys.decoy_of(item):
         pools.append(_decoys.POOL_PREFIX + decoy)
     return pools

@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS stats (
 #: the sampling pool of unlabeled items; gold pools are ``gold:<label>``, and the gold whose
 #: secret decoy is a label is in ``decoy:<label>`` (store/decoys.py)
 OPEN_POOL = "open"
+#: the open items whose grid tiles are made, in projects that make them when first needed
+#: (``counters.TILES_KEY``); may hold items no longer open, which a draw drops
+TILED_POOL = "tiled"
 
 
 def pool_of(state: str, known_label: str | None) -> str | None:

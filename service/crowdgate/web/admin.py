@@ -137,7 +137,9 @@ def item_image(project_id: str, item_id: str) -> Response:
     data = cg().store.get_blob(_project(project_id).id, item_id, kind)
     if data is None:
         raise NotFound(f"Item {item_id!r} has no {kind}.", code="unknown-item")
-    return Response(data, mimetype="image/webp")
+    from ..store.blobs import mime_of
+
+    return Response(data, mimetype=mime_of(data))
 
 
 @bp.post("/projects/<project_id>/import")
@@ -168,7 +170,9 @@ def retrain(project_id: str) -> Response:
     project = _project(project_id)
     with trainer.hold_lock(cg().store, project.id) as renew:
         caps = trainer.Caps(cg().settings.train_cap, cg().settings.score_cap)
-        record = trainer.retrain(cg().store, project, renew=renew, caps=caps)
+        record = trainer.retrain(
+            cg().store, project, renew=renew, caps=caps, settings=cg().settings
+        )
     return jsonify(record)
 
 

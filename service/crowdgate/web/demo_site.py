@@ -27,6 +27,7 @@ from ..challenge.voter import voter_keys
 from ..clock import Clock, system_clock
 from ..models import GOLD, Vote
 from ..store import THUMB, Store, variant_kind
+from ..store.blobs import mime_of
 
 #: Seconds the demo waits for crowdgate's /siteverify.
 VERIFY_TIMEOUT_S = 10.0
@@ -255,7 +256,7 @@ def create_demo_site(
         data = store.get_blob(site.project, item_id, THUMB)
         if data is None:
             abort(404)
-        return Response(data, mimetype=item.mime, headers={"Cache-Control": "no-store"})
+        return Response(data, mimetype=mime_of(data), headers={"Cache-Control": "no-store"})
 
     return app
 

@@ -14,6 +14,7 @@ from ...errors import BadRequest, NotFound
 from ...export import FORMATS, ExportOptions, ExportRecord, record_of
 from ...models import GOLD, ITEM_STATES, SETTLED, Item, Project
 from ...store.base import THUMB
+from ...store.blobs import mime_of
 from ...store.counters import CLASS
 from ..export_api import download
 from ..state import cg
@@ -167,7 +168,7 @@ def items(project_id: str) -> str:
             cursor = batch.next
     thumbs = store.get_blobs(proj.id, [(item.id, THUMB) for item, _ in picked])
     shown = [
-        (item, record, base64.b64encode(thumb or b"").decode())
+        (item, record, base64.b64encode(thumb or b"").decode(), mime_of(thumb or b""))
         for (item, record), thumb in zip(picked, thumbs, strict=True)
     ]
     total = _known_total(store.get_stats(proj.id), state, label, filtered)
