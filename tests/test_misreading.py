@@ -108,3 +108,9 @@ def test_the_trainers_queue_leaves_out_labels_the_committee_rules_out(query):
     )
     order = trainer.label_queue(project, pool, scored, progress, "circle", query, 0).tolist()
     assert order[0] == 1 and set(order) == {0, 1, 3, 5}
+
+
+def test_the_outweigh_limit_is_where_votes_stop_outweighing_the_committee():
+    limit = consensus.outweigh_limit(_project())
+    assert consensus.votes_can_outweigh(_project(), limit)
+    assert not consensus.votes_can_outweigh(_project(), limit + 1e-6)

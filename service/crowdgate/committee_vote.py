@@ -102,6 +102,19 @@ def votes_can_outweigh(project: Project, conf: float | None) -> bool:
     return bool(out[0] / out.sum() >= float(project.setting("threshold")))
 
 
+def outweigh_limit(project: Project) -> float:
+    """Return the committee confidence up to which agreeing votes can still outweigh it
+    (:func:`votes_can_outweigh` is true at and below it), found by bisection: the trainer
+    compares a whole pool's confidences with one number."""
+    lo, hi = COMMITTEE_CHECK, 1.0
+    if not votes_can_outweigh(project, lo):
+        return lo
+    for _ in range(40):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if votes_can_outweigh(project, mid) else (lo, mid)
+    return lo
+
+
 def committee_evidence(
     project: Project, items: dict[str, Item | None], reliability: float
 ) -> dict[str, dict[str, float]]:

@@ -32,6 +32,7 @@ from .committee_vote import (  # noqa: F401  (re-exported)
     committee_check,
     committee_evidence,
     committee_vote,
+    outweigh_limit,
     votes_can_outweigh,
 )
 from .models import GOLD, SETTLED, UNLABELED, Evidence, Item, Project, Vote

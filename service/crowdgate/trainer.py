@@ -288,7 +288,7 @@ def open_progress(
     for i, votes in by_item.items():
         split[i] = consensus.is_split(votes)
     blocked = np.zeros((n, k), bool)
-    sure = has & ~np.asarray([consensus.votes_can_outweigh(project, float(c)) for c in conf])
+    sure = has & (conf > consensus.outweigh_limit(project))
     blocked[sure] = True
     blocked[np.flatnonzero(sure), top[sure]] = False
     return Progress(

@@ -61,14 +61,21 @@ class RandomSelector:
 
 #: How many of a queue's best items a grid's open slots are drawn from (randomness among them).
 QUEUE_TOP_K = 40
+#: Share of a grid's open slots given to the queue's best items in order (the rest are drawn
+#: at random from the top): with every slot random among 40, votes spread over some 400 open
+#: items and a third of a 1,500-vote budget sat on items still open (bench/RESULTS.md, branch
+#: s10-live).
+QUEUE_HEAD_SHARE = 0.5
 
 
 class QueueSelector:
     """Query by committee at constant cost: draw from the top of the label's ranked queue.
 
     The trainer fills one queue per label after each retrain (the most disputed open items
-    for which that label is among the committee's top candidates). Until the first model,
-    or when a queue runs short, the rest of the grid is filled at random.
+    for which that label is among the committee's top candidates), and the live update lifts
+    started items to its head. Half the open slots take the head in order, the rest are drawn
+    from the top ``QUEUE_TOP_K``. Until the first model, or when a queue runs short, the rest
+    of the grid is filled at random.
     """
 
     def __init__(self) -> None:
@@ -100,7 +107,12 @@ class QueueSelector:
             vote_cap=int(project.setting("vote_cap")),
             decoys=decoys,
         )
-        chosen = rng.sample(got.queue, min(n, len(got.queue)))
+        # The head of the queue is the items the crowd has started, cheapest to finish first
+        # (the live update lifts them there): a share of the slots goes to them in order, so
+        # votes finish labels instead of spreading over the top; the rest stay random.
+        head = got.queue[: int(n * QUEUE_HEAD_SHARE)]
+        rest = got.queue[len(head) :]
+        chosen = head + rng.sample(rest, min(n - len(head), len(rest)))
         if len(chosen) < n:
             extra = [i for i in got.open if i not in chosen]
             chosen += extra[: n - len(chosen)]
