@@ -29,7 +29,11 @@ def measure(folder: Path, photos: int) -> dict[str, float]:
     import inspect
 
     from crowdgate.config import Settings
-    from crowdgate.features import extract_features
+
+    try:
+        from crowdgate.features import extract_features
+    except ModuleNotFoundError:  # a build from before the features left crowdgate.committee
+        from crowdgate.committee.features import extract_features
     from crowdgate.ingestion.images import make_variants, normalize_image
 
     settings = Settings()

@@ -24,6 +24,8 @@ __all__ = ["COLD_START_TILES", "item_tiles", "make_tiles", "tile_seed"]
 #: open items of a new project whose tiles are made at import: two full trainer queues
 #: (trainer.QUEUE_LENGTH), so grids have open items to ask about before the first model
 COLD_START_TILES = 240
+#: items whose new packs are written together (their fsyncs overlap)
+TILE_BATCH = 32
 
 
 def tile_seed(secret_key: str, item_id: str) -> int:
@@ -64,15 +66,19 @@ def make_tiles(store: Store, project_id: str, item_ids: list[str], settings: Set
     if not settings.tile_variants:
         return 0
     made = 0
-    for item_id in store.untiled(project_id, item_ids):
-        data = store.get_blob(project_id, item_id, IMAGE)
-        if data is None:
-            continue
-        with Image.open(io.BytesIO(data)) as im:
-            rgb = im.convert("RGB")
-        base = variant_base(rgb, settings.thumb_px)
-        # JPEG: only projects created since tiles are deferred have untiled items, and
-        # their tiles are all JPEG (importer.tile_format_of)
-        tiles = item_tiles(settings, item_id, rgb, fmt="jpeg", base=base)
-        made += store.add_tiles(project_id, item_id, tiles)
+    todo = store.untiled(project_id, item_ids)
+    for start in range(0, len(todo), TILE_BATCH):
+        chunk = todo[start : start + TILE_BATCH]
+        tiles = {}
+        images = store.get_blobs(project_id, [(i, IMAGE) for i in chunk])
+        for item_id, data in zip(chunk, images, strict=True):
+            if data is None:
+                continue
+            with Image.open(io.BytesIO(data)) as im:
+                rgb = im.convert("RGB")
+            base = variant_base(rgb, settings.thumb_px)
+            # JPEG: only projects whose tiles are deferred have untiled items, and their
+            # tiles are all JPEG (importer.tile_format_of)
+            tiles[item_id] = item_tiles(settings, item_id, rgb, fmt="jpeg", base=base)
+        made += store.add_tiles_batch(project_id, tiles)
     return made

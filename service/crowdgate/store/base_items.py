@@ -145,6 +145,10 @@ class ItemStore(StoreCore):
         random); return False if it is gone or has them already."""
         return False
 
+    def add_tiles_batch(self, project_id: str, tiles: dict[str, dict[str, bytes]]) -> int:
+        """:meth:`add_tiles` for several items at once; return how many got their tiles."""
+        return sum(self.add_tiles(project_id, i, t) for i, t in tiles.items())
+
     @abc.abstractmethod
     def get_features(self, project_id: str, item_ids: list[str]) -> dict[str, np.ndarray]:
         """Return stored float32 feature vectors of the given items (missing ones omitted)."""

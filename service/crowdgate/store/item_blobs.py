@@ -174,28 +174,51 @@ class ItemBlobs:
 
         The old pack stays until :meth:`gc_blobs` finds it unreferenced.
         """
+        return bool(self.add_tiles_batch(project_id, {item_id: tiles}))
+
+    def add_tiles_batch(self, project_id: str, tiles: dict[str, dict[str, bytes]]) -> int:
+        """:meth:`add_tiles` for several items, their packs written together (the fsyncs
+        overlapping, as an import's); return how many got their tiles."""
         import json
 
-        for _ in range(3):
-            record = self._tile_record(project_id, item_id)
-            if record is None or not record[0]:
-                return False
-            ref = parse_ref(record[0])
-            if variant_kind(0) in ref.parts:
-                return False
-            blobs = {}
-            for kind, (offset, length) in ref.parts.items():
-                blob = self.blobs.read(ref.digest, offset, length, cache=False)
-                if blob is None:
-                    return False
-                blobs[kind] = blob
-            (new_ref,) = self._write_packs([{**blobs, **tiles}])
-            data = json.loads(record[1])
-            data["variants"] = len(tiles)
-            is_open = data.get("state") == "unlabeled"
-            if self._swap_tiles(project_id, item_id, record, new_ref, json.dumps(data), is_open):
-                return True
-        return False
+        done, todo = 0, dict(tiles)
+        for _ in range(3):  # an item that changed between the read and the swap is tried again
+            ready = []
+            for item_id, extra in todo.items():
+                record = self._tile_record(project_id, item_id)
+                blobs = self._untiled_blobs(record)
+                if record is not None and blobs is not None:
+                    ready.append((item_id, record, {**blobs, **extra}))
+            refs = self._write_packs(blobs for _, _, blobs in ready)
+            todo = {}
+            for (item_id, record, _), new_ref in zip(ready, refs, strict=True):
+                data = json.loads(record[1])
+                data["variants"] = len(tiles[item_id])
+                is_open = data.get("state") == "unlabeled"
+                if self._swap_tiles(
+                    project_id, item_id, record, new_ref, json.dumps(data), is_open
+                ):
+                    done += 1
+                else:
+                    todo[item_id] = tiles[item_id]
+            if not todo:
+                break
+        return done
+
+    def _untiled_blobs(self, record: tuple[str, str] | None) -> dict[str, bytes] | None:
+        """Return the blobs of an item's pack if it has one without tiles, else ``None``."""
+        if record is None or not record[0]:
+            return None
+        ref = parse_ref(record[0])
+        if variant_kind(0) in ref.parts:
+            return None
+        blobs = {}
+        for kind, (offset, length) in ref.parts.items():
+            blob = self.blobs.read(ref.digest, offset, length, cache=False)
+            if blob is None:
+                return None
+            blobs[kind] = blob
+        return blobs
 
     # -- migration and gc --------------------------------------------------------------------
     def migrate_blobs(
