@@ -92,8 +92,9 @@ def retrain(
     """Fit the committee on gold and settled items, rescore the open pool, refill the queues.
 
     ``renew`` (from :func:`hold_lock`) is called between steps to keep the lock. ``caps``
-    bound the rows fit on and scored (:class:`Caps`, default: its defaults), so a pass on a
-    million items costs what one on the caps does, bar reading the items' states once.
+    bound the rows fit on and scored (:class:`Caps`, default: ``settings``' train and score
+    caps, else its defaults), so a pass on a million items costs what one on the caps does,
+    bar reading the items' states once.
     Queued items without grid tiles get them first (``ingestion/tiles.py``), keyed by
     ``settings``' secret (default: the deployment's, ``Settings.from_env``).
     Returns the model record stored with :meth:`Store.put_model`, including ``version``.
@@ -105,7 +106,8 @@ def retrain(
         if progress is not None:
             progress(name)
 
-    caps = caps or Caps()
+    if caps is None:
+        caps = Caps(settings.train_cap, settings.score_cap) if settings is not None else Caps()
     started = time.perf_counter()
     run = len(store.list_models(project.id)) + 1
     seed = run if random_state is None else random_state
@@ -388,7 +390,6 @@ def run_once(
     store: Store,
     every_labels: int,
     every_s: float,
-    caps: Caps | None = None,
     settings: Settings | None = None,
 ) -> list[int]:
     """Retrain every due project whose lock this process gets; return the new versions."""
@@ -397,7 +398,7 @@ def run_once(
         try:
             with hold_lock(store, project.id) as renew:
                 if due(store, project, every_labels, every_s):
-                    record = retrain(store, project, renew=renew, caps=caps, settings=settings)
+                    record = retrain(store, project, renew=renew, settings=settings)
                     log.info("retrained %s: model %s", project.id, record["version"])
                     done.append(record["version"])
         except LockHeld:
@@ -411,7 +412,6 @@ def run_forever(
     every_s: float,
     poll_s: float,
     stop: Callable[[], bool] = lambda: False,
-    caps: Caps | None = None,
     settings: Settings | None = None,
 ) -> None:
     """Poll for due projects until ``stop()``; store errors are logged and retried."""
@@ -419,7 +419,7 @@ def run_forever(
 
     while not stop():
         try:
-            run_once(store, every_labels, every_s, caps, settings)
+            run_once(store, every_labels, every_s, settings)
         except StoreError as exc:
             log.warning("trainer: store unavailable, retrying: %s", exc.message)
         time.sleep(poll_s)

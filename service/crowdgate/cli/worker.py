@@ -35,10 +35,9 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
     settings = load_settings(data_dir)
     lower_priority(settings.worker_nice)
     store = store_for(settings)
-    caps = trainer.Caps(settings.train_cap, settings.score_cap)
     if once:
         versions = trainer.run_once(
-            store, settings.retrain_every_labels, settings.retrain_every_s, caps, settings
+            store, settings.retrain_every_labels, settings.retrain_every_s, settings
         )
         click.echo(f"retrained {len(versions)} project(s)")
         return
@@ -52,7 +51,6 @@ def worker(once: bool, parent_pid: int | None, data_dir: Path | None) -> None:
             settings.retrain_every_s,
             settings.worker_poll_s,
             stop=lambda: bool(stopping) or _orphaned(parent_pid),
-            caps=caps,
             settings=settings,
         )
 
@@ -104,7 +102,6 @@ def retrain(project_id: str, seed: int | None, data_dir: Path | None, as_json: b
             random_state=seed,
             progress=step,
             renew=renew,
-            caps=trainer.Caps(settings.train_cap, settings.score_cap),
             settings=settings,
         )
     if as_json:

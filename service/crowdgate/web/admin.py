@@ -169,10 +169,7 @@ def retrain(project_id: str) -> Response:
 
     project = _project(project_id)
     with trainer.hold_lock(cg().store, project.id) as renew:
-        caps = trainer.Caps(cg().settings.train_cap, cg().settings.score_cap)
-        record = trainer.retrain(
-            cg().store, project, renew=renew, caps=caps, settings=cg().settings
-        )
+        record = trainer.retrain(cg().store, project, renew=renew, settings=cg().settings)
     return jsonify(record)
 
 
