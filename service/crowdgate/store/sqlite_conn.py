@@ -86,6 +86,8 @@ class SqliteBase(ItemBlobs, Store):
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        #: projects known to make their tiles when first needed (the flag is never unset)
+        self._tiles_deferred: set[str] = set()
         # The OS's randomness as SystemRandom's, read in batches: a grid's draws (gold, decoys,
         # open items, queue) made a system call each. Imported here, as crowdgate.challenge
         # imports the store.

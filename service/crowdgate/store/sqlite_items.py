@@ -296,9 +296,15 @@ class SqliteItems(SqliteBlobs):
         return [i for i in drawn if i in still][:n]
 
     def tiles_deferred(self, project_id: str) -> bool:
+        # asked on every challenge that draws open items at random: once the flag is seen it
+        # is remembered (nothing clears it); an unset one is read again, an import may set it
+        if project_id in self._tiles_deferred:
+            return True
         rows = self._q(
             "SELECT 1 FROM stats WHERE project=? AND name=?", (project_id, counters.TILES_KEY)
         )
+        if rows:
+            self._tiles_deferred.add(project_id)
         return bool(rows)
 
     def update_item(self, project_id: str, item_id: str, **fields: object) -> None:
