@@ -428,9 +428,12 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix=f"cg-scale-{backend}-", dir=args.workdir))
         try:
             results.append(measure(backend, args, workdir))
+            # before the clean-up: removing a million items' blob files takes minutes
+            print(json.dumps(results[-1]), flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        print(json.dumps(results[-1]), flush=True)
     print(report(results, args))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
