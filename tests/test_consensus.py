@@ -200,6 +200,28 @@ def test_votes_to_settle_counts_the_yes_votes_still_needed():
     assert need[2, 1] > need[0, 1]
 
 
+def test_votes_to_settle_one_is_the_general_functions_column_bit_for_bit():
+    # the live update's one-item, one-class form must give the very same figures
+    rng = np.random.default_rng(11)
+    for trial in range(3000):
+        k = int(rng.integers(2, 12))
+        w = float(rng.uniform(0.2, 4))
+        logits = rng.normal(0, 3, k) * rng.choice([0.1, 1.0, 5.0])
+        if trial % 3 == 0:
+            logits = np.round(logits) * w  # whole votes, as live evidence is
+        threshold = float(rng.choice([0.9, 0.95, 0.99, rng.uniform(0.5, 0.999)]))
+        c = int(rng.integers(k))
+        yes = np.zeros((1, k))
+        yes[0, c] = int(rng.integers(0, 5))
+        voters = int(rng.integers(0, 8))
+        rule = {"min_votes": int(rng.integers(1, 5)), "min_agreeing": int(rng.integers(1, 5))}
+        general = consensus.votes_to_settle(
+            logits[None, :], w, threshold, yes, np.array([voters]), **rule
+        )[0, c]
+        one = consensus.votes_to_settle_one(logits, w, threshold, yes[0, c], voters, c, **rule)
+        assert one == general
+
+
 def test_live_ranks_lift_started_items_and_drop_refused_and_split_ones():
     project = Project(id="p", name="p", labels=["a", "b", "c"])
     w = consensus.vote_weight(project)

@@ -363,6 +363,26 @@ def test_rank_queue_moves_and_adds_items_without_replacing_the_queue(store: Stor
     assert items[5].id not in store.pick_queue("digits", "1", 6, top_k=6, vote_cap=5)
 
 
+def test_record_pass_sets_the_scores_its_ranker_gives_from_the_evidence(store: Store) -> None:
+    make_project(store)
+    items = [add_item(store, n) for n in range(4)]
+    store.set_queue("digits", "1", [(item.id, 10.0 - n) for n, item in enumerate(items)])
+    seen = []
+
+    def rank(evidence):
+        seen.append([(e.item, e.votes) for e in evidence])
+        return {"1": {items[3].id: 100.0}, "2": {items[0].id: 5.0}}
+
+    votes = [make_vote(items[3], "v1"), make_vote(items[2], "v1")]
+    got = store.record_pass("digits", votes, make_token("digits.r1"), vote_cap=5, rank=rank)
+    assert seen == [[(items[3].id, 1), (items[2].id, 1)]] == [[(e.item, e.votes) for e in got]]
+    assert store.pick_queue("digits", "1", 1, top_k=1, vote_cap=5) == [items[3].id]
+    assert store.pick_queue("digits", "2", 3, top_k=4, vote_cap=5) == [items[0].id]
+    # no vote kept (the same voter again): nothing to rank, and the ranker is not asked
+    store.record_pass("digits", votes[:1], make_token("digits.r2"), vote_cap=5, rank=rank)
+    assert len(seen) == 1
+
+
 def test_committee_labels_and_model_versions_are_recorded(store: Store) -> None:
     make_project(store)
     a, b = add_item(store, 1), add_item(store, 2)

@@ -47,6 +47,7 @@ from .redundancy import (  # noqa: F401  (re-exported: the trainer and tests use
     retire_cost,
     split_classes,
     votes_to_settle,
+    votes_to_settle_one,
 )
 from .reliability import (  # noqa: F401  (re-exported)
     MIN_AGREEING,
@@ -204,68 +205,18 @@ def apply_live(
 ) -> list[Settled]:
     """Settle the items whose live evidence now meets the rule; return what settled.
 
-    The summed log-odds decide first, with the largest committee vote there could be on the
-    top class (no extra reads); only an item that may pass reads its record and votes, for
-    its real committee vote and the agreement checks of :func:`confirm`; when some of those
-    votes come from voters the last full run found to be no evidence, the item is decided on
-    the others' votes alone. Items the full run reopened are left to the full run. An item
-    whose committee reads another class too surely for votes to outweigh it
-    (:func:`votes_can_outweigh`) drops to the bottom of the crowd's label's queue.
+    The two steps of :class:`~crowdgate.live_update.LiveUpdate`, one after the other (the
+    answer path runs the first inside its vote write).
     """
-    out: list[Settled] = []
-    blocked: list[tuple[str, str]] = []
+    from .live_update import LiveUpdate  # it builds on this module's rules
+
     if not evidence:
-        return out
-    r, skip = live_weights(store, project)
-    bound = COMMITTEE_VOTE * logit(r)
-    for ev in evidence:
-        crowd = live_posterior(project, ev.loglik, r)
-        best = np.zeros(len(project.labels))
-        best[int(np.argmax(crowd))] = bound
-        if (
-            decide(project, live_posterior(project, ev.loglik, r, best), ev.votes, ev.networks)
-            is None
-        ):
-            continue
-        item = store.get_item(project.id, ev.item)
-        if item is None or item.state != UNLABELED:
-            continue
-        if (item.consensus_by or "").startswith(REOPENED):
-            continue
-        prior = committee_vote(project, item, r)
-        posterior = live_posterior(project, ev.loglik, r, prior)
-        if decide(project, posterior, ev.votes, ev.networks) is None:
-            continue
-        votes = store.list_votes(project.id, ev.item)
-        networks = ev.networks
-        if skip and any(v.voter in skip for v in votes):
-            loglik, n_voters, networks = kept_evidence(votes, skip)
-            posterior = live_posterior(project, loglik, r, prior)
-            if decide(project, posterior, n_voters, networks) is None:
-                continue
-        top = confirm(project, item, posterior, votes, networks, skip)
-        crowd_top = project.labels[int(np.argmax(posterior))]
-        if (
-            top is None
-            and item.committee_label in project.labels
-            and item.committee_label != crowd_top
-            and not votes_can_outweigh(project, item.committee_confidence)
-        ):
-            # the committee is too sure of another class for any votes to settle this one:
-            # more votes on it would be spent on a label that cannot settle
-            blocked.append((ev.item, crowd_top))
-        if top is not None:
-            out.append(
-                settle(
-                    store, project, ev.item, project.labels[top], float(posterior[top]), LIVE, now
-                )
-            )
-    done = {s.item for s in out}
-    ranks = live_ranks(project, [e for e in evidence if e.item not in done], r)
-    for item_id, label in blocked:
-        ranks.setdefault(label, {})[item_id] = DROPPED_RANK
-    store.rank_queue(project.id, ranks)
-    return out
+        return []
+    step = LiveUpdate(store, project)
+    ranks = step.rank(evidence)
+    if ranks:
+        store.rank_queue(project.id, ranks)
+    return step.settle(store, now)
 
 
 def dissents(votes: list[Vote], label: str) -> bool:

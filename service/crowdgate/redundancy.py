@@ -119,6 +119,33 @@ def votes_to_settle(
     return need
 
 
+def votes_to_settle_one(
+    logits: np.ndarray,
+    weight: float,
+    threshold: float,
+    yes_voters: float,
+    voters: int,
+    cls: int,
+    *,
+    min_votes: int,
+    min_agreeing: int,
+) -> float:
+    """Return :func:`votes_to_settle`'s figure for one item (``logits`` of shape (n_classes,))
+    and one class ``cls``, all lookaheads at once.
+
+    The same arithmetic, element by element, as the general function's column ``cls`` (the
+    live update needs only that one): it built and reduced a (1, n_classes) array per class
+    and lookahead, 70 times for 10 classes, 2.6 ms of CPU per started item (measured, loaded).
+    """
+    ms = np.arange(MAX_LOOKAHEAD + 1)
+    moved = np.repeat(np.asarray(logits, dtype=float)[None, :], len(ms), axis=0)
+    moved[:, cls] += ms * weight
+    moved -= moved.max(axis=1, keepdims=True)
+    post = np.exp(moved[:, cls]) / np.exp(moved).sum(axis=1)
+    ok = (post >= threshold) & (yes_voters + ms >= min_agreeing) & (voters + ms >= min_votes)
+    return float(ms[ok][0]) if ok.any() else float("inf")
+
+
 def live_ranks(
     project: Project, evidence: list[Evidence], reliability: float
 ) -> dict[str, dict[str, float]]:
@@ -149,17 +176,16 @@ def live_ranks(
             continue
         j = project.labels.index(top)
         logits = np.array([[net.get(lab, 0.0) * w for lab in project.labels]])
-        yes = np.zeros((1, len(project.labels)))
-        yes[0, j] = round(net[top])
-        need = votes_to_settle(
-            logits,
+        need = votes_to_settle_one(
+            logits[0],
             w,
             threshold,
-            yes,
-            np.array([ev.votes]),
+            round(net[top]),
+            ev.votes,
+            j,
             min_votes=min_votes,
             min_agreeing=MIN_AGREEING,
-        )[0, j]
+        )
         shifted = logits[0] - logits[0].max()
         posterior = np.exp(shifted[j]) / np.exp(shifted).sum()
         cost = float(expected_cost(np.asarray(need), np.asarray(posterior), reliability))

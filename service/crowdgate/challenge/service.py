@@ -10,6 +10,7 @@ from .. import consensus
 from ..clock import Clock, system_clock
 from ..config import Settings
 from ..errors import BadRequest, CrowdgateError, Forbidden, Gone, NotFound
+from ..live_update import LiveUpdate
 from ..models import TEST_PROJECT, Challenge, Project, Site, TokenRecord, Vote
 from ..store import Store
 from ..store.base import EXPIRED, SPENT
@@ -289,9 +290,14 @@ class ChallengeService:
         ]
         cap = int(project.setting("vote_cap")) if project else 0
         net_cap = int(project.setting("network_cap")) if project else 0
-        evidence = self.store.record_pass(challenge.project, votes, token, cap, net_cap)
-        if project is not None and evidence:
-            consensus.apply_live(self.store, project, evidence, now)
+        # the queue scores of items that cannot settle are written with the votes (one SQLite
+        # transaction); the few that may settle are decided after it
+        step = LiveUpdate(self.store, project) if project is not None else None
+        evidence = self.store.record_pass(
+            challenge.project, votes, token, cap, net_cap, rank=step.rank if step else None
+        )
+        if step is not None and step.candidates:
+            step.settle(self.store, now)
         return AnswerResult(success=True, token=token.token, votes=len(evidence))
 
     # -- siteverify -----------------------------------------------------------------------

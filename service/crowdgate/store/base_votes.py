@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 from ..models import Challenge, Evidence, TokenRecord, Vote
 from .base_core import StoreCore
 from .records import Redemption
+
+#: queue scores ``{label: {item: score}}`` from a passed answer's evidence (see record_pass)
+Ranker = Callable[[list[Evidence]], dict[str, dict[str, float]]]
 
 
 class VoteStore(StoreCore):
@@ -33,6 +37,7 @@ class VoteStore(StoreCore):
         token: TokenRecord,
         vote_cap: int,
         network_cap: int | None = None,
+        rank: Ranker | None = None,
     ) -> list[Evidence]:
         """Atomically store a passed challenge's votes and token, and count the pass.
 
@@ -41,6 +46,10 @@ class VoteStore(StoreCore):
         from the vote's client network (default: no cap per network). Each kept vote adds its
         ``weight`` to the item's live log-odds of the asked label and its network to the item's
         networks. Returns the evidence of each item that got a vote, in vote order.
+
+        ``rank``, when some item got a vote, is called with that evidence and the queue scores
+        it returns are set as :meth:`rank_queue` sets them, in the same write where the store
+        allows it (one SQLite transaction), else right after it.
         """
 
     @abc.abstractmethod

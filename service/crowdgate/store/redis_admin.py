@@ -100,6 +100,12 @@ class RedisAdmin(RedisBase):
         todo = {label: items for label, items in scores.items() if items}
         if not todo:
             return
+        if len(todo) == 1:
+            # one label, as an answer's scores mostly are: one command, no pipeline to build
+            ((label, items),) = todo.items()
+            key = _p(project_id) + "queue:" + label
+            self._call(self.r.zadd, key, {i: float(s) for i, s in items.items()})
+            return
         pipe = self.r.pipeline(transaction=False)
         for label, items in todo.items():
             pipe.zadd(_p(project_id) + "queue:" + label, {i: float(s) for i, s in items.items()})

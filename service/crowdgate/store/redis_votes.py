@@ -11,6 +11,7 @@ import orjson
 from ..models import Challenge, Evidence, TokenRecord, Vote
 from . import counters
 from .base import EXPIRED, REDEEMED, SPENT, UNKNOWN, Redemption, token_digest, token_keep_until
+from .base_votes import Ranker
 from .redis_base import RedisBase, _p, _route
 
 
@@ -55,6 +56,7 @@ class RedisVotes(RedisBase):
         token: TokenRecord,
         vote_cap: int,
         network_cap: int | None = None,
+        rank: Ranker | None = None,
     ) -> list[Evidence]:
         p = _p(project_id)
         data = token.to_dict()
@@ -102,6 +104,9 @@ class RedisVotes(RedisBase):
             out.append(
                 Evidence(votes[int(entry[0]) - 1].item, loglik, int(entry[1]), int(entry[2]))
             )
+        if rank is not None and out:
+            # after the script: the scores are computed in Python from what it returned
+            self.rank_queue(project_id, rank(out))
         return out
 
     def get_evidence(self, project_id: str, item_id: str) -> Evidence:

@@ -99,19 +99,10 @@ class SqliteAdmin(SqliteBase):
             )
 
     def rank_queue(self, project_id: str, scores: dict[str, dict[str, float]]) -> None:
-        rows = [
-            (project_id, label, item, float(score))
-            for label, items in scores.items()
-            for item, score in items.items()
-        ]
-        if not rows:
+        if not any(scores.values()):
             return
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO queue (project, label, item, score) VALUES (?,?,?,?) "
-                "ON CONFLICT (project, label, item) DO UPDATE SET score = excluded.score",
-                rows,
-            )
+            self._write_ranks(db, project_id, scores)
 
     def pick_queue(
         self, project_id: str, label: str, n: int, top_k: int, vote_cap: int

@@ -187,6 +187,23 @@ class SqliteBase(ItemBlobs, Store):
             conn.close()
             self._local.conn = None
 
+    @staticmethod
+    def _write_ranks(
+        db: sqlite3.Connection, project_id: str, scores: dict[str, dict[str, float]]
+    ) -> None:
+        """Set ``{label: {item: score}}`` in the queue inside the open transaction."""
+        rows = [
+            (project_id, label, item, float(score))
+            for label, items in scores.items()
+            for item, score in items.items()
+        ]
+        if rows:
+            db.executemany(
+                "INSERT INTO queue (project, label, item, score) VALUES (?,?,?,?) "
+                "ON CONFLICT (project, label, item) DO UPDATE SET score = excluded.score",
+                rows,
+            )
+
     # -- stats -----------------------------------------------------------------------------
     @staticmethod
     def _incr(db: sqlite3.Connection, project_id: str, counts: dict[str, int]) -> None:

@@ -11,6 +11,7 @@ import orjson
 from ..models import UNLABELED, Challenge, Evidence, TokenRecord, Vote
 from . import counters
 from .base import EXPIRED, REDEEMED, SPENT, UNKNOWN, Redemption, token_digest, token_keep_until
+from .base_votes import Ranker
 from .limit_charge import LimitRefused
 from .sqlite_conn import SWEEP_EVERY, SqliteBase
 
@@ -74,6 +75,7 @@ class SqliteVotes(SqliteBase):
         token: TokenRecord,
         vote_cap: int,
         network_cap: int | None = None,
+        rank: Ranker | None = None,
     ) -> list[Evidence]:
         net_cap = vote_cap if network_cap is None else network_cap
         touched: list[str] = []
@@ -122,7 +124,11 @@ class SqliteVotes(SqliteBase):
             )
             counts.update(challenges_passed=0 if token.test else 1, votes=len(touched))
             self._incr(db, project_id, {k: v for k, v in counts.items() if v})
-            return [self._voted_evidence(db, project_id, item) for item in touched]
+            evidence = [self._voted_evidence(db, project_id, item) for item in touched]
+            if rank is not None and evidence:
+                # in this transaction: a second one per answer cost a BEGIN and a COMMIT
+                self._write_ranks(db, project_id, rank(evidence))
+            return evidence
 
     @staticmethod
     def _write_votes(db: sqlite3.Connection, project_id: str, kept: list[Vote]) -> None:

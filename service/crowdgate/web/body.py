@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
-from flask import g, request
+from flask import Request, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import BadRequest
@@ -23,17 +23,18 @@ _MISSING = object()
 
 def json_body(max_bytes: int) -> dict[str, Any]:
     """Return the request body as a JSON object (cached on ``g``); raise BadRequest if it is not."""
-    cached = g.get("json_body", _MISSING)
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
+    cached = ctx.get("json_body", _MISSING)
     if cached is not _MISSING:
         if isinstance(cached, BadRequest):
             raise cached
         return cached
     try:
-        body = _parse(max_bytes)
+        body = _parse(request._get_current_object(), max_bytes)  # type: ignore[attr-defined]
     except BadRequest as exc:
-        g.json_body = exc
+        ctx.json_body = exc
         raise
-    g.json_body = body
+    ctx.json_body = body
     return body
 
 
@@ -43,7 +44,7 @@ def _too_large(max_bytes: int) -> BadRequest:
     )
 
 
-def _parse(max_bytes: int) -> dict[str, Any]:
+def _parse(request: Request, max_bytes: int) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > max_bytes:
         raise _too_large(max_bytes)
     try:

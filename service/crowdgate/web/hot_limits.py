@@ -31,7 +31,15 @@ from ..config import Settings
 from ..store import limit_charge
 from ..store.limit_charge import Charge, Counter, LimitRefused
 from .limit_storage import SqliteLimitStorage
-from .limits import CHALLENGE, PER_SITE, SITEVERIFY, client_key, site_key, storage_uri
+from .limits import (
+    CHALLENGE,
+    PER_SITE,
+    SITEVERIFY,
+    client_key,
+    client_key_of,
+    site_key,
+    storage_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +112,11 @@ class HotLimits:
 
     def counters_for_request(self) -> tuple[Counter, ...]:
         """Return the request's counters (made once per endpoint, client and site, then kept)."""
-        endpoint = request.endpoint or ""
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        endpoint, secret = req.endpoint or "", self.settings.secret_key
         key = (
             endpoint,
-            "" if endpoint == SITEVERIFY else client_key(),
+            "" if endpoint == SITEVERIFY else client_key_of(secret, req.remote_addr or ""),
             site_key() if endpoint in PER_SITE else "",
         )
         counters = self._counters.get(key)

@@ -57,7 +57,12 @@ _client_digest = lru_cache(maxsize=4096)(_keyed)
 def client_key() -> str:
     """Limit key for one client (after the trusted-proxy fix), as a keyed hash."""
     secret = current_app.extensions["crowdgate"].settings.secret_key
-    return _client_digest(secret, "c", client_prefix(request.remote_addr or ""))
+    return client_key_of(secret, request.remote_addr or "")
+
+
+def client_key_of(secret_key: str, address: str) -> str:
+    """Return :func:`client_key` for a client at ``address`` under ``secret_key``."""
+    return _client_digest(secret_key, "c", client_prefix(address))
 
 
 def sitekey_key() -> str:

@@ -177,14 +177,16 @@ def _start() -> None:
 
 
 def _observe(response: Response) -> Response:
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
     endpoint = request.endpoint or "unmatched"
-    start = g.get("metrics_start")
+    start = ctx.get("metrics_start")
     if start is not None:
         _child(REQUEST_SECONDS, endpoint).observe(time.perf_counter() - start)
-    _child(RESPONSES, endpoint, str(response.status_code)).inc()
-    if response.status_code == 200 and endpoint.startswith("public."):
-        _count_outcome(endpoint, response)
-    elif response.status_code == 403 and endpoint == "public.challenge":
+    status = response.status_code
+    _child(RESPONSES, endpoint, str(status)).inc()
+    if status == 200 and endpoint.startswith("public."):
+        _count_outcome(endpoint, ctx)
+    elif status == 403 and endpoint == "public.challenge":
         _count_pow_refusal(response)
     return response
 
@@ -196,16 +198,17 @@ def _count_pow_refusal(response: Response) -> None:
         POW.labels(code).inc()
 
 
-def _count_outcome(endpoint: str, response: Response) -> None:
+def _count_outcome(endpoint: str, ctx: Any) -> None:
+    """Count a hot route's outcome from what its view left on ``ctx`` (the request's ``g``)."""
     if endpoint == "public.challenge":
         _child(CHALLENGES, "issued").inc()
-        if g.get("pow_solved"):
+        if ctx.get("pow_solved"):
             _child(POW, "solved").inc()
         return
     if endpoint not in ("public.answer", "public.siteverify"):
         return
     # the view leaves the body it answered with on ``g``: no parsing of the response again
-    body = g.get("outcome")
+    body = ctx.get("outcome")
     if not isinstance(body, dict):
         return
     if endpoint == "public.answer":

@@ -17,7 +17,7 @@ from ..errors import CrowdgateError, NotFound
 from ..models import Site
 from .alternative_limits import count_alternative
 from .body import json_body
-from .security import allow_origin, deny_origin, origin_host
+from .security import allow_origin, deny_origin, host_of_origin
 from .state import cg
 
 bp = Blueprint("public", __name__)
@@ -46,10 +46,14 @@ def json_response(doc: dict[str, Any]) -> Response:
 
 
 def _client() -> Client:
+    # the headers read from the environ (what ``request.headers`` looks them up in): the
+    # request proxy once, not once per header
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
     return Client(
-        address=request.remote_addr or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        origin_host=origin_host(),
+        address=req.remote_addr or "",
+        user_agent=environ.get("HTTP_USER_AGENT", ""),
+        origin_host=host_of_origin(environ.get("HTTP_ORIGIN")),
     )
 
 
