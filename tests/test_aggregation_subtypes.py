@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from crowdgate.aggregation import (
     SubtypeClassifierCombination,
 )
 from crowdgate.aggregation import ebcc as ebcc_module
+from crowdgate.aggregation import sparse as sparse_module
 
 
 def crowd(seed: int, *, correlated: bool, n_tasks: int = 600):
@@ -136,6 +139,33 @@ def test_grouped_sums_equal_a_sum_per_answer():
     for width in (5, 3, 5):  # the active states shrink between calls
         np.testing.assert_allclose(grouping.sums(table[:, :width]), expected[:, :width])
     assert grouping.sums(table[:, :0]).shape == (8, 0)
+
+
+def test_grouped_sums_through_scipy_sparse_equal_the_loaded_kernel(monkeypatch):
+    rng = np.random.default_rng(4)
+    index, rows = rng.integers(0, 30, 400), rng.integers(0, 12, 400)
+    table = rng.random((12, 7))
+    assert sparse_module.matvecs_kernel() is not None
+    fast = sparse_module.Grouping(index, rows, 30).sums(table)
+    monkeypatch.setattr(sparse_module, "_kernel", None)
+    public = sparse_module.Grouping(index, rows, 30).sums(table)
+    np.testing.assert_allclose(public, fast, rtol=1e-14)
+    with pytest.raises(ValueError, match="needs 12"):
+        sparse_module.Grouping(index, rows, 30).sums(table[:11])
+
+
+def test_a_subtype_fit_does_not_import_scipy():
+    # scipy's CSR loop is loaded on its own: importing scipy.sparse costs about 0.15 s of CPU,
+    # a tenth of the whole command on the largest shared set (bench/RESULTS.md, s11-agg).
+    code = (
+        "import sys; from crowdgate.aggregation import CorrelationCheckedDawidSkene; "
+        "rows = [(f't{i}', f'w{j}', str((i + j) % 2)) for i in range(30) for j in range(4)]; "
+        "CorrelationCheckedDawidSkene().fit(rows); "
+        "print(sorted(set(sys.modules) & {'scipy', 'scipy.sparse', 'sklearn'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # The kernel's own module is registered under its name; the packages are not imported.
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("shape", [(4, 6, 5), (7,), ()])
