@@ -86,11 +86,14 @@ class Grouping:
         self.rows = rows
         self.n_rows = int(rows.max()) + 1 if len(rows) else 0  # rows a table must have
         dtype = np.int32 if max(len(rows), n, self.n_rows) < 2**31 - 1 else np.int64
-        order = np.argsort(index, kind="stable")
+        # Each group's entries in the order of their rows, whatever the order of the answers:
+        # float32 sums then come out the same for the same answers in any order.
+        order = np.lexsort((rows, index))
         self.indices = rows[order].astype(dtype)
         self.indptr = np.zeros(n + 1, dtype=dtype)
         np.cumsum(np.bincount(index, minlength=n), out=self.indptr[1:])
         self.data = np.ones(len(rows))
+        self.data32 = np.ones(len(rows), dtype=np.float32)
         self._matrix: Any = None
 
     def sums(self, table: np.ndarray) -> np.ndarray:
@@ -100,12 +103,14 @@ class Grouping:
             raise ValueError(f"The table has {height} rows; the grouping needs {self.n_rows}.")
         if not len(self.rows) or not width:
             return np.zeros((self.n, width))
-        table = np.ascontiguousarray(table, dtype=float)
+        dtype = np.float32 if table.dtype == np.float32 else np.float64
+        table = np.ascontiguousarray(table, dtype=dtype)
         kernel = matvecs_kernel()
         if kernel is None:
             return self._scipy_sums(table)
-        out = np.zeros((self.n, width))
-        csr = (self.indptr, self.indices, self.data)
+        out = np.zeros((self.n, width), dtype=dtype)
+        data = self.data if dtype == np.float64 else self.data32
+        csr = (self.indptr, self.indices, data)
         kernel(self.n, height, width, *csr, table.ravel(), out.ravel())
         return out
 
