@@ -156,15 +156,25 @@ def test_grouped_sums_equal_a_sum_per_answer():
     assert grouping.sums(table[:, :0]).shape == (8, 0)
 
 
-def test_grouped_sums_through_scipy_sparse_equal_the_loaded_kernel(monkeypatch):
+def test_grouped_sums_through_scipy_sparse_equal_the_loaded_kernels(monkeypatch):
     rng = np.random.default_rng(4)
     index, rows = rng.integers(0, 30, 400), rng.integers(0, 12, 400)
-    table = rng.random((12, 7))
-    assert sparse_module.matvecs_kernel() is not None
-    fast = sparse_module.Grouping(index, rows, 30).sums(table)
-    monkeypatch.setattr(sparse_module, "_kernel", None)
-    public = sparse_module.Grouping(index, rows, 30).sums(table)
-    np.testing.assert_allclose(public, fast, rtol=1e-14)
+    table, part = rng.random((12, 7)), rng.random((30, 7))
+    expected = np.zeros((12, 7))
+    np.add.at(expected, rows, part[index])
+    assert sparse_module.matvecs_kernels() is not None
+    results = []
+    for kernels in ("loaded", None):
+        if kernels is None:
+            monkeypatch.setattr(sparse_module, "_kernels", None)
+        grouping = sparse_module.Grouping(index, rows, 30)
+        sums, back = grouping.sums(table), grouping.transposed_sums(part, 12)
+        np.testing.assert_allclose(back, expected, rtol=1e-12)
+        back32 = grouping.transposed_sums(part.astype(np.float32), 12)
+        assert back32.dtype == np.float32
+        np.testing.assert_allclose(back32, expected, rtol=1e-5)
+        results.append(sums)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-14)
     with pytest.raises(ValueError, match="needs 12"):
         sparse_module.Grouping(index, rows, 30).sums(table[:11])
 

@@ -16,7 +16,7 @@ def subtype_evidence(
     row_prior: np.ndarray,
     subtype_prior: float,
     class_alpha: float,
-    by_pair: Grouping | None = None,
+    answers: Grouping | None = None,
 ) -> float:
     """Return the collapsed bound on ``log P(answers)`` of a subtype fit ``q`` (n, K, M).
 
@@ -24,14 +24,14 @@ def subtype_evidence(
     priors (``row_prior[true, given]``), plus the entropy of ``q``; the same bound as
     :mod:`.evidence` uses for Dawid-Skene fits. Subtypes are exchangeable, so a fit found one
     of ``M_k!`` equivalent labellings of class ``k``'s ``M_k`` occupied subtypes (those with at
-    least one item's mass): ``log M_k!`` is added for each. ``by_pair`` is the fit's
-    :class:`Grouping` of tasks by (worker, given label), when it has one.
+    least one item's mass): ``log M_k!`` is added for each. ``answers`` is the fit's
+    (task x (worker, given label)) :class:`Grouping`, when it has one.
     """
     n_tasks, n_workers, k = enc.shape
     m = q.shape[2]
-    if by_pair is None:
-        by_pair = Grouping(enc.worker_idx * k + enc.label_idx, enc.task_idx, n_workers * k)
-    counts = by_pair.sums(q.reshape(n_tasks, k * m))
+    if answers is None:
+        answers = Grouping(enc.task_idx, enc.worker_idx * k + enc.label_idx, n_tasks)
+    counts = answers.transposed_sums(q.reshape(n_tasks, k * m), n_workers * k)
     counts = counts.reshape(n_workers, k, k, m).transpose(0, 2, 3, 1)
     alpha = np.broadcast_to(row_prior[None, :, None, :], counts.shape)
     workers = float(log_dirichlet_multinomial(counts, alpha).sum())
@@ -130,22 +130,18 @@ class SubtypeClassifierCombination(Aggregator):
         row_prior = np.full((k, k), self.off_prior) + (self.diag_prior - self.off_prior) * np.eye(k)
         start = initial_probas(enc, "mv")
         rng = np.random.default_rng(self.random_state) if m > 1 else None
-        # The two sparse count matrices every update multiplies by, built once for all restarts.
-        n_workers = enc.shape[1]
-        pair = enc.worker_idx * k + enc.label_idx
-        groups = (
-            Grouping(pair, enc.task_idx, n_workers * k),
-            Grouping(enc.task_idx, pair, n_tasks),
-        )
+        # The sparse count matrix every update multiplies by (and by its transpose), built
+        # once for all restarts.
+        answers = Grouping(enc.task_idx, enc.worker_idx * k + enc.label_idx, n_tasks)
         best = None
         for _ in range(max(int(self.n_restarts), 1) if m > 1 else 1):
             split = rng.dirichlet(np.ones(m), (n_tasks, k)) if rng is not None else 1.0
             history: list[float] = []
             q = (start[:, :, None] * split).reshape(n_tasks, k * m)
             q = self._clamp(q, np.arange(k * m), m, enc).reshape(n_tasks, k, m)
-            q, tau = self._run(enc, q, row_prior, history, groups)
+            q, tau = self._run(enc, q, row_prior, history, answers)
             evidence = subtype_evidence(
-                enc, q, row_prior, self.subtype_prior / m, self.class_alpha, groups[0]
+                enc, q, row_prior, self.subtype_prior / m, self.class_alpha, answers
             )
             if best is None or evidence > best[0]:
                 best = (evidence, q, tau, history)
@@ -159,7 +155,7 @@ class SubtypeClassifierCombination(Aggregator):
         q: np.ndarray,
         row_prior: np.ndarray,
         history: list[float],
-        groups: tuple[Grouping, Grouping],
+        answers: Grouping,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run mean-field updates from ``q`` (n, K, M); return it and the class pseudo-counts.
 
@@ -172,8 +168,8 @@ class SubtypeClassifierCombination(Aggregator):
         (negative mass cut, rows renormalized, gold clamped) and is dropped for ``q2`` when
         the update after it scores worse than ``q2`` did, so the fit keeps the monotone path
         of plain updates wherever extrapolating does not pay. The fixed points are the plain
-        iteration's; ``history`` holds one value per update of either kind. ``groups`` are
-        the fit's two :class:`Grouping` (by (worker, given label), by task).
+        iteration's; ``history`` holds one value per update of either kind. ``answers`` is the
+        fit's (task x (worker, given label)) count matrix (:class:`Grouping`).
         """
         n_tasks, _, k = enc.shape
         m = q.shape[2]
@@ -198,7 +194,7 @@ class SubtypeClassifierCombination(Aggregator):
             part: np.ndarray, held: np.ndarray, dropped: np.ndarray
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
             new, tau, value = self._update(
-                enc, part, held, active, dropped, row_prior, m, groups, gold
+                enc, part, held, active, dropped, row_prior, m, answers, gold
             )
             history.append(value)
             return new, column_sums(new), tau, value
@@ -289,18 +285,18 @@ class SubtypeClassifierCombination(Aggregator):
         dropped: np.ndarray,
         row_prior: np.ndarray,
         m: int,
-        groups: tuple[Grouping, Grouping],
+        answers: Grouping,
         gold: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """Return one mean-field update of ``part`` (n, active states), the class pseudo-counts
         and the loss; ``held`` are ``part``'s column sums, ``dropped`` (K*M) the mass ``part``
         had on states since dropped, ``gold`` the rows of gold tasks."""
         _, n_workers, k = enc.shape
-        by_pair, by_task = groups
         width = len(active)
         # Expected counts by (worker, given label) and state, and their Dirichlet posteriors,
         # normalized over the given label (axis 1).
-        counts = by_pair.sums(part).astype(np.float64, copy=False).reshape(n_workers, k, width)
+        counts = answers.transposed_sums(part, n_workers * k).astype(np.float64, copy=False)
+        counts = counts.reshape(n_workers, k, width)
         counts += row_prior[active // m].T[None, :, :]
         log_v = digamma(counts)
         log_v -= digamma(counts.sum(axis=1, keepdims=True))
@@ -313,7 +309,7 @@ class SubtypeClassifierCombination(Aggregator):
             digamma(nu) - digamma(nu.sum(axis=1, keepdims=True))
         )
         # Rows by (worker, given label), summed by task.
-        score = by_task.sums(log_v.reshape(n_workers * k, width).astype(part.dtype, copy=False))
+        score = answers.sums(log_v.reshape(n_workers * k, width).astype(part.dtype, copy=False))
         score += log_prior.ravel()[active]
         new, log_norm = log_normalize(score, overwrite=True)
         if len(gold):
