@@ -10,7 +10,12 @@ before and after. crowd-kit runs in its own environment through ``crowdkit_worke
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/aggregation/whole_command.py [--set trec2011_zhang] [--repeats 7]
+    .venv/bin/python bench/aggregation/whole_command.py [--set trec2011_zhang] [--repeats 7] \
+        [--baseline /tmp/base/service]
+
+``--baseline`` adds ``python -m crowdgate.aggregation`` run from another tree's ``service``
+folder (for example ``git archive main service | tar -x -C /tmp/base``), alternated with
+the others, so that a change is timed against the code before it in the same minutes.
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ sys.path.insert(0, str(HERE))
 from run import DATA, ensure_crowdkit_venv  # noqa: E402  (bench/aggregation/run.py)
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Return wall and CPU seconds (user + system) of one run of ``argv``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--method", help="Pass --method to the commands (default: theirs).")
+    parser.add_argument("--baseline", type=Path, help="Another tree's service folder to time.")
     default_python = os.environ.get("CROWDGATE_CROWDKIT_PYTHON", str(HERE / ".venv/bin/python"))
     parser.add_argument("--crowdkit-python", default=default_python)
     args = parser.parse_args()
@@ -73,15 +79,20 @@ def main() -> None:
         "crowdgate aggregate": [str(Path(sys.executable).with_name("crowdgate")), "aggregate"],
         "python -m crowdgate.aggregation": [sys.executable, "-m", "crowdgate.aggregation"],
     }
+    envs: dict[str, dict[str, str] | None] = dict.fromkeys(commands)
+    if args.baseline is not None:
+        name = f"baseline {args.baseline}: python -m crowdgate.aggregation"
+        commands[name] = [sys.executable, "-m", "crowdgate.aggregation"]
+        envs[name] = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
     argvs = {name: [*argv, answers, *extra, "-o", os.devnull] for name, argv in commands.items()}
     load_before = os.getloadavg()
     for _ in range(args.warmup):
-        for argv in argvs.values():
-            timed(argv)
+        for name, argv in argvs.items():
+            timed(argv, envs[name])
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in argvs}
     for _ in range(args.repeats):
         for name, argv in argvs.items():
-            runs[name].append(timed(argv))
+            runs[name].append(timed(argv, envs[name]))
     ck = crowdkit_ds(args.crowdkit_python, folder, max(args.repeats // 2, 3))
     load_after = os.getloadavg()
     print(

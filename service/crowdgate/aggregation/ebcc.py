@@ -2,54 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ._base import Aggregator, Encoded, RandomState, log_normalize
+from ._base import Aggregator, Encoded, RandomState, column_sums, log_normalize, row_sums
 from .ds import initial_probas
 from .evidence import digamma, log_dirichlet_multinomial, log_gamma
-
-
-class Grouping:
-    """Sums of gathered table rows grouped by an answer index, prepared once per fit.
-
-    ``sums(table)`` is the (n, S) array of sums of ``table[rows[a]]`` over answers ``a`` with
-    ``index[a]`` equal to each group. That is the product ``G @ table`` of the sparse (n, R)
-    count matrix ``G[i, r] = #{a : index[a] = i, rows[a] = r}``, built once (CSR) and
-    multiplied in scipy's compiled loop: no per-answer gather of ``table`` into an
-    (answers, S) array and no cell index to rebuild when the active states shrink, so memory
-    stays at the matrix and the result whatever the input. scipy is imported here, not at
-    module import, so commands that never fit EBCC do not pay its start-up.
-    """
-
-    def __init__(self, index: np.ndarray, rows: np.ndarray, n: int):
-        self.n = n
-        self.index = index
-        self.rows = rows
-        self._matrix: Any = None
-
-    def _counts(self, n_rows: int) -> Any:
-        from scipy.sparse import csr_matrix
-
-        if self._matrix is None or self._matrix.shape[1] != n_rows:
-            ones = np.ones(len(self.rows))
-            matrix = csr_matrix((ones, (self.index, self.rows)), shape=(self.n, n_rows))
-            matrix.sum_duplicates()
-            self._matrix = matrix
-        return self._matrix
-
-    def sums(self, table: np.ndarray) -> np.ndarray:
-        """Return the (n, S) group sums of ``table[rows]``."""
-        width = table.shape[1]
-        if not len(self.rows) or not width:
-            return np.zeros((self.n, width))
-        return np.asarray(self._counts(table.shape[0]) @ np.ascontiguousarray(table))
-
-
-def gathered_sums(index: np.ndarray, table: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """Return the (n, S) sums of ``table[rows[a]]`` grouped by ``index[a]``, over answers ``a``."""
-    return Grouping(index, rows, n).sums(table)
+from .sparse import Grouping
 
 
 def subtype_evidence(
@@ -58,6 +16,7 @@ def subtype_evidence(
     row_prior: np.ndarray,
     subtype_prior: float,
     class_alpha: float,
+    answers: Grouping | None = None,
 ) -> float:
     """Return the collapsed bound on ``log P(answers)`` of a subtype fit ``q`` (n, K, M).
 
@@ -65,13 +24,14 @@ def subtype_evidence(
     priors (``row_prior[true, given]``), plus the entropy of ``q``; the same bound as
     :mod:`.evidence` uses for Dawid-Skene fits. Subtypes are exchangeable, so a fit found one
     of ``M_k!`` equivalent labellings of class ``k``'s ``M_k`` occupied subtypes (those with at
-    least one item's mass): ``log M_k!`` is added for each.
+    least one item's mass): ``log M_k!`` is added for each. ``answers`` is the fit's
+    (task x (worker, given label)) :class:`Grouping`, when it has one.
     """
     n_tasks, n_workers, k = enc.shape
     m = q.shape[2]
-    pair = enc.worker_idx * k + enc.label_idx
-    flat = q.reshape(n_tasks, k * m)
-    counts = gathered_sums(pair, flat, enc.task_idx, n_workers * k)
+    if answers is None:
+        answers = Grouping(enc.task_idx, enc.worker_idx * k + enc.label_idx, n_tasks)
+    counts = answers.transposed_sums(q.reshape(n_tasks, k * m), n_workers * k)
     counts = counts.reshape(n_workers, k, k, m).transpose(0, 2, 3, 1)
     alpha = np.broadcast_to(row_prior[None, :, None, :], counts.shape)
     workers = float(log_dirichlet_multinomial(counts, alpha).sum())
@@ -85,6 +45,12 @@ def subtype_evidence(
     entropy = -float(np.sum(q * np.log(np.clip(q, 1e-300, None))))
     return workers + classes + subtypes + labellings + entropy
 
+
+#: The (items x states) arrays run in float32 when the relative tolerance is at least this:
+#: float32's resolution. Its rounding moves a posterior by about 1e-5, where a fit stopped at
+#: the default tolerance 1e-6 is still up to 5e-4 short of its fixed point (measured), and it
+#: halves the memory every update streams through; a tighter tolerance asks for float64.
+FLOAT32_TOL = float(np.finfo(np.float32).eps)
 
 #: A subtype holding less than this many items' posterior mass is dropped from the updates.
 PRUNE_MASS = 1e-3
@@ -164,14 +130,19 @@ class SubtypeClassifierCombination(Aggregator):
         row_prior = np.full((k, k), self.off_prior) + (self.diag_prior - self.off_prior) * np.eye(k)
         start = initial_probas(enc, "mv")
         rng = np.random.default_rng(self.random_state) if m > 1 else None
+        # The sparse count matrix every update multiplies by (and by its transpose), built
+        # once for all restarts.
+        answers = Grouping(enc.task_idx, enc.worker_idx * k + enc.label_idx, n_tasks)
         best = None
         for _ in range(max(int(self.n_restarts), 1) if m > 1 else 1):
             split = rng.dirichlet(np.ones(m), (n_tasks, k)) if rng is not None else 1.0
             history: list[float] = []
             q = (start[:, :, None] * split).reshape(n_tasks, k * m)
             q = self._clamp(q, np.arange(k * m), m, enc).reshape(n_tasks, k, m)
-            q, tau = self._run(enc, q, row_prior, history)
-            evidence = subtype_evidence(enc, q, row_prior, self.subtype_prior / m, self.class_alpha)
+            q, tau = self._run(enc, q, row_prior, history, answers)
+            evidence = subtype_evidence(
+                enc, q, row_prior, self.subtype_prior / m, self.class_alpha, answers
+            )
             if best is None or evidence > best[0]:
                 best = (evidence, q, tau, history)
         self.evidence_, q, tau, self.loss_history_ = best
@@ -179,7 +150,12 @@ class SubtypeClassifierCombination(Aggregator):
         return q.sum(axis=2), tau / tau.sum()
 
     def _run(
-        self, enc: Encoded, q: np.ndarray, row_prior: np.ndarray, history: list[float]
+        self,
+        enc: Encoded,
+        q: np.ndarray,
+        row_prior: np.ndarray,
+        history: list[float],
+        answers: Grouping,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run mean-field updates from ``q`` (n, K, M); return it and the class pseudo-counts.
 
@@ -192,11 +168,11 @@ class SubtypeClassifierCombination(Aggregator):
         (negative mass cut, rows renormalized, gold clamped) and is dropped for ``q2`` when
         the update after it scores worse than ``q2`` did, so the fit keeps the monotone path
         of plain updates wherever extrapolating does not pay. The fixed points are the plain
-        iteration's; ``history`` holds one value per update of either kind.
+        iteration's; ``history`` holds one value per update of either kind. ``answers`` is the
+        fit's (task x (worker, given label)) count matrix (:class:`Grouping`).
         """
-        n_tasks, n_workers, k = enc.shape
+        n_tasks, _, k = enc.shape
         m = q.shape[2]
-        pair = enc.worker_idx * k + enc.label_idx
         # (class, subtype) states still in use. Under the sparse Dirichlet on subtype weights an
         # unneeded subtype's mass decays geometrically to nothing within a few updates; once it
         # holds less than PRUNE_MASS of an item it is dropped from the per-answer work (most
@@ -204,94 +180,128 @@ class SubtypeClassifierCombination(Aggregator):
         # The posteriors are held over the active states only, (n, len(active)), so no update
         # or extrapolation touches a dropped column; ``dropped`` keeps the mass an array had on
         # the states dropped since it was made, which the next update from it still counts in
-        # the class and subtype weights (as the full-width arrays did).
+        # the class and subtype weights (as the full-width arrays did). Every array travels
+        # with its column sums (``held``): the pruning test and the next update's weights both
+        # need them, and a column sum over 20,000 short rows costs as much as an update's exp.
         active = np.arange(k * m)
-        flat = np.ascontiguousarray(q.reshape(n_tasks, k * m))
-        groups = (
-            Grouping(pair, enc.task_idx, n_workers * k),
-            Grouping(enc.task_idx, pair, n_tasks),
-        )
+        dtype = np.float32 if self.tol >= FLOAT32_TOL else np.float64
+        flat = np.ascontiguousarray(q.reshape(n_tasks, k * m), dtype=dtype)
         budget = max(self.n_iter, 1)
         nothing = np.zeros(k * m)
+        gold = np.flatnonzero(enc.gold_idx >= 0)
 
-        def update(part: np.ndarray, dropped: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-            new, tau, value = self._update(enc, part, active, dropped, row_prior, m, groups)
+        def update(
+            part: np.ndarray, held: np.ndarray, dropped: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+            new, tau, value = self._update(
+                enc, part, held, active, dropped, row_prior, m, answers, gold
+            )
             history.append(value)
-            return new, tau, value
+            return new, column_sums(new), tau, value
 
-        def prune(*parts: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-            """Drop the states ``parts[0]`` no longer holds; return their mass in it and the
-            parts over the states kept."""
+        def prune(
+            *parts: tuple[np.ndarray, np.ndarray],
+        ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+            """Drop the states the first (array, column sums) pair no longer holds; return
+            their mass in it and the pairs over the states kept."""
             nonlocal active
-            keep = self._prune(parts[0], active, m)
+            keep = self._prune(parts[0][1], active, m)
             dropped = np.zeros(k * m)
             if keep.all():
                 return dropped, list(parts)
-            dropped[active[~keep]] = parts[0][:, ~keep].sum(axis=0)
+            dropped[active[~keep]] = parts[0][1][~keep]
             active = active[keep]
-            return dropped, [np.ascontiguousarray(p[:, keep]) for p in parts]
+            return dropped, [(np.ascontiguousarray(p[:, keep]), h[keep]) for p, h in parts]
 
         def converged(a: float, b: float) -> bool:
             return abs(a - b) <= self.tol * abs(a)
 
-        flat, tau, value = update(flat, nothing)
+        flat, held, tau, value = update(flat, column_sums(flat), nothing)
         while len(history) < budget and not self.accelerate:
             if len(history) > 1 and converged(history[-2], value):
                 break
-            dropped, (flat,) = prune(flat)
-            flat, tau, value = update(flat, dropped)
+            dropped, [(flat, held)] = prune((flat, held))
+            flat, held, tau, value = update(flat, held, dropped)
         while len(history) < budget and self.accelerate:
-            dropped, (flat,) = prune(flat)
-            q1, tau1, v1 = update(flat, dropped)
+            dropped, [(flat, held)] = prune((flat, held))
+            q1, held1, tau1, v1 = update(flat, held, dropped)
             if converged(value, v1) or len(history) >= budget:
                 flat, tau = q1, tau1
                 break
-            dropped, (q1, flat) = prune(q1, flat)
-            q2, tau2, v2 = update(q1, dropped)
+            dropped, [(q1, held1), (flat, held)] = prune((q1, held1), (flat, held))
+            q2, held2, tau2, v2 = update(q1, held1, dropped)
             if converged(v1, v2) or len(history) >= budget:
                 flat, tau = q2, tau2
                 break
             r = q1 - flat
-            v = q2 - 2.0 * q1 + flat
-            size_r, size_v = float(np.sqrt(np.sum(r * r))), float(np.sqrt(np.sum(v * v)))
+            v = q2 - q1
+            v -= r
+            size_r = float(np.sqrt(np.einsum("ij,ij->", r, r)))
+            size_v = float(np.sqrt(np.einsum("ij,ij->", v, v)))
             step = -size_r / size_v if size_v > 0 else -1.0
             if step >= -1.0:  # no faster than plain updates: take them
-                flat, tau, value = q2, tau2, v2
+                flat, held, tau, value = q2, held2, tau2, v2
                 continue
-            jumped = np.clip(flat - 2.0 * step * r + step * step * v, 0, None)
-            total = jumped.sum(axis=1, keepdims=True)
-            jumped = np.where(total > 0, jumped / np.where(total > 0, total, 1.0), q2)
-            q3, tau3, v3 = update(self._clamp(jumped, active, m, enc), nothing)
+            jumped = self._jump(flat, r, v, step, q2)
+            self._clamp(jumped, active, m, enc)
+            q3, held3, tau3, v3 = update(jumped, column_sums(jumped), nothing)
             if v3 <= v2:
-                flat, tau, value = q3, tau3, v3
+                flat, held, tau, value = q3, held3, tau3, v3
             else:
-                flat, tau, value = q2, tau2, v2
+                flat, held, tau, value = q2, held2, tau2, v2
         full = np.zeros((n_tasks, k * m))
         full[:, active] = flat
+        if flat.dtype != np.float64:  # rows that sum to one in float64, not to float32's 1e-7
+            full /= row_sums(full)[:, None]
         return full.reshape(n_tasks, k, m), tau
+
+    @staticmethod
+    def _jump(
+        flat: np.ndarray, r: np.ndarray, v: np.ndarray, step: float, fallback: np.ndarray
+    ) -> np.ndarray:
+        """Return SQUAREM's ``flat - 2 step r + step^2 v`` projected onto item distributions.
+
+        Negative mass is cut and rows renormalized; a row left with no mass takes its row of
+        ``fallback``. Overwrites ``r`` and ``v``: they are scratch after the step."""
+        jumped = r
+        jumped *= -2.0 * step
+        jumped += flat
+        v *= step * step
+        jumped += v
+        np.maximum(jumped, 0.0, out=jumped)
+        total = row_sums(jumped)
+        if np.all(total > 0):
+            jumped /= total[:, None]
+            return jumped
+        safe = np.where(total > 0, total, 1.0)[:, None]
+        return np.where(total[:, None] > 0, jumped / safe, fallback)
 
     def _update(
         self,
         enc: Encoded,
         part: np.ndarray,
+        held: np.ndarray,
         active: np.ndarray,
         dropped: np.ndarray,
         row_prior: np.ndarray,
         m: int,
-        groups: tuple[Grouping, Grouping],
+        answers: Grouping,
+        gold: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """Return one mean-field update of ``part`` (n, active states), the class pseudo-counts
-        and the loss; ``dropped`` (K*M) is the mass ``part`` had on states since dropped."""
+        and the loss; ``held`` are ``part``'s column sums, ``dropped`` (K*M) the mass ``part``
+        had on states since dropped, ``gold`` the rows of gold tasks."""
         _, n_workers, k = enc.shape
-        by_pair, by_task = groups
         width = len(active)
         # Expected counts by (worker, given label) and state, and their Dirichlet posteriors,
         # normalized over the given label (axis 1).
-        counts = by_pair.sums(part).reshape(n_workers, k, width)
-        post = counts + row_prior[active // m].T[None, :, :]
-        log_v = digamma(post) - digamma(post.sum(axis=1, keepdims=True))
+        counts = answers.transposed_sums(part, n_workers * k).astype(np.float64, copy=False)
+        counts = counts.reshape(n_workers, k, width)
+        counts += row_prior[active // m].T[None, :, :]
+        log_v = digamma(counts)
+        log_v -= digamma(counts.sum(axis=1, keepdims=True))
         mass = dropped.copy()
-        mass[active] += part.sum(axis=0)
+        mass[active] += held
         mass = mass.reshape(k, m)
         tau = self.class_alpha + mass.sum(axis=1)
         nu = self.subtype_prior / m + mass
@@ -299,17 +309,18 @@ class SubtypeClassifierCombination(Aggregator):
             digamma(nu) - digamma(nu.sum(axis=1, keepdims=True))
         )
         # Rows by (worker, given label), summed by task.
-        score = by_task.sums(log_v.reshape(n_workers * k, width)) + log_prior.ravel()[active]
-        new, log_norm = log_normalize(score)
-        new = self._clamp(new, active, m, enc)
-        return new, tau, -float(log_norm.sum()) / len(enc.task_idx)
+        score = answers.sums(log_v.reshape(n_workers * k, width).astype(part.dtype, copy=False))
+        score += log_prior.ravel()[active]
+        new, log_norm = log_normalize(score, overwrite=True)
+        if len(gold):
+            self._clamp(new, active, m, enc)
+        return new, tau, -float(log_norm.sum(dtype=np.float64)) / len(enc.task_idx)
 
     @staticmethod
-    def _prune(part: np.ndarray, active: np.ndarray, m: int) -> np.ndarray:
-        """Return the mask of the ``active`` states holding PRUNE_MASS items' mass or more in
-        ``part`` (every class keeps its largest)."""
+    def _prune(held: np.ndarray, active: np.ndarray, m: int) -> np.ndarray:
+        """Return the mask of the ``active`` states holding PRUNE_MASS items' mass or more
+        (``held``: an array's column sums; every class keeps its largest)."""
         state_class = active // m
-        held = part.sum(axis=0)
         keep = held >= PRUNE_MASS
         for c in np.unique(state_class):
             mine = state_class == c
