@@ -78,8 +78,7 @@ def test_an_item_votes_cannot_settle_against_its_committee_drops_to_the_bottom_o
     assert store.pick_queue(seeded.project, "circle", 1, top_k=1, vote_cap=100) == [other]
 
 
-@pytest.mark.parametrize("query", ["disagreement", "random"])
-def test_the_trainers_queue_leaves_out_labels_the_committee_rules_out(query):
+def test_the_trainers_queue_leaves_out_labels_the_committee_rules_out():
     from crowdgate import trainer
     from crowdgate.committee import PoolScores
 
@@ -106,7 +105,7 @@ def test_the_trainers_queue_leaves_out_labels_the_committee_rules_out(query):
         cost=np.full((n, 3), 3.0),
         blocked=blocked,
     )
-    order = trainer.label_queue(project, pool, scored, progress, "circle", query, 0).tolist()
+    order = trainer.label_queue(project, pool, scored, progress, "circle", 0).tolist()
     assert order[0] == 1 and set(order) == {0, 1, 3, 5}
 
 

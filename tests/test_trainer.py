@@ -281,8 +281,7 @@ def test_worker_lowers_its_own_cpu_priority_and_refuses_an_out_of_range_niceness
     assert "Traceback" not in bad.stderr
 
 
-@pytest.mark.parametrize("query", ["disagreement", "random"])
-def test_label_queue_finishes_started_items_first_and_skips_split_and_refused(query):
+def test_label_queue_finishes_started_items_first_and_skips_split_and_refused():
     from crowdgate.committee import PoolScores
     from crowdgate.models import Project
 
@@ -308,12 +307,13 @@ def test_label_queue_finishes_started_items_first_and_skips_split_and_refused(qu
     split = np.zeros(n, bool)
     split[1] = True
     progress = trainer.Progress(split=split, started=started, refused=refused, cost=cost)
-    order = trainer.label_queue(project, pool, scored, progress, "a", query, seed=0).tolist()
+    order = trainer.label_queue(project, pool, scored, progress, "a", seed=0).tolist()
     assert order[:2] == [9, 4]
     fresh = set(order[2:])
     assert not fresh & {0, 1, 4, 9}
-    allowed = {i for i in range(n) if top[i] == "a" or (query != "random" and second[i] == "a")}
-    assert fresh == allowed - {0, 1, 4, 9}
+    # fresh items are asked about their committee's top reading only, never the runner-up
+    assert fresh == {i for i in range(n) if top[i] == "a"} - {0, 1, 4, 9}
+    assert not fresh & {i for i in range(n) if second[i] == "a"}
 
 
 def test_label_queue_retires_started_items_dearer_than_a_fresh_one():
@@ -346,6 +346,6 @@ def test_label_queue_retires_started_items_dearer_than_a_fresh_one():
     progress = trainer.Progress(
         split=np.zeros(n, bool), started=started, refused=np.zeros((n, 3), bool), cost=cost
     )
-    order = trainer.label_queue(project, pool, scored, progress, "a", "disagreement", 0).tolist()
+    order = trainer.label_queue(project, pool, scored, progress, "a", 0).tolist()
     assert order[0] == 2 and 5 not in order
     assert set(order) == set(range(n)) - {5}

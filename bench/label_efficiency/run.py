@@ -10,7 +10,8 @@ truth (settled labels: every item the crowd settled, those the gold pool promote
 included, ``DigitsService.crowd_labels``). Selectors:
 
 * ``committee``: the service default, query by committee (``selector=committee``,
-  ``query=disagreement``);
+  ``query=disagreement``: the most disputed open items, each asked about the committee's top
+  label for it);
 * ``label-aware random``: random open items, each asked about the committee's top label for it
   (``query=random``), with the same queues, adaptive redundancy and consensus, so the gap to
   ``committee`` is the gain of disagreement itself;

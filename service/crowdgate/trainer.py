@@ -173,7 +173,7 @@ def retrain(
         said = open_progress(store, project, pool.open_ids, scored, votes)
         queues = {}
         for label in project.labels:
-            order = label_queue(project, pool, scored, said, label, query, seed)
+            order = label_queue(project, pool, scored, said, label, seed)
             queues[label] = [
                 (pool.open_ids[i], float(QUEUE_LENGTH - n)) for n, i in enumerate(order)
             ]
@@ -308,7 +308,6 @@ def label_queue(
     scored: PoolScores,
     progress: Progress,
     label: str,
-    query: str,
     seed: int,
 ) -> np.ndarray:
     """Return the open rows to ask about ``label``, best first (at most ``QUEUE_LENGTH``).
@@ -316,10 +315,10 @@ def label_queue(
     First the items the crowd has started on ``label``, cheapest to finish first (adaptive
     redundancy: votes go where they finish labels), except those expected to cost more than a
     fresh item (:func:`consensus.retire_cost`, the live update's rule too), which retire; then
-    fresh items for which ``label`` is a committee candidate (its top two under query by
-    committee, its top one under label-aware random), in the committee's order. Split items,
-    items refused ``label`` and items whose committee reads another class too surely for votes
-    to settle them on ``label`` (:func:`consensus.votes_can_outweigh`) are left out.
+    fresh items whose committee top label is ``label``, in the committee's order (most disputed
+    first under query by committee, random under label-aware random). Split items, items
+    refused ``label`` and items whose committee reads another class too surely for votes to
+    settle them on ``label`` (:func:`consensus.votes_can_outweigh`) are left out.
     """
     j = project.labels.index(label)
     live = ~progress.split & ~progress.refused[:, j]
@@ -329,8 +328,11 @@ def label_queue(
     started = live & progress.started[:, j] & (progress.cost[:, j] <= cap)
     first = np.flatnonzero(started)
     first = first[np.argsort(progress.cost[first, j], kind="stable")][:QUEUE_LENGTH]
-    width = 1 if query == "random" else 2
-    torn = (scored.candidates[:, :width] == label).any(axis=1) & live & ~progress.started[:, j]
+    # A fresh item is asked about the committee's top reading only, never its runner-up: a
+    # settle then needs the crowd to confirm the committee, two different readers. On the items
+    # the committee is unsure of, which the visitors misread alike too, runner-up questions
+    # settled 10.6% wrong against 4.9% (bench/RESULTS.md, branch s11-live).
+    torn = (scored.candidates[:, 0] == label) & live & ~progress.started[:, j]
     rest = select_batch(
         pool.X_open,
         scored.scores,

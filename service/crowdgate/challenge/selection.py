@@ -72,10 +72,10 @@ class QueueSelector:
     """Query by committee at constant cost: draw from the top of the label's ranked queue.
 
     The trainer fills one queue per label after each retrain (the most disputed open items
-    for which that label is among the committee's top candidates), and the live update lifts
-    started items to its head. Half the open slots take the head in order, the rest are drawn
-    from the top ``QUEUE_TOP_K``. Until the first model, or when a queue runs short, the rest
-    of the grid is filled at random.
+    whose committee top label is that label), and the live update lifts started items to its
+    head. Half the open slots take the head in order, the rest are drawn from the top
+    ``QUEUE_TOP_K``. Until the first model, or when a queue runs short, the rest of the grid
+    is filled at random.
     """
 
     def __init__(self) -> None:
