@@ -331,7 +331,7 @@ def label_queue(
     # A fresh item is asked about the committee's top reading only, never its runner-up: a
     # settle then needs the crowd to confirm the committee, two different readers. On the items
     # the committee is unsure of, which the visitors misread alike too, runner-up questions
-    # settled 10.6% wrong against 4.9% (bench/RESULTS.md, branch s11-live).
+    # settled 9.8% wrong against 5.2% (bench/RESULTS.md, branch s11-live).
     torn = (scored.candidates[:, 0] == label) & live & ~progress.started[:, j]
     rest = select_batch(
         pool.X_open,
