@@ -330,8 +330,8 @@ def label_queue(
     first = first[np.argsort(progress.cost[first, j], kind="stable")][:QUEUE_LENGTH]
     # A fresh item is asked about the committee's top reading only, never its runner-up: a
     # settle then needs the crowd to confirm the committee, two different readers. On the items
-    # the committee is unsure of, which the visitors misread alike too, runner-up questions
-    # settled 10.6% wrong against 4.9% (bench/RESULTS.md, branch s11-live).
+    # the committee is unsure of, which the visitors misread alike too, 9.8% of the settles were
+    # wrong with runner-up questions, 5.2% without (bench/RESULTS.md, branch s11-live).
     torn = (scored.candidates[:, 0] == label) & live & ~progress.started[:, j]
     rest = select_batch(
         pool.X_open,
