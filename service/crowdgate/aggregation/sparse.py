@@ -45,6 +45,9 @@ def _load_kernels() -> tuple[Callable[..., None], Callable[..., None]] | None:
                     if found is not None:
                         module = importlib.util.module_from_spec(found)
                         loader.exec_module(module)
+                        # Loading registers it under scipy's name without its package; drop
+                        # that, so a later `import scipy.sparse` loads and binds it as usual.
+                        sys.modules.pop(_KERNEL_NAME, None)
                     break
             if module is not None:
                 break
