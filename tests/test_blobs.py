@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import sqlite3
 import time
@@ -52,6 +53,20 @@ def test_locate_finds_each_kind_where_parse_ref_does() -> None:
         part = ref.parts.get(kind)
         assert locate(text, kind) == ((ref.digest, *part) if part else None)
     assert locate("d" * 64, "v1") is None  # a ref without a layout names no kind
+
+
+def test_locate_agrees_with_parse_ref_on_random_layouts() -> None:
+    rng = random.Random(5)
+    names = ["image", "thumb", "a", "a:b", "a:1", "b", "", *(f"v{n}" for n in range(17))]
+    for _ in range(2000):
+        kinds = rng.sample(names, rng.randint(1, len(names)))
+        blobs = {kind: b"x" * rng.randint(0, 40) for kind in kinds}
+        _, layout = pack(blobs)
+        text = ref_text(f"{rng.getrandbits(256):064x}", layout)
+        ref = parse_ref(text)
+        for kind in names:
+            part = ref.parts.get(kind)
+            assert locate(text, kind) == ((ref.digest, *part) if part else None), (text, kind)
 
 
 def _store_bytes(store: Store) -> list[bytes]:

@@ -6,6 +6,7 @@ import gc
 import threading
 import time
 
+import pytest
 import redis
 
 from crowdgate.store.redis_pool import thread_client
@@ -135,3 +136,24 @@ def test_connections_recover_after_a_long_outage(tmp_path):
     finally:
         client.close()
         server.stop()
+
+
+def test_commands_are_packed_byte_for_byte_as_redis_py_packs_them(redis_proc):
+    ours = thread_client(redis_proc.url).connection_pool.get_connection()
+    stock = redis.Redis.from_url(redis_proc.url).connection_pool.get_connection()
+    assert type(ours._command_packer).__name__ == "HiredisPacker"
+    cases = [
+        ("SET", "k", "é ü \u2603"),
+        ("ZADD", "z", 0.1, "a", 1e16, "b", -1.0, "c", 1 / 3, "d", 5e-324, "e"),
+        ("EVALSHA", "ab" * 20, 2, b"k1", "k2", 10**20, -7, float("inf"), 3.5e-7),
+        ("SCRIPT LOAD", "return 1"),  # a command name with a space: split, as redis-py does
+        ("SET", memoryview(b"xyz"), bytearray(b"abc")),
+        ("HSET", "h", "f", ""),
+    ]
+    for args in cases:
+        assert b"".join(ours.pack_command(*args)) == b"".join(stock.pack_command(*args)), args
+    for bad in (True, None, object(), [1]):
+        with pytest.raises(redis.DataError):
+            stock.pack_command("SET", "k", bad)
+        with pytest.raises(redis.DataError):
+            ours.pack_command("SET", "k", bad)

@@ -28,6 +28,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -71,12 +73,66 @@ def parse_ref(text: str | bytes) -> Ref:
     return Ref(digest, parts)
 
 
+#: refs whose layout :func:`locate` keeps (about 4 KB each, so 8 MB at most per process)
+REF_CACHE = 2048
+_KIND, _LENGTH = itemgetter(0), itemgetter(2)
+
+
+def _layout(text: str) -> tuple[str, dict[str, tuple[int, int]]]:
+    """Return a ref's digest and each kind's (offset, length), as :func:`parse_ref` reads them.
+
+    The same splits, with the per-field work in ``map``s instead of a Python loop.
+    """
+    digest, _, rest = text.partition(" ")
+    fields = [field.rpartition(":") for field in rest.split(" ")] if rest else []
+    lengths = list(map(int, map(_LENGTH, fields)))
+    spans = zip(accumulate(lengths, initial=0), lengths, strict=False)
+    return digest, dict(zip(map(_KIND, fields), spans, strict=False))
+
+
+class _Layouts:
+    """The layouts of refs seen at least twice, bounded (each set is emptied when full).
+
+    A served item's tiles repeat, as the tile cache assumes, and so does its ref (immutable
+    text: a pack never changes under its digest). Parsing a whole ref costs about twice what
+    :func:`locate`'s walk to one field does, so a ref is parsed and kept on its second
+    sighting only: a ref seen once costs the walk, as before, and one seen again a lookup.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.parsed: dict[str, tuple[str, dict[str, tuple[int, int]]]] = {}
+        self.seen: dict[str, None] = {}
+
+    def get(self, text: str) -> tuple[str, dict[str, tuple[int, int]]] | None:
+        """Return the kept layout of ``text``, keeping it now if seen before; else ``None``."""
+        layout = self.parsed.get(text)
+        if layout is not None:
+            return layout
+        if text not in self.seen:
+            if len(self.seen) >= self.size:
+                self.seen.clear()
+            self.seen[text] = None
+            return None
+        if len(self.parsed) >= self.size:
+            self.parsed.clear()
+        layout = self.parsed[text] = _layout(text)
+        return layout
+
+
+_LAYOUTS = _Layouts(REF_CACHE)
+
+
 def locate(text: str, kind: str) -> tuple[str, int, int] | None:
     """Return (digest, offset, length) of one kind in a ref's text, or ``None`` if absent.
 
     What :func:`parse_ref` gives for one kind, without building every kind's entry: a grid
-    reads one of an item's 18 blobs per slot.
+    reads one of an item's 18 blobs per slot (from the kept layout of a ref seen before).
     """
+    layout = _LAYOUTS.get(text)
+    if layout is not None:
+        part = layout[1].get(kind)
+        return (layout[0], *part) if part is not None else None
     digest, _, rest = text.partition(" ")
     if not rest:
         return None

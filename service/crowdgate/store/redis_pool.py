@@ -14,6 +14,13 @@ import weakref
 from typing import Any
 
 import redis
+from redis._parsers.encoders import Encoder
+from redis.connection import HiredisRespSerializer, PythonRespSerializer
+
+try:
+    import hiredis
+except ImportError:  # redis-py packs in Python then
+    hiredis = None
 
 
 class _Held:
@@ -72,6 +79,44 @@ class ThreadConnectionPool(redis.ConnectionPool):
             conn.disconnect()
 
 
+class HiredisPacker:
+    """Packs a command with ``hiredis.pack_command`` directly.
+
+    redis-py's own hiredis serializer first runs every argument through its Python
+    ``Encoder.encode`` (a record_pass has ~90); hiredis encodes str, bytes, int and float the
+    same way itself (UTF-8, ``repr`` of floats). Anything else (a command name with a space,
+    a bool, a memoryview, a type neither knows) goes to redis-py's serializer, which packs
+    it or raises its DataError as before.
+    """
+
+    def __init__(self, fallback: Any):
+        self.fallback = fallback
+
+    def pack(self, *args: Any) -> list[bytes]:
+        """Return the command as RESP bytes (a list of one chunk, as redis-py's packers do)."""
+        head = args[0]
+        if type(head) is str and " " not in head:
+            try:
+                return [hiredis.pack_command(args)]
+            except TypeError:
+                pass
+        return self.fallback.pack(*args)
+
+
+def _packer(kwargs: dict[str, Any]) -> HiredisPacker | None:
+    if hiredis is None:
+        return None
+    encoder = Encoder(
+        kwargs.get("encoding", "utf-8"),
+        kwargs.get("encoding_errors", "strict"),
+        kwargs.get("decode_responses", False),
+    )
+    if (encoder.encoding, encoder.encoding_errors) != ("utf-8", "strict"):
+        return None  # hiredis encodes text as UTF-8, strictly
+    python = PythonRespSerializer(6000, encoder.encode)
+    return HiredisPacker(HiredisRespSerializer(python.pack, encoder.encode))
+
+
 def thread_pool(uri: str, **options: Any) -> ThreadConnectionPool:
     """Return a per-thread pool for ``uri`` with redis-py's own defaults (timeouts, retries)."""
     stock = redis.Redis.from_url(uri, **options).connection_pool
@@ -80,6 +125,9 @@ def thread_pool(uri: str, **options: Any) -> ThreadConnectionPool:
         for key, value in stock.connection_kwargs.items()
         if not key.startswith(("maint_notifications", "orig_"))
     }
+    packer = _packer(kwargs)
+    if packer is not None:
+        kwargs["command_packer"] = packer
     return ThreadConnectionPool(connection_class=stock.connection_class, **kwargs)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 
@@ -28,6 +30,33 @@ from .dashboard import bp as dashboard_bp
 
 #: bytes any request body may have unless a view raises the limit after authentication
 DEFAULT_BODY_LIMIT = 256 * 1024
+#: functions whose ``ensure_sync`` answer is kept (views and hooks: a few dozen)
+SYNC_KEPT = 1024
+
+
+class CrowdgateFlask(Flask):
+    """Flask, remembering ``ensure_sync``'s answer per function.
+
+    Flask asks it of the view and of every hook on every request, each time through
+    ``inspect.iscoroutinefunction``; whether a function is a coroutine function never changes,
+    and Flask's documentation names this method as the one to override.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Return ``func``, or its wrapper if it is an ``async def`` (as Flask does)."""
+        try:
+            sync = self._sync.get(func)
+        except TypeError:  # an unhashable callable: asked afresh each time
+            return super().ensure_sync(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync) < SYNC_KEPT:
+                self._sync[func] = sync
+        return sync
 
 
 def create_app(
@@ -36,7 +65,7 @@ def create_app(
     """Return the crowdgate WSGI application configured from ``settings`` or the environment."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    app = Flask("crowdgate", static_folder=None)
+    app = CrowdgateFlask("crowdgate", static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         # Small by default: only authenticated import views raise it (see web/uploads.py).
