@@ -88,7 +88,7 @@ class RedisVotes(RedisBase):
             ]
             args += [
                 vote.voter,
-                json.dumps(vote.to_dict()),
+                orjson.dumps(vote.to_dict()),
                 vote.label,
                 repr(vote.weight),
                 vote.network,

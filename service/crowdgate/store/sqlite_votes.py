@@ -141,7 +141,7 @@ class SqliteVotes(SqliteBase):
             return
         db.executemany(
             "INSERT INTO votes (project, item, voter, data) VALUES (?,?,?,?)",
-            [(project_id, v.item, v.voter, json.dumps(v.to_dict())) for v in kept],
+            [(project_id, v.item, v.voter, orjson.dumps(v.to_dict()).decode()) for v in kept],
         )
         db.executemany(
             "INSERT INTO evidence (project, item, label, ll) VALUES (?,?,?,?) "
