@@ -94,6 +94,24 @@ def call(app, env: dict) -> bytes:
     return data
 
 
+def start_store(store: str, tmp: Path) -> tuple[subprocess.Popen | None, str]:
+    """Start a throwaway redis-server in ``tmp`` (or name a SQLite file there); its URI."""
+    if store != "redis":
+        return None, f"sqlite:///{tmp / 'crowdgate.db'}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_proc = subprocess.Popen(
+        [
+            *(shutil.which("redis-server") or "redis-server", "--port", str(port)),
+            *("--save", "", "--appendonly", "no", "--dir", str(tmp)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    return redis_proc, f"redis://127.0.0.1:{port}/0"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
@@ -117,22 +135,7 @@ def main() -> None:
     if args.data_dir is not None and args.store != "sqlite":
         parser.error("--data-dir reuses a SQLite demo; use it with --store sqlite")
     tmp = args.data_dir or Path(tempfile.mkdtemp(prefix="crowdgate-breakdown-"))
-    redis_proc = None
-    if args.store == "redis":
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        redis_proc = subprocess.Popen(
-            [
-                *(shutil.which("redis-server") or "redis-server", "--port", str(port)),
-                *("--save", "", "--appendonly", "no", "--dir", str(tmp)),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        time.sleep(0.5)
-        uri = f"redis://127.0.0.1:{port}/0"
-    else:
-        uri = f"sqlite:///{tmp / 'crowdgate.db'}"
+    redis_proc, uri = start_store(args.store, tmp)
     try:
         settings = Settings(
             data_dir=tmp,

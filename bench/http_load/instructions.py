@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -89,29 +88,14 @@ def inner(args: argparse.Namespace) -> None:
     cg = ctypes.CDLL(args.inner)
     sys.path.insert(0, str(args.service.resolve()))
     sys.path.insert(0, str(Path(__file__).parent))
-    from breakdown import call, environ
+    from breakdown import call, environ, start_store
 
     from crowdgate import create_app
     from crowdgate.config import Settings
     from crowdgate.demo import ensure_demo
 
     tmp = Path(tempfile.mkdtemp(prefix="crowdgate-instructions-data-"))
-    redis_proc = None
-    if args.store == "redis":
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        redis_proc = subprocess.Popen(
-            [
-                *(shutil.which("redis-server") or "redis-server", "--port", str(port)),
-                *("--save", "", "--appendonly", "no", "--dir", str(tmp)),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        time.sleep(0.5)
-        uri = f"redis://127.0.0.1:{port}/0"
-    else:
-        uri = f"sqlite:///{tmp / 'crowdgate.db'}"
+    redis_proc, uri = start_store(args.store, tmp)
     try:
         limit = "100000000/minute"
         settings = Settings(
