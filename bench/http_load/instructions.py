@@ -10,7 +10,8 @@ through its client requests), after a warm-up.
     python bench/http_load/instructions.py --store sqlite --flows 50
     python bench/http_load/instructions.py --store redis --service /tmp/base/service
 
-Needs valgrind with its headers (``valgrind/callgrind.h``) and a C compiler: a five-line helper
+Needs valgrind with its headers (``valgrind/callgrind.h``; Debian: `apt-get install valgrind`, not
+installed by scripts/system-deps.sh since no test needs it) and a C compiler: a five-line helper
 that makes the client requests is built in a temporary folder. About 3 minutes for 50 flows.
 """
 
