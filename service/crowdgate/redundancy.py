@@ -175,9 +175,9 @@ def live_ranks(
         if top is None or net[top] < 0.5:
             continue
         j = project.labels.index(top)
-        logits = np.array([[net.get(lab, 0.0) * w for lab in project.labels]])
+        logits = np.array([net.get(lab, 0.0) * w for lab in project.labels])
         need = votes_to_settle_one(
-            logits[0],
+            logits,
             w,
             threshold,
             round(net[top]),
@@ -186,7 +186,7 @@ def live_ranks(
             min_votes=min_votes,
             min_agreeing=MIN_AGREEING,
         )
-        shifted = logits[0] - logits[0].max()
+        shifted = logits - logits.max()
         posterior = np.exp(shifted[j]) / np.exp(shifted).sum()
         cost = float(expected_cost(np.asarray(need), np.asarray(posterior), reliability))
         out.setdefault(top, {})[ev.item] = STARTED_RANK - cost if cost <= cap else DROPPED_RANK
