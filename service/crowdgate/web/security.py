@@ -45,13 +45,9 @@ def host_of_origin(origin: str | None) -> str | None:
     return host.lower() if host else None
 
 
-def allow_origin(origin: str | None = None) -> None:
-    """Let the page that sent this request read the answer (the view decided it may).
-
-    ``origin``: the request's ``Origin`` header when the caller has read it already.
-    """
-    if origin is None:
-        origin = request.headers.get("Origin")
+def allow_origin() -> None:
+    """Let the page that sent this request read the answer (the view decided it may)."""
+    origin = request.headers.get("Origin")
     if origin and origin != "null":
         g.cors_origin = origin
 
