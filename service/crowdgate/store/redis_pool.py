@@ -14,12 +14,15 @@ import weakref
 from typing import Any
 
 import redis
-from redis._parsers.encoders import Encoder
-from redis.connection import HiredisRespSerializer, PythonRespSerializer
 
 try:
     import hiredis
-except ImportError:  # redis-py packs in Python then
+
+    # redis-py's own packers, which the fast path below falls back to; private names in
+    # redis-py (>= 5.0), so a release that moves them leaves redis-py's packing as it is
+    from redis._parsers.encoders import Encoder
+    from redis.connection import HiredisRespSerializer, PythonRespSerializer
+except ImportError:  # redis-py packs in its own way then
     hiredis = None
 
 
